@@ -1,1 +1,122 @@
-fn main() {}
+//! The binary: parse flags, load, then serve or print. The only `anyhow` user.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use gpconnect_mock::cli::{Cli, Command, FhirEra, PackArgs, ServeArgs, SpecArgs};
+use gpconnect_mock::fhir::Era;
+use gpconnect_mock::server::{self, AppState};
+use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
+use gpconnect_mock::spec;
+
+/// Exit code for a definition or pack that does not load.
+const EXIT_LOAD_FAILED: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Routes(args) => routes(args),
+    }
+}
+
+fn sources(pack: &PackArgs) -> Sources {
+    Sources::resolve(pack.spec.spec.clone(), pack.scenarios.clone(), pack.templates.clone())
+}
+
+fn settings(pack: &PackArgs) -> Settings {
+    Settings {
+        era_override: pack.fhir.map(|era| match era {
+            FhirEra::Dstu2 => Era::Dstu2,
+            FhirEra::Stu3 => Era::Stu3,
+        }),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let sources = sources(&args.pack);
+    let settings = settings(&args.pack);
+    let snapshot = match Snapshot::load(&sources, &settings, 1) {
+        Ok(snapshot) => snapshot,
+        Err(errors) => {
+            eprintln!("error: cannot load: {errors}");
+            return ExitCode::from(EXIT_LOAD_FAILED);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve_async(args, snapshot, sources, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve_async(args: ServeArgs, snapshot: Snapshot, sources: Sources, settings: Settings) -> anyhow::Result<()> {
+    let address = format!("{}:{}", args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let local = listener.local_addr().context("cannot read the bound address")?;
+    let summary = format!(
+        "{} operations, {} scenarios, {} templates from {}",
+        snapshot.model.operations.len(),
+        snapshot.scenarios.count(),
+        snapshot.templates.file_count(),
+        sources.spec_label()
+    );
+    let state = AppState::new(snapshot, sources, settings);
+    println!("gpconnect-mock listening on http://{local} ({summary})");
+    server::run(listener, state, shutdown_signal())
+        .await
+        .context("server failed")
+}
+
+async fn shutdown_signal() {
+    // Without a signal handler the process would still end on Ctrl-C; this
+    // lets in-flight requests finish first.
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn routes(args: SpecArgs) -> ExitCode {
+    let sources = Sources::resolve(args.spec, None, None);
+    let loaded = match &sources.spec {
+        Some(path) => spec::load_file(path),
+        None => spec::load_str(gpconnect_mock::snapshot::EMBEDDED_SPEC, gpconnect_mock::snapshot::EMBEDDED_SPEC_LABEL),
+    };
+    let model = match loaded {
+        Ok(model) => model,
+        Err(errors) => {
+            eprintln!("error: cannot load the definition: {errors}");
+            return ExitCode::from(EXIT_LOAD_FAILED);
+        }
+    };
+    let width = model.operations.iter().map(|op| op.full_path.len()).max().unwrap_or(0);
+    let key_width = model.operations.iter().map(|op| op.key.len()).max().unwrap_or(0);
+    for op in &model.operations {
+        let codes: Vec<String> = op.responses.iter().map(|r| r.status.label()).collect();
+        println!(
+            "{:<7} {:<width$}  {:<key_width$}  {}",
+            op.method.as_str(),
+            op.full_path,
+            op.key,
+            codes.join(" ")
+        );
+    }
+    ExitCode::SUCCESS
+}

@@ -159,35 +159,22 @@ impl RouteTable {
                     .into_owned()
             })
             .collect();
-        let mut path_match: Option<(&Route, Vec<(String, String)>)> = None;
-        for route in &self.routes {
-            if let Some(params) = match_route(route, &decoded) {
-                if let Some((_, index)) = route.methods.iter().find(|(m, _)| m == method) {
-                    return Lookup::Found {
-                        operation: *index,
-                        params,
-                    };
-                }
-                if path_match.is_none() {
-                    path_match = Some((route, params));
-                }
-            }
-        }
-        if let Some((route, _)) = path_match {
-            let mut allow: Vec<Method> = Vec::new();
-            // Every route matching this path contributes its methods to Allow.
-            for other in &self.routes {
-                if match_route(other, &decoded).is_some() {
-                    for (m, _) in &other.methods {
-                        if !allow.contains(m) {
-                            allow.push(m.clone());
-                        }
-                    }
-                }
-            }
-            return Lookup::MethodNotAllowed {
-                allow,
-                template: route.template.clone(),
+        // The most specific template matching the path owns it: a method it
+        // lacks is a 405, even if a less specific template has that method.
+        if let Some((route, params)) = self
+            .routes
+            .iter()
+            .find_map(|route| match_route(route, &decoded).map(|params| (route, params)))
+        {
+            return match route.methods.iter().find(|(m, _)| m == method) {
+                Some((_, index)) => Lookup::Found {
+                    operation: *index,
+                    params,
+                },
+                None => Lookup::MethodNotAllowed {
+                    allow: route.methods.iter().map(|(m, _)| m.clone()).collect(),
+                    template: route.template.clone(),
+                },
             };
         }
         Lookup::NotFound {
@@ -288,7 +275,7 @@ mod tests {
         assert_eq!(
             t.lookup(&Method::DELETE, "/Appointment/1"),
             Lookup::MethodNotAllowed {
-                allow: vec![Method::PUT, Method::GET],
+                allow: vec![Method::GET, Method::PUT],
                 template: "/Appointment/{id}".into()
             }
         );

@@ -1,0 +1,255 @@
+//! What the mock sends back, before it becomes an HTTP response: rendering
+//! a scenario, the spec-derived fallback, and error answers.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use handlebars::Context;
+use http::header::{CONTENT_TYPE, ETAG};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::fhir::{ErrorStyle, Outcome, SpineCode};
+use crate::request::MockRequest;
+use crate::scenario::{HeaderSource, Scenario};
+use crate::spec::{schema, ApiModel, Operation};
+use crate::template::Templates;
+
+pub const OPERATION_HEADER: HeaderName = HeaderName::from_static("x-mock-operation");
+pub const SCENARIO_HEADER: HeaderName = HeaderName::from_static("x-mock-scenario");
+pub const SOURCE_HEADER: HeaderName = HeaderName::from_static("x-mock-source");
+
+/// A response, independent of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub delay: Duration,
+}
+
+impl Answer {
+    pub fn new(status: StatusCode, content_type: &str, body: Bytes) -> Self {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_str(content_type) {
+            headers.insert(CONTENT_TYPE, value);
+        }
+        Self {
+            status,
+            headers,
+            body,
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn error(outcome: &Outcome, style: ErrorStyle) -> Self {
+        let (content_type, body) = outcome.render(style);
+        Self::new(outcome.status, content_type, body)
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: &str) -> Self {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            self.headers.insert(name, value);
+        }
+        self
+    }
+}
+
+/// Media types whose bodies must be valid JSON.
+pub fn is_json_media(media: &str) -> bool {
+    let essence = crate::fhir::media_essence(media);
+    essence.ends_with("json") || essence.contains("+json") || essence.contains("json+")
+}
+
+/// `Content-Type` for `status` of `operation`: the declared media type, with
+/// `charset=utf-8` added to JSON types that lack a charset.
+pub fn content_type_for(operation: &Operation, status: u16) -> String {
+    let media = operation.produces_for(status).unwrap_or("application/json");
+    if is_json_media(media) && !media.contains("charset") {
+        format!("{media}; charset=utf-8")
+    } else {
+        media.to_string()
+    }
+}
+
+/// The answer an operation gives without a scenario: its first 2xx response,
+/// with the spec's example, else a minimal instance of its schema, else empty.
+/// Request-independent, so computed once per snapshot.
+pub fn spec_fallback(model: &ApiModel, operation: &Operation) -> Answer {
+    let response = operation
+        .responses
+        .iter()
+        .find(|r| r.status.is_success())
+        .or_else(|| operation.responses.first());
+    let status = match response.map(|r| r.status) {
+        Some(crate::spec::ResponseStatus::Code(code)) => StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+        _ => StatusCode::OK,
+    };
+    let media = response.and_then(|r| r.content.first());
+    let (source, body) = match media {
+        Some(media) if media.example.is_some() => ("example", example_bytes(media.example.as_ref(), &media.media_type)),
+        Some(media) if media.schema.is_some() => {
+            let instance = media
+                .schema
+                .as_ref()
+                .map(|s| schema::minimal_instance(s, &model.schema_root))
+                .unwrap_or(Value::Null);
+            ("schema", Bytes::from(instance.to_string()))
+        }
+        _ => ("empty", Bytes::new()),
+    };
+    let content_type = content_type_for(operation, status.as_u16());
+    let mut answer = Answer::new(status, &content_type, body);
+    if source == "empty" {
+        answer.headers.remove(CONTENT_TYPE);
+    }
+    answer.with_header(SOURCE_HEADER, source)
+}
+
+fn example_bytes(example: Option<&Value>, media: &str) -> Bytes {
+    match example {
+        // A text example for a non-JSON media type is the body itself.
+        Some(Value::String(text)) if !is_json_media(media) => Bytes::from(text.clone()),
+        Some(value) => Bytes::from(value.to_string()),
+        None => Bytes::new(),
+    }
+}
+
+/// Builds the template context of a request.
+pub fn template_context(
+    request: &MockRequest,
+    path_params: &[(String, String)],
+    request_id: u64,
+    scenario: &Scenario,
+    operation: &Operation,
+) -> Value {
+    let mut query = Map::new();
+    let mut query_all: Map<String, Value> = Map::new();
+    for (name, value) in &request.query {
+        if !query.contains_key(name) {
+            query.insert(name.clone(), Value::String(value.clone()));
+        }
+        match query_all.get_mut(name) {
+            Some(Value::Array(values)) => values.push(Value::String(value.clone())),
+            _ => {
+                query_all.insert(name.clone(), json!([value]));
+            }
+        }
+    }
+    let mut headers = Map::new();
+    for (name, value) in &request.headers {
+        if !headers.contains_key(name.as_str()) {
+            headers.insert(name.as_str().to_string(), Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+        }
+    }
+    let path_params: Map<String, Value> = path_params
+        .iter()
+        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+        .collect();
+    json!({
+        "request": {
+            "method": request.method.as_str(),
+            "path": request.path,
+            "path_params": path_params,
+            "query": query,
+            "query_all": query_all,
+            "headers": headers,
+            "body": request.body_json().cloned().unwrap_or(Value::Null),
+            "body_text": request.body_text(),
+            "id": request_id.to_string(),
+        },
+        "scenario": { "name": scenario.name },
+        "operation": { "key": operation.key },
+    })
+}
+
+/// Only what the answer needs from a rendered body: is it JSON, and its
+/// `meta.versionId` for the ETag. Other fields are skipped, not built.
+#[derive(Deserialize)]
+struct BodyMeta {
+    meta: Option<MetaVersion>,
+}
+
+#[derive(Deserialize)]
+struct MetaVersion {
+    #[serde(rename = "versionId")]
+    version_id: Option<Value>,
+}
+
+/// Renders a scenario's answer. A render failure, or a body that is not JSON
+/// where the media type is, becomes a 500 OperationOutcome naming the
+/// template and position: broken JSON is never sent.
+pub fn render_scenario(
+    templates: &Templates,
+    scenario: &Scenario,
+    operation: &Operation,
+    context: &Value,
+    style: ErrorStyle,
+) -> Answer {
+    let then = &scenario.then;
+    let internal_error = |diagnostics: String| {
+        tracing::error!(scenario = %scenario.name, file = %scenario.file, "{diagnostics}");
+        Answer::error(
+            &Outcome::new(StatusCode::INTERNAL_SERVER_ERROR, SpineCode::INTERNAL_SERVER_ERROR, diagnostics),
+            style,
+        )
+    };
+    let context = match Context::wraps(context) {
+        Ok(context) => context,
+        Err(error) => return internal_error(format!("cannot build the template context: {error}")),
+    };
+    let content_type = content_type_for(operation, then.status.as_u16());
+    let body = match &then.body_template {
+        Some(name) => match templates.render(name, &context) {
+            Ok(body) => body,
+            Err(failure) => return internal_error(format!("scenario `{}` ({}): {failure}", scenario.name, scenario.file)),
+        },
+        None => String::new(),
+    };
+    let mut version_id = None;
+    if !body.is_empty() && is_json_media(&content_type) {
+        match serde_json::from_str::<BodyMeta>(&body) {
+            Ok(meta) => version_id = meta.meta.and_then(|m| m.version_id),
+            Err(error) => {
+                let template = then.body_template.as_deref().unwrap_or("(none)");
+                return internal_error(format!(
+                    "scenario `{}` ({}): template `{template}` rendered invalid JSON at line {} column {}: {error}",
+                    scenario.name,
+                    scenario.file,
+                    error.line(),
+                    error.column()
+                ));
+            }
+        }
+    }
+    let mut answer = Answer::new(then.status, &content_type, Bytes::from(body));
+    if answer.body.is_empty() {
+        answer.headers.remove(CONTENT_TYPE);
+    }
+    if let Some(version) = version_id {
+        let version = match version {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        answer = answer.with_header(ETAG, &format!("W/\"{version}\""));
+    }
+    for (name, source) in &then.headers {
+        match source {
+            HeaderSource::Fixed(value) => {
+                answer.headers.insert(name.clone(), value.clone());
+            }
+            HeaderSource::Template(template) => match templates.render(template, &context) {
+                Ok(value) => match HeaderValue::from_str(value.trim()) {
+                    Ok(value) => {
+                        answer.headers.insert(name.clone(), value);
+                    }
+                    Err(_) => return internal_error(format!("scenario `{}`: header `{name}` rendered a value not valid in HTTP: {value:?}", scenario.name)),
+                },
+                Err(failure) => return internal_error(format!("scenario `{}`: header `{name}`: {failure}", scenario.name)),
+            },
+        }
+    }
+    answer.delay = then.delay;
+    answer.with_header(SCENARIO_HEADER, &scenario.name)
+}

@@ -1,0 +1,32 @@
+//! gpconnect-mock: a mock and contract server for the NHS GP Connect FHIR APIs.
+//!
+//! # Layout
+//! - [`spec`]: Swagger 2.0 / OpenAPI 3.0 → [`spec::ApiModel`].
+//! - [`routes`]: the route table generated from the model.
+//! - [`request`]: the normalised incoming request.
+//! - [`scenario`]: scenario files, their conditions, selection.
+//! - [`template`]: the Handlebars registry, escaping and helpers.
+//! - [`answer`]: rendering a scenario or the spec fallback into an [`answer::Answer`].
+//! - [`fhir`]: FHIR eras and GP Connect OperationOutcomes.
+//! - [`snapshot`]: one immutable loaded version of all of the above.
+//! - [`handler`]: the request path, route → select → render → respond.
+//! - [`server`]: the axum app and shared state.
+//! - [`error`]: load diagnostics with file and line.
+//!
+//! # Request path
+//! `server::handle` loads the current snapshot once, builds a
+//! [`request::MockRequest`], and calls [`handler::respond`], which routes,
+//! selects a scenario and renders it.
+
+pub mod answer;
+pub mod cli;
+pub mod error;
+pub mod fhir;
+pub mod handler;
+pub mod request;
+pub mod routes;
+pub mod scenario;
+pub mod server;
+pub mod snapshot;
+pub mod spec;
+pub mod template;

@@ -1,0 +1,232 @@
+//! The `when` half of a scenario: compiled conditions over path parameters,
+//! query, headers and the JSON body. Regexes and JSONPaths are compiled once,
+//! at load, never per request.
+
+use http::HeaderName;
+use regex::Regex;
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+use crate::request::MockRequest;
+
+/// One test on a set of candidate values (all values of a query parameter or
+/// header, or every node a JSONPath selects). It holds if any value passes;
+/// `present` speaks of the set itself.
+#[derive(Debug, Clone)]
+pub enum Condition {
+    Equals(String),
+    Matches(Regex),
+    Contains(String),
+    Present(bool),
+    OneOf(Vec<String>),
+}
+
+impl Condition {
+    pub fn holds<'a>(&self, mut values: impl Iterator<Item = std::borrow::Cow<'a, str>>) -> bool {
+        match self {
+            Condition::Present(expected) => values.next().is_some() == *expected,
+            Condition::Equals(expected) => values.any(|v| v == expected.as_str()),
+            Condition::Matches(regex) => values.any(|v| regex.is_match(&v)),
+            Condition::Contains(needle) => values.any(|v| v.contains(needle.as_str())),
+            Condition::OneOf(options) => values.any(|v| options.iter().any(|o| *o == v)),
+        }
+    }
+
+    /// A value that satisfies the condition, for building example requests.
+    pub fn example(&self) -> Option<String> {
+        match self {
+            Condition::Equals(value) | Condition::Contains(value) => Some(value.clone()),
+            Condition::OneOf(options) => options.first().cloned(),
+            Condition::Present(true) => Some("present".to_string()),
+            Condition::Present(false) => None,
+            Condition::Matches(regex) => Some(example_for_regex(regex.as_str())),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Condition::Equals(value) => format!("equal to {value:?}"),
+            Condition::Matches(regex) => format!("matching /{}/", regex.as_str()),
+            Condition::Contains(needle) => format!("containing {needle:?}"),
+            Condition::Present(true) => "present".to_string(),
+            Condition::Present(false) => "absent".to_string(),
+            Condition::OneOf(options) => format!("one of {options:?}"),
+        }
+    }
+}
+
+/// A best-effort literal satisfying simple anchored regexes such as
+/// `search:patient$` or `^abc`: the regex with its anchors and escapes removed.
+fn example_for_regex(pattern: &str) -> String {
+    let trimmed = pattern.trim_start_matches('^').trim_end_matches('$');
+    let mut out = String::new();
+    let mut chars = trimmed.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            }
+            '.' | '*' | '+' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A JSONPath and the condition on what it selects.
+#[derive(Debug, Clone)]
+pub struct BodyCondition {
+    pub expression: String,
+    pub path: JsonPath,
+    pub condition: Condition,
+}
+
+/// Every condition of a `when`; all must hold.
+#[derive(Debug, Clone, Default)]
+pub struct When {
+    pub path: Vec<(String, Condition)>,
+    pub query: Vec<(String, Condition)>,
+    pub headers: Vec<(HeaderName, Condition)>,
+    pub body: Vec<BodyCondition>,
+}
+
+/// Why a `when` did not hold: the first failing condition, for near-miss reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Miss {
+    pub place: &'static str,
+    pub name: String,
+    pub expected: String,
+}
+
+impl std::fmt::Display for Miss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} `{}` is not {}", self.place, self.name, self.expected)
+    }
+}
+
+impl When {
+    pub fn is_empty(&self) -> bool {
+        self.path.is_empty() && self.query.is_empty() && self.headers.is_empty() && self.body.is_empty()
+    }
+
+    /// Checks every condition; returns the first that fails.
+    pub fn check(&self, request: &MockRequest, path_params: &[(String, String)]) -> Result<(), Miss> {
+        use std::borrow::Cow;
+        for (name, condition) in &self.path {
+            let values = path_params
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, v)| Cow::Borrowed(v.as_str()));
+            if !condition.holds(values) {
+                return Err(miss("path parameter", name, condition));
+            }
+        }
+        for (name, condition) in &self.query {
+            if !condition.holds(request.query_values(name).map(Cow::Borrowed)) {
+                return Err(miss("query parameter", name, condition));
+            }
+        }
+        for (name, condition) in &self.headers {
+            let values = request
+                .headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .map(Cow::Borrowed);
+            if !condition.holds(values) {
+                return Err(miss("header", name.as_str(), condition));
+            }
+        }
+        if !self.body.is_empty() {
+            let null = Value::Null;
+            let body = request.body_json().unwrap_or(&null);
+            for body_condition in &self.body {
+                let nodes = body_condition.path.query(body).all();
+                let values = nodes.into_iter().filter(|v| !v.is_null()).map(value_text);
+                if !body_condition.condition.holds(values) {
+                    return Err(miss("body", &body_condition.expression, &body_condition.condition));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn miss(place: &'static str, name: &str, condition: &Condition) -> Miss {
+    Miss {
+        place,
+        name: name.to_string(),
+        expected: condition.describe(),
+    }
+}
+
+/// Strings compare by their text; other JSON values by their JSON text.
+fn value_text(value: &Value) -> std::borrow::Cow<'_, str> {
+    match value {
+        Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+        other => std::borrow::Cow::Owned(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http::{HeaderMap, Method};
+
+    fn request(uri: &str, body: &str) -> MockRequest {
+        let mut headers = HeaderMap::new();
+        headers.insert("ssp-interactionid", "urn:x:rest:search:patient".parse().unwrap());
+        MockRequest::new(Method::POST, uri, headers, Bytes::from(body.to_string()))
+    }
+
+    #[test]
+    fn any_value_may_satisfy_and_present_speaks_of_the_set() {
+        let req = request("/p?a=1&a=2", "");
+        let when = When {
+            query: vec![
+                ("a".into(), Condition::Equals("2".into())),
+                ("b".into(), Condition::Present(false)),
+            ],
+            headers: vec![(
+                HeaderName::from_static("ssp-interactionid"),
+                Condition::Matches(Regex::new("search:patient$").unwrap()),
+            )],
+            ..When::default()
+        };
+        assert_eq!(when.check(&req, &[]), Ok(()));
+    }
+
+    #[test]
+    fn body_jsonpath_filters_select_parameter_values() {
+        let body = r#"{"resourceType":"Parameters","parameter":[
+            {"name":"patientNHSNumber","valueIdentifier":{"value":"9658218873"}},
+            {"name":"recordSection","valueCodeableConcept":{"coding":[{"code":"SUM"}]}}]}"#;
+        let req = request("/p", body);
+        let expression = "$.parameter[?(@.name=='recordSection')].valueCodeableConcept.coding[0].code";
+        let when = When {
+            body: vec![BodyCondition {
+                expression: expression.into(),
+                path: JsonPath::parse(expression).unwrap(),
+                condition: Condition::OneOf(vec!["ADM".into(), "SUM".into()]),
+            }],
+            ..When::default()
+        };
+        assert_eq!(when.check(&req, &[]), Ok(()));
+        let miss = When {
+            path: vec![("id".into(), Condition::Equals("2".into()))],
+            ..When::default()
+        }
+        .check(&req, &[("id".into(), "3".into())])
+        .unwrap_err();
+        assert_eq!(miss.to_string(), "path parameter `id` is not equal to \"2\"");
+    }
+
+    #[test]
+    fn regex_examples_drop_anchors() {
+        assert_eq!(example_for_regex("search:patient$"), "search:patient");
+        assert_eq!(example_for_regex("^a\\.b"), "a.b");
+    }
+}

@@ -1,0 +1,513 @@
+//! Scenario files: which answer an operation gives to which request.
+//!
+//! Every `*.yaml`/`*.yml` under the scenarios directory, recursively, names
+//! one operation and lists scenarios, each a `when` (conditions that must all
+//! hold) and a `then` (status, headers, body template, delay). Selection
+//! takes the operation's scenarios in file order (files sorted by path) and
+//! the first whose `when` holds wins; the header `X-Mock-Scenario` forces one
+//! by name.
+
+pub mod matchers;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, StatusCode};
+use indexmap::IndexMap;
+use regex::Regex;
+use serde::Deserialize;
+use serde_json_path::JsonPath;
+
+use crate::error::{line_of, LoadError};
+use crate::request::MockRequest;
+use crate::spec::ApiModel;
+use crate::template::Templates;
+use matchers::{BodyCondition, Condition, Miss, When};
+
+/// The header a client sends to force a scenario by name.
+pub const FORCE_HEADER: &str = "x-mock-scenario";
+
+/// A header value of `then.headers`: fixed, or a template rendered per request.
+#[derive(Debug, Clone)]
+pub enum HeaderSource {
+    Fixed(HeaderValue),
+    Template(String),
+}
+
+/// The `then` of a scenario, resolved.
+#[derive(Debug, Clone)]
+pub struct Then {
+    pub status: StatusCode,
+    pub headers: Vec<(HeaderName, HeaderSource)>,
+    /// Name of the body template in the registry; `None` is an empty body.
+    pub body_template: Option<String>,
+    pub delay: Duration,
+    /// Serve this scenario even when the request breaks the contract.
+    pub skip_checks: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: String,
+    /// The scenario file, as labelled in errors (`scenarios/patient/read.yaml`).
+    pub file: String,
+    /// The line of its `name:`.
+    pub line: usize,
+    pub when: When,
+    pub then: Then,
+}
+
+/// All scenarios of a snapshot, grouped by operation index.
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioSet {
+    by_operation: Vec<Vec<Scenario>>,
+    files: Vec<String>,
+}
+
+/// The choice made for a request.
+#[derive(Debug)]
+pub enum Selection<'a> {
+    Scenario(&'a Scenario),
+    /// `X-Mock-Scenario` named a scenario the operation does not have.
+    UnknownForced(String),
+    /// No scenario matched; the nearest miss, if the operation has scenarios.
+    None(Option<(&'a Scenario, Miss)>),
+}
+
+impl ScenarioSet {
+    pub fn for_operation(&self, operation: usize) -> &[Scenario] {
+        self.by_operation.get(operation).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn count(&self) -> usize {
+        self.by_operation.iter().map(Vec::len).sum()
+    }
+
+    pub fn files(&self) -> &[String] {
+        &self.files
+    }
+
+    pub fn select<'a>(
+        &'a self,
+        operation: usize,
+        request: &MockRequest,
+        path_params: &[(String, String)],
+    ) -> Selection<'a> {
+        let scenarios = self.for_operation(operation);
+        if let Some(forced) = request.header(FORCE_HEADER) {
+            return match scenarios.iter().find(|s| s.name == forced) {
+                Some(scenario) => Selection::Scenario(scenario),
+                None => Selection::UnknownForced(forced.to_string()),
+            };
+        }
+        let mut first_miss = None;
+        for scenario in scenarios {
+            match scenario.when.check(request, path_params) {
+                Ok(()) => return Selection::Scenario(scenario),
+                Err(miss) => {
+                    if first_miss.is_none() {
+                        first_miss = Some((scenario, miss));
+                    }
+                }
+            }
+        }
+        Selection::None(first_miss)
+    }
+}
+
+// ---- the file format -------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    /// The operation key: operationId, or `METHOD /path`.
+    operation: String,
+    #[serde(default)]
+    scenarios: Vec<ScenarioDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioDef {
+    /// Unique within the operation.
+    name: String,
+    #[serde(default)]
+    when: WhenDef,
+    then: ThenDef,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WhenDef {
+    #[serde(default)]
+    path: IndexMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    query: IndexMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    headers: IndexMap<String, serde_yaml::Value>,
+    #[serde(default)]
+    body: IndexMap<String, serde_yaml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThenDef {
+    #[serde(default = "default_status")]
+    status: u16,
+    #[serde(default)]
+    headers: IndexMap<String, serde_yaml::Value>,
+    template: Option<String>,
+    body: Option<String>,
+    #[serde(default)]
+    delay_ms: u64,
+    #[serde(default)]
+    skip_checks: bool,
+}
+
+fn default_status() -> u16 {
+    200
+}
+
+/// Loads every scenario file under `dir`. Inline bodies and templated header
+/// values are registered into `templates`. `label` names the directory in
+/// errors. All problems are reported together.
+pub fn load_dir(
+    dir: &Path,
+    label: &str,
+    model: &ApiModel,
+    templates: &mut Templates,
+) -> Result<ScenarioSet, Vec<LoadError>> {
+    let mut set = ScenarioSet {
+        by_operation: vec![Vec::new(); model.operations.len()],
+        files: Vec::new(),
+    };
+    let mut errors = Vec::new();
+    let mut files = Vec::new();
+    if dir.exists() {
+        if let Err(error) = collect_yaml(dir, &mut files) {
+            return Err(vec![LoadError::new(label, None, format!("cannot read the scenarios directory: {error}"))]);
+        }
+    }
+    files.sort();
+    let keys: HashMap<&str, usize> = model
+        .operations
+        .iter()
+        .enumerate()
+        .map(|(index, op)| (op.key.as_str(), index))
+        .collect();
+    for path in files {
+        let relative = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let file = format!("{}/{}", label.trim_end_matches('/'), relative);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) => {
+                errors.push(LoadError::new(&file, None, format!("cannot read: {error}")));
+                continue;
+            }
+        };
+        set.files.push(file.clone());
+        load_file(&text, &file, model, &keys, templates, &mut set, &mut errors);
+    }
+    if errors.is_empty() {
+        Ok(set)
+    } else {
+        Err(errors)
+    }
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            collect_yaml(&path, out)?;
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn load_file(
+    text: &str,
+    file: &str,
+    model: &ApiModel,
+    keys: &HashMap<&str, usize>,
+    templates: &mut Templates,
+    set: &mut ScenarioSet,
+    errors: &mut Vec<LoadError>,
+) {
+    let parsed: ScenarioFile = match serde_yaml::from_str(text) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let line = error.location().map(|l| l.line());
+            errors.push(LoadError::new(file, line, yaml_message(&error)));
+            return;
+        }
+    };
+    let Some(&operation) = keys.get(parsed.operation.as_str()) else {
+        let mut nearest: Vec<(usize, &str)> = keys
+            .keys()
+            .map(|key| (strsim::levenshtein(key, &parsed.operation), *key))
+            .collect();
+        nearest.sort();
+        let suggestions: Vec<&str> = nearest.iter().take(3).map(|(_, key)| *key).collect();
+        errors.push(LoadError::new(
+            file,
+            line_of(text, "operation:", 1),
+            format!(
+                "unknown operation `{}`; the nearest operation keys are: {}",
+                parsed.operation,
+                suggestions.join(", ")
+            ),
+        ));
+        return;
+    };
+    let mut search_from = 1;
+    for def in parsed.scenarios {
+        let line = line_of(text, &def.name, search_from).unwrap_or(1);
+        search_from = line + 1;
+        let existing = &set.by_operation[operation];
+        if let Some(other) = existing.iter().find(|s| s.name == def.name) {
+            errors.push(LoadError::new(
+                file,
+                Some(line),
+                format!(
+                    "duplicate scenario name `{}` for operation {} (first defined at {}:{})",
+                    def.name, model.operations[operation].key, other.file, other.line
+                ),
+            ));
+            continue;
+        }
+        match compile_scenario(def, file, line, text, templates) {
+            Ok(scenario) => set.by_operation[operation].push(scenario),
+            Err(mut scenario_errors) => errors.append(&mut scenario_errors),
+        }
+    }
+}
+
+/// serde_yaml's message already carries "at line N column M"; keep it, and
+/// say which fields exist when a field is unknown.
+fn yaml_message(error: &serde_yaml::Error) -> String {
+    let message = error.to_string();
+    if message.contains("unknown field") {
+        format!("{message} (a scenario file has `operation` and `scenarios`; a scenario has `name`, `when`, `then`)")
+    } else {
+        message
+    }
+}
+
+fn compile_scenario(
+    def: ScenarioDef,
+    file: &str,
+    line: usize,
+    text: &str,
+    templates: &mut Templates,
+) -> Result<Scenario, Vec<LoadError>> {
+    let mut errors = Vec::new();
+    let locate = |needle: &str| line_of(text, needle, line).or(Some(line));
+    let mut when = When::default();
+    for (name, raw) in &def.when.path {
+        match compile_condition(raw) {
+            Ok(condition) => when.path.push((name.clone(), condition)),
+            Err(message) => errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: path `{name}`: {message}", def.name))),
+        }
+    }
+    for (name, raw) in &def.when.query {
+        match compile_condition(raw) {
+            Ok(condition) => when.query.push((name.clone(), condition)),
+            Err(message) => errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: query `{name}`: {message}", def.name))),
+        }
+    }
+    for (name, raw) in &def.when.headers {
+        let header = match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(header) => header,
+            Err(_) => {
+                errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: `{name}` is not a valid header name", def.name)));
+                continue;
+            }
+        };
+        match compile_condition(raw) {
+            Ok(condition) => when.headers.push((header, condition)),
+            Err(message) => errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: header `{name}`: {message}", def.name))),
+        }
+    }
+    for (expression, raw) in &def.when.body {
+        let path = match JsonPath::parse(expression) {
+            Ok(path) => path,
+            Err(error) => {
+                errors.push(LoadError::new(
+                    file,
+                    locate(expression),
+                    format!("scenario `{}`: body key `{expression}` is not a valid JSONPath: {error}", def.name),
+                ));
+                continue;
+            }
+        };
+        match compile_condition(raw) {
+            Ok(condition) => when.body.push(BodyCondition {
+                expression: expression.clone(),
+                path,
+                condition,
+            }),
+            Err(message) => errors.push(LoadError::new(file, locate(expression), format!("scenario `{}`: body `{expression}`: {message}", def.name))),
+        }
+    }
+
+    let then_line = line_of(text, "then:", line).unwrap_or(line);
+    let status = match StatusCode::from_u16(def.then.status) {
+        Ok(status) => status,
+        Err(_) => {
+            errors.push(LoadError::new(file, locate("status:"), format!("scenario `{}`: status {} is not an HTTP status (100-999)", def.name, def.then.status)));
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    let body_template = match (&def.then.template, &def.then.body) {
+        (Some(_), Some(_)) => {
+            errors.push(LoadError::new(file, Some(then_line), format!("scenario `{}`: give `template` or `body`, not both", def.name)));
+            None
+        }
+        (Some(template), None) => {
+            if !templates.has(template) {
+                errors.push(LoadError::new(
+                    file,
+                    locate("template:"),
+                    format!("scenario `{}`: template `{template}` not found under the templates directory", def.name),
+                ));
+            }
+            Some(template.clone())
+        }
+        (None, Some(body)) => {
+            let name = format!("{file}#{}", def.name);
+            let body_line = line_of(text, "body:", then_line).unwrap_or(then_line);
+            match templates.register(&name, body, file, body_line) {
+                Ok(()) => Some(name),
+                Err(error) => {
+                    errors.push(error);
+                    None
+                }
+            }
+        }
+        (None, None) => None,
+    };
+    let mut headers = Vec::new();
+    for (name, raw) in &def.then.headers {
+        let value = match scalar_text(raw) {
+            Some(value) => value,
+            None => {
+                errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: header `{name}` must have a text value", def.name)));
+                continue;
+            }
+        };
+        let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
+            errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: `{name}` is not a valid header name", def.name)));
+            continue;
+        };
+        if value.contains("{{") {
+            let template_name = format!("{file}#{}#header:{name}", def.name);
+            match templates.register(&template_name, &value, file, locate(name).unwrap_or(line)) {
+                Ok(()) => headers.push((header, HeaderSource::Template(template_name))),
+                Err(error) => errors.push(error),
+            }
+        } else {
+            match HeaderValue::from_str(&value) {
+                Ok(fixed) => headers.push((header, HeaderSource::Fixed(fixed))),
+                Err(_) => errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: header `{name}` value is not valid in HTTP", def.name))),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Scenario {
+        name: def.name,
+        file: file.to_string(),
+        line,
+        when,
+        then: Then {
+            status,
+            headers,
+            body_template,
+            delay: Duration::from_millis(def.then.delay_ms),
+            skip_checks: def.then.skip_checks,
+        },
+    })
+}
+
+fn scalar_text(value: &serde_yaml::Value) -> Option<String> {
+    match value {
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+const CONDITION_FORMS: &str =
+    "expected a string, or one of {equals: X}, {matches: REGEX}, {contains: X}, {present: true|false}, {one_of: [A, B]}";
+
+fn compile_condition(raw: &serde_yaml::Value) -> Result<Condition, String> {
+    if let Some(text) = scalar_text(raw) {
+        return Ok(Condition::Equals(text));
+    }
+    let serde_yaml::Value::Mapping(map) = raw else {
+        return Err(CONDITION_FORMS.to_string());
+    };
+    if map.len() != 1 {
+        return Err(format!("a condition has exactly one operator; {CONDITION_FORMS}"));
+    }
+    let Some((key, value)) = map.iter().next() else {
+        return Err(CONDITION_FORMS.to_string());
+    };
+    let operator = key.as_str().unwrap_or("");
+    let need_text = |value: &serde_yaml::Value| scalar_text(value).ok_or_else(|| format!("`{operator}` takes a text value"));
+    match operator {
+        "equals" => Ok(Condition::Equals(need_text(value)?)),
+        "contains" => Ok(Condition::Contains(need_text(value)?)),
+        "matches" => {
+            let pattern = need_text(value)?;
+            Regex::new(&pattern)
+                .map(Condition::Matches)
+                .map_err(|error| format!("bad regex {pattern:?}: {error}"))
+        }
+        "present" => match value {
+            serde_yaml::Value::Bool(b) => Ok(Condition::Present(*b)),
+            _ => Err("`present` takes true or false".to_string()),
+        },
+        "one_of" => match value {
+            serde_yaml::Value::Sequence(items) => items
+                .iter()
+                .map(|item| scalar_text(item).ok_or_else(|| "`one_of` takes a list of text values".to_string()))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Condition::OneOf),
+            _ => Err("`one_of` takes a list".to_string()),
+        },
+        other => Err(format!("unknown condition operator `{other}`; {CONDITION_FORMS}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_compile_with_clear_errors() {
+        let parse = |s: &str| compile_condition(&serde_yaml::from_str(s).unwrap());
+        assert!(matches!(parse("\"2\""), Ok(Condition::Equals(v)) if v == "2"));
+        assert!(matches!(parse("2"), Ok(Condition::Equals(v)) if v == "2"));
+        assert!(matches!(parse("{present: false}"), Ok(Condition::Present(false))));
+        assert!(parse("{matches: '('}").unwrap_err().contains("bad regex"));
+        assert!(parse("{like: x}").unwrap_err().contains("unknown condition operator `like`"));
+    }
+}

@@ -1,0 +1,159 @@
+//! One immutable, fully loaded version of everything a request reads: the
+//! definition, its routes, scenarios, templates and precomputed answers.
+//!
+//! A snapshot is built off the request path and only ever replaced whole
+//! (see `reload`), so a request sees one consistent version from start to end.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::answer::{spec_fallback, Answer};
+use crate::error::{LoadError, LoadErrors};
+use crate::fhir::{Era, ErrorStyle};
+use crate::routes::RouteTable;
+use crate::scenario::{self, ScenarioSet};
+use crate::spec::{self, ApiModel};
+use crate::template::Templates;
+
+/// The project's own GP Connect (DSTU2) definition, served when no spec is given.
+pub const EMBEDDED_SPEC: &str = include_str!("../downloads/swagger/swagger.json");
+pub const EMBEDDED_SPEC_LABEL: &str = "downloads/swagger/swagger.json (embedded)";
+
+/// Where a snapshot is loaded from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources {
+    /// `None`: the embedded default definition.
+    pub spec: Option<PathBuf>,
+    /// `None`: no scenarios (every operation answers from the spec).
+    pub scenarios: Option<PathBuf>,
+    pub templates: Option<PathBuf>,
+}
+
+impl Sources {
+    /// Resolves the CLI's paths. Without `--spec`, the project's default
+    /// definition and, unless given, its default pack (`scenarios/`,
+    /// `templates/`) are used: from the working directory when it holds
+    /// them, else from the source tree this binary was built from. With
+    /// `--spec`, only the directories given are loaded, since the default
+    /// pack speaks to the default definition.
+    pub fn resolve(spec: Option<PathBuf>, scenarios: Option<PathBuf>, templates: Option<PathBuf>) -> Sources {
+        let default_dir = |name: &str| -> Option<PathBuf> {
+            let local = PathBuf::from(name);
+            if local.is_dir() {
+                return Some(local);
+            }
+            let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name);
+            built.is_dir().then_some(built)
+        };
+        match spec {
+            Some(spec) => Sources {
+                spec: Some(spec),
+                scenarios,
+                templates,
+            },
+            None => {
+                let local_spec = PathBuf::from("downloads/swagger/swagger.json");
+                Sources {
+                    spec: local_spec.is_file().then_some(local_spec),
+                    scenarios: scenarios.or_else(|| default_dir("scenarios")),
+                    templates: templates.or_else(|| default_dir("templates")),
+                }
+            }
+        }
+    }
+
+    pub fn spec_label(&self) -> String {
+        match &self.spec {
+            Some(path) => path.display().to_string(),
+            None => EMBEDDED_SPEC_LABEL.to_string(),
+        }
+    }
+}
+
+/// Settings from the command line; they do not change on reload.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Force the FHIR era instead of detecting it from media types.
+    pub era_override: Option<Era>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { era_override: None }
+    }
+}
+
+/// Everything loaded, ready to answer requests.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Goes up by one on each successful load.
+    pub generation: u64,
+    pub loaded_at: DateTime<Utc>,
+    pub model: ApiModel,
+    pub routes: RouteTable,
+    pub scenarios: ScenarioSet,
+    pub templates: Templates,
+    /// The spec-derived answer per operation (same index as operations).
+    pub fallbacks: Vec<Answer>,
+    pub era: Option<Era>,
+    pub error_style: ErrorStyle,
+    /// How long the load took, in milliseconds.
+    pub load_ms: f64,
+}
+
+impl Snapshot {
+    /// Loads spec, templates and scenarios; every problem is reported.
+    pub fn load(sources: &Sources, settings: &Settings, generation: u64) -> Result<Snapshot, LoadErrors> {
+        let started = Instant::now();
+        let model = match &sources.spec {
+            Some(path) => spec::load_file(path)?,
+            None => spec::load_str(EMBEDDED_SPEC, EMBEDDED_SPEC_LABEL)?,
+        };
+        let mut errors: Vec<LoadError> = Vec::new();
+        let routes = RouteTable::build(&model).unwrap_or_else(|mut route_errors| {
+            errors.append(&mut route_errors);
+            RouteTable::default()
+        });
+        let mut templates = match &sources.templates {
+            Some(dir) => Templates::load_dir(dir, &dir.display().to_string()).unwrap_or_else(|mut template_errors| {
+                errors.append(&mut template_errors);
+                Templates::empty()
+            }),
+            None => Templates::empty(),
+        };
+        let scenarios = match &sources.scenarios {
+            Some(dir) => scenario::load_dir(dir, &dir.display().to_string(), &model, &mut templates).unwrap_or_else(
+                |mut scenario_errors| {
+                    errors.append(&mut scenario_errors);
+                    ScenarioSet::default()
+                },
+            ),
+            None => ScenarioSet::default(),
+        };
+        if !errors.is_empty() {
+            return Err(LoadErrors(errors));
+        }
+        let era = settings.era_override.or_else(|| Era::detect(model.media_types()));
+        let error_style = match era {
+            Some(era) => ErrorStyle::Fhir(era),
+            // Routing errors (404/405) of a non-FHIR definition are still
+            // OperationOutcomes until the contract profile says otherwise.
+            None => ErrorStyle::Fhir(Era::Stu3),
+        };
+        let fallbacks = model.operations.iter().map(|op| spec_fallback(&model, op)).collect();
+        Ok(Snapshot {
+            generation,
+            loaded_at: Utc::now(),
+            model,
+            routes,
+            scenarios,
+            templates,
+            fallbacks,
+            era,
+            error_style,
+            load_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+}
