@@ -83,12 +83,17 @@ pub fn spec_fallback(model: &ApiModel, operation: &Operation) -> Answer {
         .find(|r| r.status.is_success())
         .or_else(|| operation.responses.first());
     let status = match response.map(|r| r.status) {
-        Some(crate::spec::ResponseStatus::Code(code)) => StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+        Some(crate::spec::ResponseStatus::Code(code)) => {
+            StatusCode::from_u16(code).unwrap_or(StatusCode::OK)
+        }
         _ => StatusCode::OK,
     };
     let media = response.and_then(|r| r.content.first());
     let (source, body) = match media {
-        Some(media) if media.example.is_some() => ("example", example_bytes(media.example.as_ref(), &media.media_type)),
+        Some(media) if media.example.is_some() => (
+            "example",
+            example_bytes(media.example.as_ref(), &media.media_type),
+        ),
         Some(media) if media.schema.is_some() => {
             let instance = media
                 .schema
@@ -140,7 +145,10 @@ pub fn template_context(
     let mut headers = Map::new();
     for (name, value) in &request.headers {
         if !headers.contains_key(name.as_str()) {
-            headers.insert(name.as_str().to_string(), Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+            headers.insert(
+                name.as_str().to_string(),
+                Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+            );
         }
     }
     let path_params: Map<String, Value> = path_params
@@ -191,7 +199,11 @@ pub fn render_scenario(
     let internal_error = |diagnostics: String| {
         tracing::error!(scenario = %scenario.name, file = %scenario.file, "{diagnostics}");
         Answer::error(
-            &Outcome::new(StatusCode::INTERNAL_SERVER_ERROR, SpineCode::INTERNAL_SERVER_ERROR, diagnostics),
+            &Outcome::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                SpineCode::INTERNAL_SERVER_ERROR,
+                diagnostics,
+            ),
             style,
         )
     };
@@ -203,7 +215,12 @@ pub fn render_scenario(
     let body = match &then.body_template {
         Some(name) => match templates.render(name, &context) {
             Ok(body) => body,
-            Err(failure) => return internal_error(format!("scenario `{}` ({}): {failure}", scenario.name, scenario.file)),
+            Err(failure) => {
+                return internal_error(format!(
+                    "scenario `{}` ({}): {failure}",
+                    scenario.name, scenario.file
+                ))
+            }
         },
         None => String::new(),
     };

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "gpconnect-mock", version, about = "Mock and contract server for the NHS GP Connect FHIR APIs")]
+#[command(
+    name = "gpconnect-mock",
+    version,
+    about = "Mock and contract server for the NHS GP Connect FHIR APIs"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

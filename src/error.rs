@@ -86,7 +86,10 @@ mod tests {
             LoadError::new("a.yaml", Some(3), "bad"),
             LoadError::new("b.json", None, "worse"),
         ]);
-        assert_eq!(errors.to_string(), "2 errors\n  a.yaml:3: bad\n  b.json: worse");
+        assert_eq!(
+            errors.to_string(),
+            "2 errors\n  a.yaml:3: bad\n  b.json: worse"
+        );
     }
 
     #[test]

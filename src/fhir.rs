@@ -178,11 +178,18 @@ mod tests {
 
     #[test]
     fn dstu2_outcome_has_gp_connect_shape() {
-        let outcome = Outcome::new(StatusCode::NOT_FOUND, SpineCode::PATIENT_NOT_FOUND, "no patient 9");
+        let outcome = Outcome::new(
+            StatusCode::NOT_FOUND,
+            SpineCode::PATIENT_NOT_FOUND,
+            "no patient 9",
+        );
         let (content_type, body) = outcome.render(ErrorStyle::Fhir(Era::Dstu2));
         assert!(content_type.starts_with("application/json+fhir"));
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(value["issue"][0]["details"]["coding"][0]["code"], "PATIENT_NOT_FOUND");
+        assert_eq!(
+            value["issue"][0]["details"]["coding"][0]["code"],
+            "PATIENT_NOT_FOUND"
+        );
         assert_eq!(value["issue"][0]["code"], "not-found");
         assert_eq!(value["issue"][0]["diagnostics"], "no patient 9");
     }

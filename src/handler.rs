@@ -28,43 +28,51 @@ impl RequestIds {
 /// Answers one request from one snapshot.
 pub fn respond(snapshot: &Snapshot, request: &MockRequest, ids: &RequestIds) -> Answer {
     let style = snapshot.error_style;
-    let (operation_index, path_params) = match snapshot.routes.lookup(&request.method, &request.path) {
-        Lookup::Found { operation, params } => (operation, params),
-        Lookup::MethodNotAllowed { allow, template } => {
-            let allowed: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();
-            let outcome = Outcome::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                SpineCode::BAD_REQUEST,
-                format!(
-                    "method {} is not allowed on {}: the definition allows {} on {template}",
-                    request.method,
-                    request.path,
-                    allowed.join(", ")
-                ),
-            );
-            let mut answer = Answer::error(&outcome, style);
-            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
-                answer.headers.insert(ALLOW, value);
+    let (operation_index, path_params) =
+        match snapshot.routes.lookup(&request.method, &request.path) {
+            Lookup::Found { operation, params } => (operation, params),
+            Lookup::MethodNotAllowed { allow, template } => {
+                let allowed: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();
+                let outcome = Outcome::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    SpineCode::BAD_REQUEST,
+                    format!(
+                        "method {} is not allowed on {}: the definition allows {} on {template}",
+                        request.method,
+                        request.path,
+                        allowed.join(", ")
+                    ),
+                );
+                let mut answer = Answer::error(&outcome, style);
+                if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                    answer.headers.insert(ALLOW, value);
+                }
+                return answer;
             }
-            return answer;
-        }
-        Lookup::NotFound { nearest } => {
-            let hint = match nearest {
-                Some(path) => format!("; the nearest path the definition has is {path}"),
-                None => String::new(),
-            };
-            let outcome = Outcome::new(
-                StatusCode::NOT_FOUND,
-                SpineCode::NO_RECORD_FOUND,
-                format!("no operation of the definition serves {} {}{hint}", request.method, request.path),
-            );
-            return Answer::error(&outcome, style);
-        }
-    };
+            Lookup::NotFound { nearest } => {
+                let hint = match nearest {
+                    Some(path) => format!("; the nearest path the definition has is {path}"),
+                    None => String::new(),
+                };
+                let outcome = Outcome::new(
+                    StatusCode::NOT_FOUND,
+                    SpineCode::NO_RECORD_FOUND,
+                    format!(
+                        "no operation of the definition serves {} {}{hint}",
+                        request.method, request.path
+                    ),
+                );
+                return Answer::error(&outcome, style);
+            }
+        };
     let operation = &snapshot.model.operations[operation_index];
-    let answer = match snapshot.scenarios.select(operation_index, request, &path_params) {
+    let answer = match snapshot
+        .scenarios
+        .select(operation_index, request, &path_params)
+    {
         Selection::Scenario(scenario) => {
-            let context = answer::template_context(request, &path_params, ids.next(), scenario, operation);
+            let context =
+                answer::template_context(request, &path_params, ids.next(), scenario, operation);
             answer::render_scenario(&snapshot.templates, scenario, operation, &context, style)
         }
         Selection::UnknownForced(name) => {
@@ -80,7 +88,11 @@ pub fn respond(snapshot: &Snapshot, request: &MockRequest, ids: &RequestIds) -> 
                 format!(
                     "X-Mock-Scenario: operation {} has no scenario named `{name}`; it has: {}",
                     operation.key,
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             );
             Answer::error(&outcome, style)

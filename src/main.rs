@@ -29,7 +29,11 @@ fn main() -> ExitCode {
 }
 
 fn sources(pack: &PackArgs) -> Sources {
-    Sources::resolve(pack.spec.spec.clone(), pack.scenarios.clone(), pack.templates.clone())
+    Sources::resolve(
+        pack.spec.spec.clone(),
+        pack.scenarios.clone(),
+        pack.templates.clone(),
+    )
 }
 
 fn settings(pack: &PackArgs) -> Settings {
@@ -51,7 +55,10 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_LOAD_FAILED);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -67,12 +74,19 @@ fn serve(args: ServeArgs) -> ExitCode {
     }
 }
 
-async fn serve_async(args: ServeArgs, snapshot: Snapshot, sources: Sources, settings: Settings) -> anyhow::Result<()> {
+async fn serve_async(
+    args: ServeArgs,
+    snapshot: Snapshot,
+    sources: Sources,
+    settings: Settings,
+) -> anyhow::Result<()> {
     let address = format!("{}:{}", args.host, args.port);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
-    let local = listener.local_addr().context("cannot read the bound address")?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
     let summary = format!(
         "{} operations, {} scenarios, {} templates from {}",
         snapshot.model.operations.len(),
@@ -97,7 +111,10 @@ fn routes(args: SpecArgs) -> ExitCode {
     let sources = Sources::resolve(args.spec, None, None);
     let loaded = match &sources.spec {
         Some(path) => spec::load_file(path),
-        None => spec::load_str(gpconnect_mock::snapshot::EMBEDDED_SPEC, gpconnect_mock::snapshot::EMBEDDED_SPEC_LABEL),
+        None => spec::load_str(
+            gpconnect_mock::snapshot::EMBEDDED_SPEC,
+            gpconnect_mock::snapshot::EMBEDDED_SPEC_LABEL,
+        ),
     };
     let model = match loaded {
         Ok(model) => model,
@@ -106,8 +123,18 @@ fn routes(args: SpecArgs) -> ExitCode {
             return ExitCode::from(EXIT_LOAD_FAILED);
         }
     };
-    let width = model.operations.iter().map(|op| op.full_path.len()).max().unwrap_or(0);
-    let key_width = model.operations.iter().map(|op| op.key.len()).max().unwrap_or(0);
+    let width = model
+        .operations
+        .iter()
+        .map(|op| op.full_path.len())
+        .max()
+        .unwrap_or(0);
+    let key_width = model
+        .operations
+        .iter()
+        .map(|op| op.key.len())
+        .max()
+        .unwrap_or(0);
     for op in &model.operations {
         let codes: Vec<String> = op.responses.iter().map(|r| r.status.label()).collect();
         println!(

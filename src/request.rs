@@ -113,12 +113,18 @@ mod tests {
             request.query_value("identifier"),
             Some("http://fhir.nhs.net/Id/nhs-number|9658218873")
         );
-        assert_eq!(request.query_values("a").collect::<Vec<_>>(), vec!["1", "2"]);
+        assert_eq!(
+            request.query_values("a").collect::<Vec<_>>(),
+            vec!["1", "2"]
+        );
     }
 
     #[test]
     fn proxy_prefix_is_removed() {
-        assert_eq!(strip_proxy_prefix("/https://prov.example:443/fhir/metadata"), "/fhir/metadata");
+        assert_eq!(
+            strip_proxy_prefix("/https://prov.example:443/fhir/metadata"),
+            "/fhir/metadata"
+        );
         assert_eq!(strip_proxy_prefix("/http://h/x"), "/x");
         assert_eq!(strip_proxy_prefix("/fhir/metadata"), "/fhir/metadata");
     }

@@ -225,7 +225,8 @@ mod tests {
     fn table(paths: &[(&str, &str)]) -> RouteTable {
         let mut spec = serde_json::json!({"openapi": "3.0.0", "info": {"title": "t", "version": "1"}, "paths": {}});
         for (method, path) in paths {
-            spec["paths"][*path][*method] = serde_json::json!({"responses": {"200": {"description": "ok"}}});
+            spec["paths"][*path][*method] =
+                serde_json::json!({"responses": {"200": {"description": "ok"}}});
         }
         let model = crate::spec::load_str(&spec.to_string(), "t.json").expect("spec loads");
         RouteTable::build(&model).expect("routes build")
@@ -240,8 +241,14 @@ mod tests {
 
     #[test]
     fn literal_beats_parameter_at_same_depth() {
-        let t = table(&[("get", "/Patient/{id}"), ("post", "/Patient/$gpc.getcarerecord")]);
-        assert_eq!(found(&t, Method::POST, "/Patient/$gpc.getcarerecord"), Some(vec![]));
+        let t = table(&[
+            ("get", "/Patient/{id}"),
+            ("post", "/Patient/$gpc.getcarerecord"),
+        ]);
+        assert_eq!(
+            found(&t, Method::POST, "/Patient/$gpc.getcarerecord"),
+            Some(vec![])
+        );
         assert_eq!(
             found(&t, Method::GET, "/Patient/2"),
             Some(vec![("id".into(), "2".into())])
@@ -265,13 +272,20 @@ mod tests {
         assert_eq!(found(&t, Method::GET, "/reports/jan.xml"), None);
         assert_eq!(
             found(&t, Method::GET, "/clinics/c%201/rooms/r2/bookings/"),
-            Some(vec![("clinicId".into(), "c 1".into()), ("roomId".into(), "r2".into())])
+            Some(vec![
+                ("clinicId".into(), "c 1".into()),
+                ("roomId".into(), "r2".into())
+            ])
         );
     }
 
     #[test]
     fn wrong_method_lists_allow_and_unknown_path_names_nearest() {
-        let t = table(&[("get", "/metadata"), ("put", "/Appointment/{id}"), ("get", "/Appointment/{id}")]);
+        let t = table(&[
+            ("get", "/metadata"),
+            ("put", "/Appointment/{id}"),
+            ("get", "/Appointment/{id}"),
+        ]);
         assert_eq!(
             t.lookup(&Method::DELETE, "/Appointment/1"),
             Lookup::MethodNotAllowed {
@@ -281,7 +295,9 @@ mod tests {
         );
         assert_eq!(
             t.lookup(&Method::GET, "/Metadata"),
-            Lookup::NotFound { nearest: Some("/metadata".into()) }
+            Lookup::NotFound {
+                nearest: Some("/metadata".into())
+            }
         );
     }
 
@@ -289,7 +305,8 @@ mod tests {
     fn ambiguous_templates_are_reported() {
         let mut spec = serde_json::json!({"openapi": "3.0.0", "info": {"title": "t", "version": "1"}, "paths": {}});
         for path in ["/a/{x}", "/a/{y}"] {
-            spec["paths"][path]["get"] = serde_json::json!({"responses": {"200": {"description": "ok"}}});
+            spec["paths"][path]["get"] =
+                serde_json::json!({"responses": {"200": {"description": "ok"}}});
         }
         let model = crate::spec::load_str(&spec.to_string(), "t.json").expect("loads");
         let errors = RouteTable::build(&model).unwrap_err();

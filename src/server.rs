@@ -56,9 +56,7 @@ impl AppState {
 
 /// The application: admin API first, then every other path to the spec.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .fallback(handle)
-        .with_state(state)
+    Router::new().fallback(handle).with_state(state)
 }
 
 async fn handle(State(state): State<AppState>, request: Request) -> Response {
@@ -75,7 +73,11 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
             return into_response(Answer::error(&outcome, snapshot.error_style));
         }
     };
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let request = MockRequest::new(parts.method, path_and_query, parts.headers, body);
     let answer = respond(&snapshot, &request, &state.shared.ids);
     drop(snapshot);
@@ -93,6 +95,12 @@ pub fn into_response(answer: Answer) -> Response {
 }
 
 /// Serves `state` on `listener` until `shutdown` completes.
-pub async fn run(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -38,7 +38,11 @@ impl Sources {
     /// them, else from the source tree this binary was built from. With
     /// `--spec`, only the directories given are loaded, since the default
     /// pack speaks to the default definition.
-    pub fn resolve(spec: Option<PathBuf>, scenarios: Option<PathBuf>, templates: Option<PathBuf>) -> Sources {
+    pub fn resolve(
+        spec: Option<PathBuf>,
+        scenarios: Option<PathBuf>,
+        templates: Option<PathBuf>,
+    ) -> Sources {
         let default_dir = |name: &str| -> Option<PathBuf> {
             let local = PathBuf::from(name);
             if local.is_dir() {
@@ -73,16 +77,10 @@ impl Sources {
 }
 
 /// Settings from the command line; they do not change on reload.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     /// Force the FHIR era instead of detecting it from media types.
     pub era_override: Option<Era>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self { era_override: None }
-    }
 }
 
 /// Everything loaded, ready to answer requests.
@@ -105,7 +103,11 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Loads spec, templates and scenarios; every problem is reported.
-    pub fn load(sources: &Sources, settings: &Settings, generation: u64) -> Result<Snapshot, LoadErrors> {
+    pub fn load(
+        sources: &Sources,
+        settings: &Settings,
+        generation: u64,
+    ) -> Result<Snapshot, LoadErrors> {
         let started = Instant::now();
         let model = match &sources.spec {
             Some(path) => spec::load_file(path)?,
@@ -117,32 +119,41 @@ impl Snapshot {
             RouteTable::default()
         });
         let mut templates = match &sources.templates {
-            Some(dir) => Templates::load_dir(dir, &dir.display().to_string()).unwrap_or_else(|mut template_errors| {
-                errors.append(&mut template_errors);
-                Templates::empty()
-            }),
+            Some(dir) => Templates::load_dir(dir, &dir.display().to_string()).unwrap_or_else(
+                |mut template_errors| {
+                    errors.append(&mut template_errors);
+                    Templates::empty()
+                },
+            ),
             None => Templates::empty(),
         };
         let scenarios = match &sources.scenarios {
-            Some(dir) => scenario::load_dir(dir, &dir.display().to_string(), &model, &mut templates).unwrap_or_else(
-                |mut scenario_errors| {
-                    errors.append(&mut scenario_errors);
-                    ScenarioSet::default()
-                },
-            ),
+            Some(dir) => {
+                scenario::load_dir(dir, &dir.display().to_string(), &model, &mut templates)
+                    .unwrap_or_else(|mut scenario_errors| {
+                        errors.append(&mut scenario_errors);
+                        ScenarioSet::default()
+                    })
+            }
             None => ScenarioSet::default(),
         };
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
         }
-        let era = settings.era_override.or_else(|| Era::detect(model.media_types()));
+        let era = settings
+            .era_override
+            .or_else(|| Era::detect(model.media_types()));
         let error_style = match era {
             Some(era) => ErrorStyle::Fhir(era),
             // Routing errors (404/405) of a non-FHIR definition are still
             // OperationOutcomes until the contract profile says otherwise.
             None => ErrorStyle::Fhir(Era::Stu3),
         };
-        let fallbacks = model.operations.iter().map(|op| spec_fallback(&model, op)).collect();
+        let fallbacks = model
+            .operations
+            .iter()
+            .map(|op| spec_fallback(&model, op))
+            .collect();
         Ok(Snapshot {
             generation,
             loaded_at: Utc::now(),

@@ -77,7 +77,11 @@ impl Templates {
         let mut files = Vec::new();
         if dir.exists() {
             collect_files(dir, &mut files).map_err(|error| {
-                vec![LoadError::new(label, None, format!("cannot read the templates directory: {error}"))]
+                vec![LoadError::new(
+                    label,
+                    None,
+                    format!("cannot read the templates directory: {error}"),
+                )]
             })?;
         }
         files.sort();
@@ -93,7 +97,11 @@ impl Templates {
             let text = match std::fs::read_to_string(&file) {
                 Ok(text) => text,
                 Err(error) => {
-                    errors.push(LoadError::new(&file_label, None, format!("cannot read: {error}")));
+                    errors.push(LoadError::new(
+                        &file_label,
+                        None,
+                        format!("cannot read: {error}"),
+                    ));
                     continue;
                 }
             };
@@ -124,7 +132,13 @@ impl Templates {
 
     /// Registers a template; errors name `file` and the line, offset by
     /// `first_line - 1` for templates embedded in another file.
-    pub fn register(&mut self, name: &str, text: &str, file: &str, first_line: usize) -> Result<(), LoadError> {
+    pub fn register(
+        &mut self,
+        name: &str,
+        text: &str,
+        file: &str,
+        first_line: usize,
+    ) -> Result<(), LoadError> {
         self.registry
             .register_template_string(name, text)
             .map_err(|error| template_error(error, file, first_line))
@@ -146,7 +160,10 @@ impl Templates {
         self.registry
             .render_with_context(name, context)
             .map_err(|error| RenderFailure {
-                template: error.template_name.clone().unwrap_or_else(|| name.to_string()),
+                template: error
+                    .template_name
+                    .clone()
+                    .unwrap_or_else(|| name.to_string()),
                 line: error.line_no,
                 column: error.column_no,
                 message: render_reason(&error),
@@ -227,7 +244,9 @@ impl HelperDef for ValueHelper {
         _: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
-        (self.0)(h).map(ScopedJson::Derived).map_err(RenderError::from)
+        (self.0)(h)
+            .map(ScopedJson::Derived)
+            .map_err(RenderError::from)
     }
 }
 
@@ -260,12 +279,20 @@ impl HelperDef for JsonHelper {
     }
 }
 
-fn strict_param<'a>(h: &'a Helper<'_>, r: &Handlebars<'_>, index: usize, helper: &'static str) -> Result<&'a Value, RenderError> {
+fn strict_param<'a>(
+    h: &'a Helper<'_>,
+    r: &Handlebars<'_>,
+    index: usize,
+    helper: &'static str,
+) -> Result<&'a Value, RenderError> {
     let param = h
         .param(index)
         .ok_or_else(|| RenderErrorReason::ParamNotFoundForIndex(helper, index))?;
     if r.strict_mode() && param.is_value_missing() {
-        let path = param.relative_path().cloned().unwrap_or_else(|| format!("parameter {index}"));
+        let path = param
+            .relative_path()
+            .cloned()
+            .unwrap_or_else(|| format!("parameter {index}"));
         return Err(RenderErrorReason::MissingVariable(Some(path)).into());
     }
     Ok(param.value())
@@ -279,17 +306,33 @@ fn register_helpers(registry: &mut Handlebars<'static>) {
         ("jsonpath", helper_jsonpath),
         ("fhir_param", helper_fhir_param),
         ("eq", |h| Ok(json!(loosely_equal(param(h, 0), param(h, 1))))),
-        ("ne", |h| Ok(json!(!loosely_equal(param(h, 0), param(h, 1))))),
-        ("and", |h| Ok(json!(h.params().iter().all(|p| truthy(p.value()))))),
-        ("or", |h| Ok(json!(h.params().iter().any(|p| truthy(p.value()))))),
+        ("ne", |h| {
+            Ok(json!(!loosely_equal(param(h, 0), param(h, 1))))
+        }),
+        ("and", |h| {
+            Ok(json!(h.params().iter().all(|p| truthy(p.value()))))
+        }),
+        ("or", |h| {
+            Ok(json!(h.params().iter().any(|p| truthy(p.value()))))
+        }),
         ("not", |h| Ok(json!(!truthy(param(h, 0))))),
         ("default", helper_default),
         ("upper", |h| Ok(json!(text(param(h, 0)).to_uppercase()))),
         ("lower", |h| Ok(json!(text(param(h, 0)).to_lowercase()))),
-        ("concat", |h| Ok(json!(h.params().iter().map(|p| text(p.value())).collect::<String>()))),
+        ("concat", |h| {
+            Ok(json!(h
+                .params()
+                .iter()
+                .map(|p| text(p.value()))
+                .collect::<String>()))
+        }),
         ("len", helper_len),
-        ("add", |h| Ok(number(number_of(param(h, 0)) + number_of(param(h, 1))))),
-        ("mul", |h| Ok(number(number_of(param(h, 0)) * number_of(param(h, 1))))),
+        ("add", |h| {
+            Ok(number(number_of(param(h, 0)) + number_of(param(h, 1))))
+        }),
+        ("mul", |h| {
+            Ok(number(number_of(param(h, 0)) * number_of(param(h, 1))))
+        }),
         ("range", helper_range),
     ];
     for (name, function) in helpers {
@@ -372,7 +415,9 @@ fn helper_range(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
     let start = number_of(param(h, 0)) as i64;
     let end = number_of(param(h, 1)) as i64;
     if end - start > 10_000 {
-        return Err(RenderErrorReason::Other("range: at most 10000 items".into()));
+        return Err(RenderErrorReason::Other(
+            "range: at most 10000 items".into(),
+        ));
     }
     Ok(Value::Array((start..end).map(|i| json!(i)).collect()))
 }
@@ -390,11 +435,13 @@ pub fn parse_offset(offset: &str) -> Result<Duration, String> {
         b'+' => (1, &trimmed[1..]),
         _ => (1, trimmed),
     };
-    let split = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let split = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
     let (digits, unit) = rest.split_at(split);
-    let amount: i64 = digits
-        .parse()
-        .map_err(|_| format!("offset {offset:?}: expected a number then d, h, m or s, e.g. \"+2d\""))?;
+    let amount: i64 = digits.parse().map_err(|_| {
+        format!("offset {offset:?}: expected a number then d, h, m or s, e.g. \"+2d\"")
+    })?;
     let amount = sign * amount;
     match unit {
         "d" => Ok(Duration::days(amount)),
@@ -402,7 +449,9 @@ pub fn parse_offset(offset: &str) -> Result<Duration, String> {
         "m" => Ok(Duration::minutes(amount)),
         "s" | "" => Ok(Duration::seconds(amount)),
         "w" => Ok(Duration::weeks(amount)),
-        _ => Err(format!("offset {offset:?}: unknown unit {unit:?}, expected d, h, m or s")),
+        _ => Err(format!(
+            "offset {offset:?}: unknown unit {unit:?}, expected d, h, m or s"
+        )),
     }
 }
 
@@ -412,13 +461,16 @@ fn format_time(time: &DateTime<FixedOffset>, format: &str) -> Result<String, Ren
     use chrono::format::{Item, StrftimeItems};
     let items: Vec<Item<'_>> = StrftimeItems::new(format).collect();
     if items.iter().any(|item| matches!(item, Item::Error)) {
-        return Err(RenderErrorReason::Other(format!("invalid date format {format:?}")));
+        return Err(RenderErrorReason::Other(format!(
+            "invalid date format {format:?}"
+        )));
     }
     Ok(time.format_with_items(items.into_iter()).to_string())
 }
 
 fn helper_now(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
-    let offset = parse_offset(hash_str(h, "offset").unwrap_or("")).map_err(RenderErrorReason::Other)?;
+    let offset =
+        parse_offset(hash_str(h, "offset").unwrap_or("")).map_err(RenderErrorReason::Other)?;
     let time = (Utc::now() + offset).fixed_offset();
     let format = hash_str(h, "format").unwrap_or(DEFAULT_DATE_TIME_FORMAT);
     Ok(json!(format_time(&time, format)?))
@@ -427,10 +479,17 @@ fn helper_now(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
 fn helper_date_add(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
     let input = text(param(h, 0));
     let offset = parse_offset(&text(param(h, 1))).map_err(RenderErrorReason::Other)?;
-    let (time, date_only) = parse_date(&input)
-        .ok_or_else(|| RenderErrorReason::Other(format!("date_add: cannot read {input:?} as a date or date-time")))?;
+    let (time, date_only) = parse_date(&input).ok_or_else(|| {
+        RenderErrorReason::Other(format!(
+            "date_add: cannot read {input:?} as a date or date-time"
+        ))
+    })?;
     let shifted = time + offset;
-    let default_format = if date_only { "%Y-%m-%d" } else { "%Y-%m-%dT%H:%M:%S%:z" };
+    let default_format = if date_only {
+        "%Y-%m-%d"
+    } else {
+        "%Y-%m-%dT%H:%M:%S%:z"
+    };
     let format = hash_str(h, "format").unwrap_or(default_format);
     Ok(json!(format_time(&shifted, format)?))
 }
@@ -444,14 +503,23 @@ fn parse_date(input: &str) -> Option<(DateTime<FixedOffset>, bool)> {
         return Some((time.and_local_timezone(utc).single()?, false));
     }
     let date = NaiveDate::parse_from_str(input, "%Y-%m-%d").ok()?;
-    Some((date.and_hms_opt(0, 0, 0)?.and_local_timezone(utc).single()?, true))
+    Some((
+        date.and_hms_opt(0, 0, 0)?
+            .and_local_timezone(utc)
+            .single()?,
+        true,
+    ))
 }
 
 fn helper_jsonpath(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
     let expression = text(param(h, 1));
     let path = serde_json_path::JsonPath::parse(&expression)
         .map_err(|error| RenderErrorReason::Other(format!("jsonpath {expression:?}: {error}")))?;
-    Ok(path.query(param(h, 0)).first().cloned().unwrap_or(Value::Null))
+    Ok(path
+        .query(param(h, 0))
+        .first()
+        .cloned()
+        .unwrap_or(Value::Null))
 }
 
 /// The value[x] (or `resource`, or `part`) of the first parameter named
@@ -470,7 +538,9 @@ pub fn fhir_param_value<'a>(parameters: &'a Value, name: &str) -> Option<&'a Val
 
 fn helper_fhir_param(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
     let name = text(param(h, 1));
-    Ok(fhir_param_value(param(h, 0), &name).cloned().unwrap_or(Value::Null))
+    Ok(fhir_param_value(param(h, 0), &name)
+        .cloned()
+        .unwrap_or(Value::Null))
 }
 
 #[cfg(test)]
@@ -479,7 +549,9 @@ mod tests {
 
     fn render(template: &str, data: Value) -> Result<String, RenderFailure> {
         let mut templates = Templates::empty();
-        templates.register("t", template, "t.hbs", 1).expect("template compiles");
+        templates
+            .register("t", template, "t.hbs", 1)
+            .expect("template compiles");
         templates.render("t", &Context::wraps(data).expect("context"))
     }
 
@@ -492,7 +564,11 @@ mod tests {
 
     #[test]
     fn json_helper_writes_literals_unescaped() {
-        let out = render(r#"{"s": {{json s}}, "n": {{json n}}}"#, json!({"s": {"a": "\"x"}, "n": 3})).unwrap();
+        let out = render(
+            r#"{"s": {{json s}}, "n": {{json n}}}"#,
+            json!({"s": {"a": "\"x"}, "n": 3}),
+        )
+        .unwrap();
         assert_eq!(out, r#"{"s": {"a":"\"x"}, "n": 3}"#);
     }
 
@@ -518,7 +594,11 @@ mod tests {
     fn dates_and_offsets() {
         assert_eq!(parse_offset("-30m").unwrap(), Duration::minutes(-30));
         assert!(parse_offset("+2x").is_err());
-        let out = render(r#"{{date_add "2024-01-31" "+1d"}} {{date_add "2024-01-01T10:00:00+00:00" "+2h"}}"#, json!({})).unwrap();
+        let out = render(
+            r#"{{date_add "2024-01-31" "+1d"}} {{date_add "2024-01-01T10:00:00+00:00" "+2h"}}"#,
+            json!({}),
+        )
+        .unwrap();
         assert_eq!(out, "2024-02-01 2024-01-01T12:00:00+00:00");
         let failure = render(r#"{{now format="%Q"}}"#, json!({})).unwrap_err();
         assert!(failure.message.contains("invalid date format"), "{failure}");
@@ -527,7 +607,9 @@ mod tests {
     #[test]
     fn syntax_error_reports_file_and_line() {
         let mut templates = Templates::empty();
-        let error = templates.register("t", "ok\n{{#if x}}\n", "pack/t.hbs", 1).unwrap_err();
+        let error = templates
+            .register("t", "ok\n{{#if x}}\n", "pack/t.hbs", 1)
+            .unwrap_err();
         assert_eq!(error.file, "pack/t.hbs");
         assert!(error.line.is_some());
     }

@@ -108,11 +108,18 @@ impl std::fmt::Display for Miss {
 
 impl When {
     pub fn is_empty(&self) -> bool {
-        self.path.is_empty() && self.query.is_empty() && self.headers.is_empty() && self.body.is_empty()
+        self.path.is_empty()
+            && self.query.is_empty()
+            && self.headers.is_empty()
+            && self.body.is_empty()
     }
 
     /// Checks every condition; returns the first that fails.
-    pub fn check(&self, request: &MockRequest, path_params: &[(String, String)]) -> Result<(), Miss> {
+    pub fn check(
+        &self,
+        request: &MockRequest,
+        path_params: &[(String, String)],
+    ) -> Result<(), Miss> {
         use std::borrow::Cow;
         for (name, condition) in &self.path {
             let values = path_params
@@ -146,7 +153,11 @@ impl When {
                 let nodes = body_condition.path.query(body).all();
                 let values = nodes.into_iter().filter(|v| !v.is_null()).map(value_text);
                 if !body_condition.condition.holds(values) {
-                    return Err(miss("body", &body_condition.expression, &body_condition.condition));
+                    return Err(miss(
+                        "body",
+                        &body_condition.expression,
+                        &body_condition.condition,
+                    ));
                 }
             }
         }
@@ -178,7 +189,10 @@ mod tests {
 
     fn request(uri: &str, body: &str) -> MockRequest {
         let mut headers = HeaderMap::new();
-        headers.insert("ssp-interactionid", "urn:x:rest:search:patient".parse().unwrap());
+        headers.insert(
+            "ssp-interactionid",
+            "urn:x:rest:search:patient".parse().unwrap(),
+        );
         MockRequest::new(Method::POST, uri, headers, Bytes::from(body.to_string()))
     }
 
@@ -205,7 +219,8 @@ mod tests {
             {"name":"patientNHSNumber","valueIdentifier":{"value":"9658218873"}},
             {"name":"recordSection","valueCodeableConcept":{"coding":[{"code":"SUM"}]}}]}"#;
         let req = request("/p", body);
-        let expression = "$.parameter[?(@.name=='recordSection')].valueCodeableConcept.coding[0].code";
+        let expression =
+            "$.parameter[?(@.name=='recordSection')].valueCodeableConcept.coding[0].code";
         let when = When {
             body: vec![BodyCondition {
                 expression: expression.into(),
@@ -221,7 +236,10 @@ mod tests {
         }
         .check(&req, &[("id".into(), "3".into())])
         .unwrap_err();
-        assert_eq!(miss.to_string(), "path parameter `id` is not equal to \"2\"");
+        assert_eq!(
+            miss.to_string(),
+            "path parameter `id` is not equal to \"2\""
+        );
     }
 
     #[test]

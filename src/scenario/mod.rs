@@ -77,7 +77,10 @@ pub enum Selection<'a> {
 
 impl ScenarioSet {
     pub fn for_operation(&self, operation: usize) -> &[Scenario] {
-        self.by_operation.get(operation).map(Vec::as_slice).unwrap_or(&[])
+        self.by_operation
+            .get(operation)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub fn count(&self) -> usize {
@@ -186,7 +189,11 @@ pub fn load_dir(
     let mut files = Vec::new();
     if dir.exists() {
         if let Err(error) = collect_yaml(dir, &mut files) {
-            return Err(vec![LoadError::new(label, None, format!("cannot read the scenarios directory: {error}"))]);
+            return Err(vec![LoadError::new(
+                label,
+                None,
+                format!("cannot read the scenarios directory: {error}"),
+            )]);
         }
     }
     files.sort();
@@ -232,7 +239,10 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
         if entry.file_type()?.is_dir() {
             collect_yaml(&path, out)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
             out.push(path);
         }
     }
@@ -321,26 +331,45 @@ fn compile_scenario(
     for (name, raw) in &def.when.path {
         match compile_condition(raw) {
             Ok(condition) => when.path.push((name.clone(), condition)),
-            Err(message) => errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: path `{name}`: {message}", def.name))),
+            Err(message) => errors.push(LoadError::new(
+                file,
+                locate(name),
+                format!("scenario `{}`: path `{name}`: {message}", def.name),
+            )),
         }
     }
     for (name, raw) in &def.when.query {
         match compile_condition(raw) {
             Ok(condition) => when.query.push((name.clone(), condition)),
-            Err(message) => errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: query `{name}`: {message}", def.name))),
+            Err(message) => errors.push(LoadError::new(
+                file,
+                locate(name),
+                format!("scenario `{}`: query `{name}`: {message}", def.name),
+            )),
         }
     }
     for (name, raw) in &def.when.headers {
         let header = match HeaderName::from_bytes(name.as_bytes()) {
             Ok(header) => header,
             Err(_) => {
-                errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: `{name}` is not a valid header name", def.name)));
+                errors.push(LoadError::new(
+                    file,
+                    locate(name),
+                    format!(
+                        "scenario `{}`: `{name}` is not a valid header name",
+                        def.name
+                    ),
+                ));
                 continue;
             }
         };
         match compile_condition(raw) {
             Ok(condition) => when.headers.push((header, condition)),
-            Err(message) => errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: header `{name}`: {message}", def.name))),
+            Err(message) => errors.push(LoadError::new(
+                file,
+                locate(name),
+                format!("scenario `{}`: header `{name}`: {message}", def.name),
+            )),
         }
     }
     for (expression, raw) in &def.when.body {
@@ -350,7 +379,10 @@ fn compile_scenario(
                 errors.push(LoadError::new(
                     file,
                     locate(expression),
-                    format!("scenario `{}`: body key `{expression}` is not a valid JSONPath: {error}", def.name),
+                    format!(
+                        "scenario `{}`: body key `{expression}` is not a valid JSONPath: {error}",
+                        def.name
+                    ),
                 ));
                 continue;
             }
@@ -361,7 +393,11 @@ fn compile_scenario(
                 path,
                 condition,
             }),
-            Err(message) => errors.push(LoadError::new(file, locate(expression), format!("scenario `{}`: body `{expression}`: {message}", def.name))),
+            Err(message) => errors.push(LoadError::new(
+                file,
+                locate(expression),
+                format!("scenario `{}`: body `{expression}`: {message}", def.name),
+            )),
         }
     }
 
@@ -369,13 +405,27 @@ fn compile_scenario(
     let status = match StatusCode::from_u16(def.then.status) {
         Ok(status) => status,
         Err(_) => {
-            errors.push(LoadError::new(file, locate("status:"), format!("scenario `{}`: status {} is not an HTTP status (100-999)", def.name, def.then.status)));
+            errors.push(LoadError::new(
+                file,
+                locate("status:"),
+                format!(
+                    "scenario `{}`: status {} is not an HTTP status (100-999)",
+                    def.name, def.then.status
+                ),
+            ));
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };
     let body_template = match (&def.then.template, &def.then.body) {
         (Some(_), Some(_)) => {
-            errors.push(LoadError::new(file, Some(then_line), format!("scenario `{}`: give `template` or `body`, not both", def.name)));
+            errors.push(LoadError::new(
+                file,
+                Some(then_line),
+                format!(
+                    "scenario `{}`: give `template` or `body`, not both",
+                    def.name
+                ),
+            ));
             None
         }
         (Some(template), None) => {
@@ -406,12 +456,26 @@ fn compile_scenario(
         let value = match scalar_text(raw) {
             Some(value) => value,
             None => {
-                errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: header `{name}` must have a text value", def.name)));
+                errors.push(LoadError::new(
+                    file,
+                    locate(name),
+                    format!(
+                        "scenario `{}`: header `{name}` must have a text value",
+                        def.name
+                    ),
+                ));
                 continue;
             }
         };
         let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
-            errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: `{name}` is not a valid header name", def.name)));
+            errors.push(LoadError::new(
+                file,
+                locate(name),
+                format!(
+                    "scenario `{}`: `{name}` is not a valid header name",
+                    def.name
+                ),
+            ));
             continue;
         };
         if value.contains("{{") {
@@ -423,7 +487,14 @@ fn compile_scenario(
         } else {
             match HeaderValue::from_str(&value) {
                 Ok(fixed) => headers.push((header, HeaderSource::Fixed(fixed))),
-                Err(_) => errors.push(LoadError::new(file, locate(name), format!("scenario `{}`: header `{name}` value is not valid in HTTP", def.name))),
+                Err(_) => errors.push(LoadError::new(
+                    file,
+                    locate(name),
+                    format!(
+                        "scenario `{}`: header `{name}` value is not valid in HTTP",
+                        def.name
+                    ),
+                )),
             }
         }
     }
@@ -465,13 +536,17 @@ fn compile_condition(raw: &serde_yaml::Value) -> Result<Condition, String> {
         return Err(CONDITION_FORMS.to_string());
     };
     if map.len() != 1 {
-        return Err(format!("a condition has exactly one operator; {CONDITION_FORMS}"));
+        return Err(format!(
+            "a condition has exactly one operator; {CONDITION_FORMS}"
+        ));
     }
     let Some((key, value)) = map.iter().next() else {
         return Err(CONDITION_FORMS.to_string());
     };
     let operator = key.as_str().unwrap_or("");
-    let need_text = |value: &serde_yaml::Value| scalar_text(value).ok_or_else(|| format!("`{operator}` takes a text value"));
+    let need_text = |value: &serde_yaml::Value| {
+        scalar_text(value).ok_or_else(|| format!("`{operator}` takes a text value"))
+    };
     match operator {
         "equals" => Ok(Condition::Equals(need_text(value)?)),
         "contains" => Ok(Condition::Contains(need_text(value)?)),
@@ -488,12 +563,17 @@ fn compile_condition(raw: &serde_yaml::Value) -> Result<Condition, String> {
         "one_of" => match value {
             serde_yaml::Value::Sequence(items) => items
                 .iter()
-                .map(|item| scalar_text(item).ok_or_else(|| "`one_of` takes a list of text values".to_string()))
+                .map(|item| {
+                    scalar_text(item)
+                        .ok_or_else(|| "`one_of` takes a list of text values".to_string())
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Condition::OneOf),
             _ => Err("`one_of` takes a list".to_string()),
         },
-        other => Err(format!("unknown condition operator `{other}`; {CONDITION_FORMS}")),
+        other => Err(format!(
+            "unknown condition operator `{other}`; {CONDITION_FORMS}"
+        )),
     }
 }
 
@@ -506,8 +586,13 @@ mod tests {
         let parse = |s: &str| compile_condition(&serde_yaml::from_str(s).unwrap());
         assert!(matches!(parse("\"2\""), Ok(Condition::Equals(v)) if v == "2"));
         assert!(matches!(parse("2"), Ok(Condition::Equals(v)) if v == "2"));
-        assert!(matches!(parse("{present: false}"), Ok(Condition::Present(false))));
+        assert!(matches!(
+            parse("{present: false}"),
+            Ok(Condition::Present(false))
+        ));
         assert!(parse("{matches: '('}").unwrap_err().contains("bad regex"));
-        assert!(parse("{like: x}").unwrap_err().contains("unknown condition operator `like`"));
+        assert!(parse("{like: x}")
+            .unwrap_err()
+            .contains("unknown condition operator `like`"));
     }
 }

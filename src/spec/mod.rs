@@ -161,7 +161,10 @@ impl Operation {
     }
 
     pub fn is_write(&self) -> bool {
-        matches!(self.method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
+        matches!(
+            self.method,
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+        )
     }
 }
 
@@ -325,7 +328,10 @@ fn normalise(document: &Value, label: &str) -> Result<(String, Value), LoadError
     };
     if let Some(version) = root.get("swagger").map(as_text) {
         if version == "2.0" {
-            return Ok((format!("swagger {version}"), swagger2::to_openapi3(document)));
+            return Ok((
+                format!("swagger {version}"),
+                swagger2::to_openapi3(document),
+            ));
         }
         return Err(LoadError::new(
             label,
@@ -510,8 +516,8 @@ fn build_model(
             continue;
         };
         for (method_name, operation) in item.iter() {
-            let method = Method::from_bytes(method_name.to_uppercase().as_bytes())
-                .unwrap_or(Method::GET);
+            let method =
+                Method::from_bytes(method_name.to_uppercase().as_bytes()).unwrap_or(Method::GET);
             let key = operation
                 .operation_id
                 .clone()

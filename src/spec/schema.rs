@@ -248,6 +248,9 @@ mod tests {
             {"type": "object", "required": ["a"], "properties": {"a": {"type": "string", "format": "date"}}},
             {"type": "object", "required": ["b"], "properties": {"b": {"type": "boolean"}}}
         ]});
-        assert_eq!(minimal_instance(&schema, &root), json!({"a": "2024-01-01", "b": false}));
+        assert_eq!(
+            minimal_instance(&schema, &root),
+            json!({"a": "2024-01-01", "b": false})
+        );
     }
 }

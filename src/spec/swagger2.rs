@@ -405,7 +405,10 @@ fn form_request_body(
         let converted = convert_parameter(param, global_parameters);
         properties.insert(
             name.to_string(),
-            converted.get("schema").cloned().unwrap_or_else(|| json!({})),
+            converted
+                .get("schema")
+                .cloned()
+                .unwrap_or_else(|| json!({})),
         );
         if param.get("required").and_then(Value::as_bool) == Some(true) {
             required.push(json!(name));
@@ -663,8 +666,8 @@ mod tests {
         );
         assert_eq!(out["components"]["schemas"]["Thing"]["nullable"], true);
         assert_eq!(
-            out["paths"]["/a"]["post"]["responses"]["200"]["content"]["application/json"]
-                ["schema"]["$ref"],
+            out["paths"]["/a"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+                ["$ref"],
             "#/components/schemas/Thing"
         );
     }

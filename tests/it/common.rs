@@ -1,0 +1,148 @@
+//! Shared test support: start the real binary on a free port and talk HTTP.
+// Helpers serve many test modules; not every one uses each helper.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running `gpconnect-mock serve`, killed on drop.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    /// Everything the server logged to stderr so far is collected here.
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+pub fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(path: &str) -> PathBuf {
+    project_dir().join("tests/fixtures").join(path)
+}
+
+/// `../shared/specs/<name>`, or `None` (with a printed reason) when absent.
+pub fn shared_spec(name: &str) -> Option<PathBuf> {
+    let path = project_dir().join("../shared/specs").join(name);
+    if path.is_file() {
+        Some(path)
+    } else {
+        eprintln!(
+            "skipped: {} is absent (the shared specs are not beside this checkout)",
+            path.display()
+        );
+        None
+    }
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_gpconnect-mock")
+}
+
+impl Server {
+    /// Starts `serve --port 0 ARGS` in the project directory and waits for its listening line.
+    pub fn start(args: &[&str]) -> Server {
+        Self::start_in(&project_dir(), args)
+    }
+
+    pub fn start_in(dir: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(binary())
+            .current_dir(dir)
+            .arg("serve")
+            .args(["--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let log_writer = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(mut log) = log_writer.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let address = rest.split_whitespace().next().unwrap_or("").to_string();
+                    let _ = sender.send(address);
+                }
+            }
+        });
+        match receiver.recv_timeout(Duration::from_secs(20)) {
+            Ok(address) => Server {
+                child,
+                base: format!("http://{address}"),
+                stderr: log,
+            },
+            Err(_) => {
+                let _ = child.kill();
+                let output = log.lock().map(|l| l.clone()).unwrap_or_default();
+                panic!("server did not print its listening line; stderr:\n{output}");
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn logs(&self) -> String {
+        self.stderr.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client builds")
+}
+
+/// Runs the binary with arguments to completion: (exit code, stdout, stderr).
+pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(binary())
+        .current_dir(project_dir())
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Fills a path template's parameters with `value` (or the integer 1 for `id`).
+pub fn concrete_path(template: &str) -> String {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..]
+            .find('}')
+            .map(|c| open + c)
+            .unwrap_or(rest.len() - 1);
+        out.push('1');
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}

@@ -1,0 +1,4 @@
+//! End-to-end tests: the real binary on a free port, spoken to over HTTP.
+
+mod common;
+mod routes;
