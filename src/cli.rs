@@ -62,4 +62,7 @@ pub struct ServeArgs {
     /// Port to listen on (0 picks a free one)
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
+    /// Do not watch the spec, scenarios and templates for changes
+    #[arg(long)]
+    pub no_watch: bool,
 }

@@ -11,6 +11,8 @@
 //! - [`snapshot`]: one immutable loaded version of all of the above.
 //! - [`handler`]: the request path, route → select → render → respond.
 //! - [`server`]: the axum app and shared state.
+//! - [`reload`]: file watching and atomic snapshot swaps.
+//! - [`admin`]: the `/__admin/` API (health, reload).
 //! - [`error`]: load diagnostics with file and line.
 //!
 //! # Request path
@@ -18,11 +20,13 @@
 //! [`request::MockRequest`], and calls [`handler::respond`], which routes,
 //! selects a scenario and renders it.
 
+pub mod admin;
 pub mod answer;
 pub mod cli;
 pub mod error;
 pub mod fhir;
 pub mod handler;
+pub mod reload;
 pub mod request;
 pub mod routes;
 pub mod scenario;

@@ -95,6 +95,10 @@ async fn serve_async(
         sources.spec_label()
     );
     let state = AppState::new(snapshot, sources, settings);
+    if !args.no_watch {
+        gpconnect_mock::reload::spawn_watcher(state.clone())
+            .context("cannot watch the spec and pack for changes")?;
+    }
     println!("gpconnect-mock listening on http://{local} ({summary})");
     server::run(listener, state, shutdown_signal())
         .await

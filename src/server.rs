@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use crate::answer::Answer;
 use crate::fhir::{Outcome, SpineCode};
 use crate::handler::{respond, RequestIds};
+use crate::reload::ReloadStatus;
 use crate::request::MockRequest;
 use crate::snapshot::{Settings, Snapshot, Sources};
 
@@ -35,6 +36,9 @@ pub struct Shared {
     pub ids: RequestIds,
     pub sources: Sources,
     pub settings: Settings,
+    /// Serialises reloads (watcher and `/__admin/reload`); never taken by requests.
+    pub reload_lock: tokio::sync::Mutex<()>,
+    pub reload_status: std::sync::Mutex<ReloadStatus>,
 }
 
 impl AppState {
@@ -45,6 +49,8 @@ impl AppState {
                 ids: RequestIds::default(),
                 sources,
                 settings,
+                reload_lock: tokio::sync::Mutex::new(()),
+                reload_status: std::sync::Mutex::new(ReloadStatus::default()),
             }),
         }
     }
@@ -56,7 +62,7 @@ impl AppState {
 
 /// The application: admin API first, then every other path to the spec.
 pub fn app(state: AppState) -> Router {
-    Router::new().fallback(handle).with_state(state)
+    crate::admin::router().fallback(handle).with_state(state)
 }
 
 async fn handle(State(state): State<AppState>, request: Request) -> Response {

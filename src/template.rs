@@ -105,6 +105,16 @@ impl Templates {
                     continue;
                 }
             };
+            // An editor that truncates before writing can be caught between
+            // the two; an empty template is never meant, so wait for the write.
+            if text.trim().is_empty() {
+                errors.push(LoadError::new(
+                    &file_label,
+                    None,
+                    "template file is empty (caught mid-save? an empty body needs no template)",
+                ));
+                continue;
+            }
             if let Err(error) = templates.register(&relative, &text, &file_label, 0) {
                 errors.push(error);
                 continue;

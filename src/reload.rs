@@ -1,0 +1,210 @@
+//! Hot reload: watch the spec file and the scenario and template directories,
+//! rebuild a whole snapshot off the request path, and swap it in atomically.
+//!
+//! A failed build (a syntax error, a half-written file, a missing template)
+//! leaves the last good snapshot serving and records the error for
+//! `/__admin/health`. The listener is never touched: in-flight requests keep
+//! the `Arc<Snapshot>` they started with, new requests get the new one.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use crate::error::{LoadError, LoadErrors};
+use crate::server::AppState;
+use crate::snapshot::Snapshot;
+
+/// An editor's save is a burst of events (write, chmod, rename…); wait this
+/// long after the last one before rebuilding.
+pub const DEBOUNCE: Duration = Duration::from_millis(40);
+/// …but never longer than this after the first, so a steady stream of
+/// writes still reloads.
+const DEBOUNCE_MAX: Duration = Duration::from_millis(300);
+
+/// The outcome of the last reload attempt, for `/__admin/health`.
+#[derive(Debug, Clone, Default)]
+pub struct ReloadStatus {
+    /// The first error of the last failed reload; `None` after a success.
+    pub last_error: Option<LoadError>,
+    /// How many errors the last failed reload found.
+    pub error_count: usize,
+}
+
+/// Rebuilds the snapshot now. On success the new generation is swapped in
+/// and returned; on failure the old one keeps serving.
+pub async fn reload_now(state: &AppState, changed: &[String]) -> Result<u64, LoadErrors> {
+    // One reload at a time; requests never take this lock.
+    let _serialised = state.shared.reload_lock.lock().await;
+    let current = state.snapshot();
+    let next_generation = current.generation + 1;
+    let sources = state.shared.sources.clone();
+    let settings = state.shared.settings.clone();
+    let started = Instant::now();
+    let built =
+        tokio::task::spawn_blocking(move || Snapshot::load(&sources, &settings, next_generation))
+            .await
+            .unwrap_or_else(|join_error| {
+                Err(LoadErrors(vec![LoadError::new(
+                    "reload",
+                    None,
+                    format!("the reload task failed: {join_error}"),
+                )]))
+            });
+    let changed_text = if changed.is_empty() {
+        "forced".to_string()
+    } else {
+        changed.join(", ")
+    };
+    match built {
+        Ok(snapshot) => {
+            state.shared.snapshot.store(Arc::new(snapshot));
+            set_status(state, ReloadStatus::default());
+            tracing::info!(
+                "reloaded generation {next_generation} in {:.1} ms (changed: {changed_text})",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            Ok(next_generation)
+        }
+        Err(errors) => {
+            set_status(
+                state,
+                ReloadStatus {
+                    last_error: errors.first().cloned(),
+                    error_count: errors.0.len(),
+                },
+            );
+            tracing::error!(
+                "reload failed, still serving generation {}: {errors} (changed: {changed_text})",
+                current.generation
+            );
+            Err(errors)
+        }
+    }
+}
+
+fn set_status(state: &AppState, status: ReloadStatus) {
+    // A poisoned lock only means a panic elsewhere mid-write; the status is
+    // plain data, so take it over.
+    let mut guard = state
+        .shared
+        .reload_status
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    *guard = status;
+}
+
+/// What is watched, as absolute paths.
+#[derive(Debug, Clone)]
+struct Targets {
+    spec: Option<PathBuf>,
+    dirs: Vec<PathBuf>,
+}
+
+impl Targets {
+    fn of(state: &AppState) -> Targets {
+        let sources = &state.shared.sources;
+        Targets {
+            spec: sources.spec.as_deref().map(absolute),
+            dirs: [&sources.scenarios, &sources.templates]
+                .into_iter()
+                .flatten()
+                .map(|dir| absolute(dir))
+                .collect(),
+        }
+    }
+
+    fn is_relevant(&self, path: &Path) -> bool {
+        self.spec.as_deref() == Some(path) || self.dirs.iter().any(|dir| path.starts_with(dir))
+    }
+
+    /// (path, mode) pairs to watch. Parents are watched too, so that a spec
+    /// replaced by rename, or a directory removed and recreated, is seen.
+    fn watches(&self) -> Vec<(PathBuf, RecursiveMode)> {
+        let mut out = Vec::new();
+        if let Some(parent) = self.spec.as_deref().and_then(Path::parent) {
+            out.push((parent.to_path_buf(), RecursiveMode::NonRecursive));
+        }
+        for dir in &self.dirs {
+            if let Some(parent) = dir.parent() {
+                out.push((parent.to_path_buf(), RecursiveMode::NonRecursive));
+            }
+            out.push((dir.clone(), RecursiveMode::Recursive));
+        }
+        out
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Starts watching and reloading in a background task, which owns the watcher.
+pub fn spawn_watcher(state: AppState) -> notify::Result<()> {
+    let targets = Targets::of(&state);
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let mut watcher: RecommendedWatcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if let Ok(event) = event {
+                if !matches!(event.kind, EventKind::Access(_)) {
+                    let _ = sender.send(event.paths);
+                }
+            }
+        })?;
+    apply_watches(&mut watcher, &targets);
+    tokio::spawn(watch_loop(state, watcher, targets, receiver));
+    Ok(())
+}
+
+fn apply_watches(watcher: &mut RecommendedWatcher, targets: &Targets) {
+    for (path, mode) in targets.watches() {
+        // Re-adding refreshes a watch whose directory was recreated.
+        let _ = watcher.unwatch(&path);
+        if path.exists() {
+            if let Err(error) = watcher.watch(&path, mode) {
+                tracing::warn!("cannot watch {}: {error}", path.display());
+            }
+        }
+    }
+}
+
+async fn watch_loop(
+    state: AppState,
+    mut watcher: RecommendedWatcher,
+    targets: Targets,
+    mut receiver: mpsc::UnboundedReceiver<Vec<PathBuf>>,
+) {
+    let base = std::env::current_dir().unwrap_or_default();
+    while let Some(paths) = receiver.recv().await {
+        let mut changed: BTreeSet<PathBuf> = paths
+            .into_iter()
+            .filter(|p| targets.is_relevant(p))
+            .collect();
+        let first = Instant::now();
+        loop {
+            let remaining = DEBOUNCE_MAX.saturating_sub(first.elapsed());
+            match tokio::time::timeout(DEBOUNCE.min(remaining), receiver.recv()).await {
+                Ok(Some(paths)) => {
+                    changed.extend(paths.into_iter().filter(|p| targets.is_relevant(p)))
+                }
+                Ok(None) => return,
+                Err(_) => break,
+            }
+            if remaining.is_zero() {
+                break;
+            }
+        }
+        if changed.is_empty() {
+            continue;
+        }
+        let names: Vec<String> = changed
+            .iter()
+            .map(|p| p.strip_prefix(&base).unwrap_or(p).display().to_string())
+            .collect();
+        let _ = reload_now(&state, &names).await;
+        apply_watches(&mut watcher, &targets);
+    }
+}

@@ -1,0 +1,191 @@
+//! Valid GP Connect (DSTU2) requests for the default definition: the five
+//! SSP headers and a fresh unsigned JWT per call, with the claims of
+//! DOMAIN.md §4 for the operation's scope.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use reqwest::{Method, RequestBuilder};
+use serde_json::{json, Value};
+
+pub const PROVIDER_ASID: &str = "918999198993";
+pub const CONSUMER_ASID: &str = "200000000359";
+pub const FHIR_JSON: &str = "application/json+fhir";
+const URN: &str = "urn:nhs:names:services:gpconnect:fhir:";
+
+/// (operation key, interaction id suffix, patient-centred?, write?)
+const OPERATIONS: &[(&str, &str, bool, bool)] = &[
+    ("Metadata_Metadata", "rest:read:metadata", false, false),
+    (
+        "PatientIdentifier_SearchByIdentifier",
+        "rest:search:patient",
+        true,
+        false,
+    ),
+    ("Patient_Read", "rest:read:patient", true, false),
+    (
+        "PatientCompartment_Appointment",
+        "rest:search:patient_appointments",
+        true,
+        false,
+    ),
+    (
+        "PatientOperation_GetCareRecord",
+        "operation:gpc.getcarerecord",
+        true,
+        false,
+    ),
+    (
+        "PractitionerIdentifier_SearchByIdentifier",
+        "rest:search:practitioner",
+        false,
+        false,
+    ),
+    ("Practitioner_Read", "rest:read:practitioner", false, false),
+    (
+        "OrganizationIdentifier_SearchByIdentifier",
+        "rest:search:organization",
+        false,
+        false,
+    ),
+    ("Organization_Read", "rest:read:organization", false, false),
+    (
+        "OrganizationOperation_GetSchedule",
+        "operation:gpc.getschedule",
+        false,
+        false,
+    ),
+    ("Location_Read", "rest:read:location", false, false),
+    ("Appointment_Create", "rest:create:appointment", true, true),
+    ("Appointment_Read", "rest:read:appointment", true, false),
+    ("Appointment_Update", "rest:update:appointment", true, true),
+    ("Order_Create", "rest:create:order", true, true),
+];
+
+/// The interaction id of an operation of the default definition.
+pub fn interaction_id(operation: &str) -> String {
+    let (_, suffix, _, _) = lookup(operation);
+    format!("{URN}{suffix}")
+}
+
+fn lookup(operation: &str) -> (&'static str, &'static str, bool, bool) {
+    *OPERATIONS
+        .iter()
+        .find(|(key, ..)| *key == operation)
+        .unwrap_or_else(|| panic!("unknown operation {operation}"))
+}
+
+/// The JWT claims a valid request of `operation` carries (DSTU2).
+pub fn claims(operation: &str, nhs_number: &str) -> Value {
+    let (_, _, patient, write) = lookup(operation);
+    let now = chrono::Utc::now().timestamp();
+    let scope = format!(
+        "{}/*.{}",
+        if patient { "patient" } else { "organization" },
+        if write { "write" } else { "read" }
+    );
+    let record = if patient {
+        json!({"resourceType": "Patient", "identifier": [{"system": "http://fhir.nhs.net/Id/nhs-number", "value": nhs_number}]})
+    } else {
+        json!({"resourceType": "Organization", "identifier": [{"system": "http://fhir.nhs.net/Id/ods-organization-code", "value": "A20047"}]})
+    };
+    json!({
+        "iss": "http://gpconnect-consumer.example.org",
+        "sub": "1",
+        "aud": "https://authorize.fhir.nhs.net/token",
+        "exp": now + 300,
+        "iat": now,
+        "reason_for_request": "directcare",
+        "requested_scope": scope,
+        "requested_record": record,
+        "requesting_device": {
+            "resourceType": "Device", "id": "1",
+            "identifier": [{"system": "GPConnectTestSystem", "value": "Client"}],
+            "model": "gpconnect-mock tests", "version": "1.0"
+        },
+        "requesting_organization": {
+            "resourceType": "Organization", "id": "1",
+            "identifier": [{"system": "http://fhir.nhs.net/Id/ods-organization-code", "value": "GPCA0001"}],
+            "name": "GP Connect Assurance"
+        },
+        "requesting_practitioner": {
+            "resourceType": "Practitioner", "id": "1",
+            "name": {"family": ["Assurance"], "given": ["GP Connect"], "prefix": ["Mr"]},
+            "identifier": [
+                {"system": "http://fhir.nhs.net/sds-user-id", "value": "GCASDS0001"},
+                {"system": "LocalIdentifierSystem", "value": "1"}
+            ],
+            "practitionerRole": [{"role": {"coding": [{"system": "http://fhir.nhs.net/ValueSet/sds-job-role-name-1", "code": "AssuranceJobRole"}]}}]
+        }
+    })
+}
+
+/// An unsigned JWT (`alg: none`, empty signature) carrying `claims`.
+pub fn jwt(claims: &Value) -> String {
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{header}.{payload}.")
+}
+
+/// The five GP Connect headers for `operation`, with a JWT for `nhs_number`.
+pub fn headers(operation: &str, nhs_number: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("Ssp-TraceID", uuid::Uuid::new_v4().to_string()),
+        ("Ssp-From", CONSUMER_ASID.to_string()),
+        ("Ssp-To", PROVIDER_ASID.to_string()),
+        ("Ssp-InteractionID", interaction_id(operation)),
+        (
+            "Authorization",
+            format!("Bearer {}", jwt(&claims(operation, nhs_number))),
+        ),
+        ("Accept", FHIR_JSON.to_string()),
+    ]
+}
+
+/// A request builder carrying valid GP Connect headers for `operation`
+/// (patient 9658218873 in the JWT; use `request_for` for another).
+pub fn request(
+    client: &reqwest::Client,
+    method: Method,
+    url: &str,
+    operation: &str,
+) -> RequestBuilder {
+    request_for(client, method, url, operation, "9658218873")
+}
+
+pub fn request_for(
+    client: &reqwest::Client,
+    method: Method,
+    url: &str,
+    operation: &str,
+    nhs_number: &str,
+) -> RequestBuilder {
+    let mut builder = client.request(method, url);
+    for (name, value) in headers(operation, nhs_number) {
+        builder = builder.header(name, value);
+    }
+    builder
+}
+
+/// A FHIR Parameters body for `$gpc.getcarerecord`.
+pub fn care_record_parameters(nhs_number: &str, section: &str) -> Value {
+    json!({
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "patientNHSNumber", "valueIdentifier": {"system": "http://fhir.nhs.net/Id/nhs-number", "value": nhs_number}},
+            {"name": "recordSection", "valueCodeableConcept": {"coding": [{"system": "http://fhir.nhs.net/ValueSet/gpconnect-record-section-1", "code": section}]}}
+        ]
+    })
+}
+
+/// A FHIR Parameters body for `$gpc.getschedule` over the next `days` days.
+pub fn schedule_parameters(ods_code: &str, days: i64) -> Value {
+    let start = chrono::Utc::now();
+    let end = start + chrono::Duration::days(days);
+    json!({
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "odsCode", "valueIdentifier": {"system": "http://fhir.nhs.net/Id/ods-organization-code", "value": ods_code}},
+            {"name": "timePeriod", "valuePeriod": {"start": start.format("%Y-%m-%dT%H:%M:%S+00:00").to_string(), "end": end.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()}}
+        ]
+    })
+}
