@@ -554,7 +554,12 @@ fn compile_condition(raw: &serde_yaml::Value) -> Result<Condition, String> {
             let pattern = need_text(value)?;
             Regex::new(&pattern)
                 .map(Condition::Matches)
-                .map_err(|error| format!("bad regex {pattern:?}: {error}"))
+                .map_err(|error| {
+                    // The regex crate draws a caret diagram over several lines; keep the last.
+                    let text = error.to_string();
+                    let reason = text.lines().last().unwrap_or("").trim_start_matches("error: ").to_string();
+                    format!("bad regex {pattern:?}: {reason}")
+                })
         }
         "present" => match value {
             serde_yaml::Value::Bool(b) => Ok(Condition::Present(*b)),
