@@ -206,6 +206,8 @@ pub fn render_scenario(
             ),
             style,
         )
+        // Name the scenario that failed, so a client can tell which to fix.
+        .with_header(SCENARIO_HEADER, &scenario.name)
     };
     let context = match Context::wraps(context) {
         Ok(context) => context,

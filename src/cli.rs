@@ -21,6 +21,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print one line per operation: method, full path, operation key, response codes.
     Routes(SpecArgs),
+    /// Prove the scenario pack against the definition: every scenario reachable, every answer valid.
+    Check(CheckArgs),
 }
 
 /// Where the definition and the scenario pack come from.
@@ -44,12 +46,41 @@ pub struct PackArgs {
     /// Force the FHIR era instead of detecting it from the definition's media types
     #[arg(long, value_enum, value_name = "ERA")]
     pub fhir: Option<FhirEra>,
+    /// Rules beyond the spec's own: auto = gpconnect when the definition's media types are FHIR
+    #[arg(long, value_enum, value_name = "PROFILE", default_value = "auto")]
+    pub profile: ProfileArg,
+    /// What to do with a request that breaks the contract
+    #[arg(long, value_enum, value_name = "MODE", default_value = "strict")]
+    pub contract: ContractArg,
+    /// The provider ASID that Ssp-To must name [default: 918999198993]
+    #[arg(long, value_name = "ASID")]
+    pub asid: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum FhirEra {
     Dstu2,
     Stu3,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProfileArg {
+    /// gpconnect for FHIR definitions, else none
+    Auto,
+    /// GP Connect: SSP headers, JWT, interaction ids, identifier searches; OperationOutcome errors
+    Gpconnect,
+    /// The spec's rules only; application/problem+json errors
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ContractArg {
+    /// Reject a violating request with the first violation
+    Strict,
+    /// Serve it anyway, adding X-Contract-Violation headers and logging
+    Warn,
+    /// Do not check requests
+    Off,
 }
 
 #[derive(Debug, Args)]
@@ -65,4 +96,19 @@ pub struct ServeArgs {
     /// Do not watch the spec, scenarios and templates for changes
     #[arg(long)]
     pub no_watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Report format
+    #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Human,
+    Json,
 }

@@ -1,10 +1,10 @@
-//! The request path, one straight line: route → select scenario → render →
-//! respond. [`respond`] is synchronous and independent of the HTTP server, so
+//! The request path, one straight line: route → check the contract → select
+//! scenario → render → respond. [`respond`] is synchronous and independent of the HTTP server, so
 //! it is what benchmarks and unit tests drive.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::header::ALLOW;
+use http::header::{ALLOW, CACHE_CONTROL};
 use http::{HeaderValue, StatusCode};
 
 use crate::answer::{self, Answer, OPERATION_HEADER};
@@ -25,8 +25,19 @@ impl RequestIds {
     }
 }
 
-/// Answers one request from one snapshot.
+/// Answers one request from one snapshot. GP Connect answers, errors
+/// included, are never to be cached.
 pub fn respond(snapshot: &Snapshot, request: &MockRequest, ids: &RequestIds) -> Answer {
+    let mut answer = route_check_render(snapshot, request, ids);
+    if snapshot.contract.no_store() {
+        answer
+            .headers
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    answer
+}
+
+fn route_check_render(snapshot: &Snapshot, request: &MockRequest, ids: &RequestIds) -> Answer {
     let style = snapshot.error_style;
     let (operation_index, path_params) =
         match snapshot.routes.lookup(&request.method, &request.path) {
@@ -66,10 +77,21 @@ pub fn respond(snapshot: &Snapshot, request: &MockRequest, ids: &RequestIds) -> 
             }
         };
     let operation = &snapshot.model.operations[operation_index];
-    let answer = match snapshot
+    let violations =
+        snapshot
+            .contract
+            .check(&snapshot.model, operation_index, request, &path_params);
+    let selection = snapshot
         .scenarios
-        .select(operation_index, request, &path_params)
+        .select(operation_index, request, &path_params);
+    let skips_checks = matches!(&selection, Selection::Scenario(s) if s.then.skip_checks);
+    if let Some(outcome) = snapshot
+        .contract
+        .rejection(&operation.key, &violations, skips_checks)
     {
+        return Answer::error(&outcome, style).with_header(OPERATION_HEADER, &operation.key);
+    }
+    let answer = match selection {
         Selection::Scenario(scenario) => {
             let context =
                 answer::template_context(request, &path_params, ids.next(), scenario, operation);
@@ -99,5 +121,8 @@ pub fn respond(snapshot: &Snapshot, request: &MockRequest, ids: &RequestIds) -> 
         }
         Selection::None(_) => snapshot.fallbacks[operation_index].clone(),
     };
+    let answer = snapshot
+        .contract
+        .annotate(answer, &operation.key, &violations);
     answer.with_header(OPERATION_HEADER, &operation.key)
 }

@@ -8,6 +8,8 @@
 //! - [`template`]: the Handlebars registry, escaping and helpers.
 //! - [`answer`]: rendering a scenario or the spec fallback into an [`answer::Answer`].
 //! - [`fhir`]: FHIR eras and GP Connect OperationOutcomes.
+//! - [`contract`]: request checks (the spec's and GP Connect's rules) between
+//!   routing and scenario selection.
 //! - [`snapshot`]: one immutable loaded version of all of the above.
 //! - [`handler`]: the request path, route → select → render → respond.
 //! - [`server`]: the axum app and shared state.
@@ -22,7 +24,9 @@
 
 pub mod admin;
 pub mod answer;
+pub mod check;
 pub mod cli;
+pub mod contract;
 pub mod error;
 pub mod fhir;
 pub mod handler;
@@ -33,4 +37,6 @@ pub mod scenario;
 pub mod server;
 pub mod snapshot;
 pub mod spec;
+pub mod synth;
 pub mod template;
+pub mod validate;

@@ -4,7 +4,11 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use gpconnect_mock::cli::{Cli, Command, FhirEra, PackArgs, ServeArgs, SpecArgs};
+use gpconnect_mock::cli::{
+    CheckArgs, Cli, Command, ContractArg, FhirEra, PackArgs, ProfileArg, ReportFormat, ServeArgs,
+    SpecArgs,
+};
+use gpconnect_mock::contract::{ContractMode, ProfileChoice};
 use gpconnect_mock::fhir::Era;
 use gpconnect_mock::server::{self, AppState};
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
@@ -15,9 +19,17 @@ const EXIT_LOAD_FAILED: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `serve` narrates at info; the one-shot commands only warn, so their
+    // own output stays readable.
+    let default_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_target(false)
         .with_writer(std::io::stderr)
@@ -25,6 +37,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Routes(args) => routes(args),
+        Command::Check(args) => check(args),
     }
 }
 
@@ -42,6 +55,17 @@ fn settings(pack: &PackArgs) -> Settings {
             FhirEra::Dstu2 => Era::Dstu2,
             FhirEra::Stu3 => Era::Stu3,
         }),
+        profile: match pack.profile {
+            ProfileArg::Auto => ProfileChoice::Auto,
+            ProfileArg::Gpconnect => ProfileChoice::GpConnect,
+            ProfileArg::None => ProfileChoice::None,
+        },
+        contract: match pack.contract {
+            ContractArg::Strict => ContractMode::Strict,
+            ContractArg::Warn => ContractMode::Warn,
+            ContractArg::Off => ContractMode::Off,
+        },
+        asid: pack.asid.clone(),
     }
 }
 
@@ -150,4 +174,45 @@ fn routes(args: SpecArgs) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+fn check(args: CheckArgs) -> ExitCode {
+    let started = std::time::Instant::now();
+    let sources = sources(&args.pack);
+    let settings = settings(&args.pack);
+    let snapshot = match Snapshot::load(&sources, &settings, 1) {
+        Ok(snapshot) => snapshot,
+        Err(errors) => {
+            eprintln!("error: cannot load: {errors}");
+            return ExitCode::from(EXIT_LOAD_FAILED);
+        }
+    };
+    let report = gpconnect_mock::check::run(&snapshot);
+    match args.format {
+        ReportFormat::Json => match serde_json::to_string_pretty(&report) {
+            Ok(text) => println!("{text}"),
+            Err(error) => {
+                eprintln!("error: cannot write the report: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        ReportFormat::Human => {
+            for finding in &report.findings {
+                println!("{finding}");
+            }
+            println!(
+                "check: {} operations, {} scenarios: {} errors, {} warnings ({:.0} ms)",
+                report.operations,
+                report.scenarios,
+                report.errors,
+                report.warnings,
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+    }
+    if report.errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -10,12 +10,14 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use crate::answer::{spec_fallback, Answer};
+use crate::contract::{Contract, ContractMode, ProfileChoice};
 use crate::error::{LoadError, LoadErrors};
 use crate::fhir::{Era, ErrorStyle};
 use crate::routes::RouteTable;
 use crate::scenario::{self, ScenarioSet};
 use crate::spec::{self, ApiModel};
 use crate::template::Templates;
+use crate::validate::ResponseValidators;
 
 /// The project's own GP Connect (DSTU2) definition, served when no spec is given.
 pub const EMBEDDED_SPEC: &str = include_str!("../downloads/swagger/swagger.json");
@@ -81,6 +83,12 @@ impl Sources {
 pub struct Settings {
     /// Force the FHIR era instead of detecting it from media types.
     pub era_override: Option<Era>,
+    /// `--profile`: which rules beyond the spec's own apply.
+    pub profile: ProfileChoice,
+    /// `--contract`: reject, warn about, or skip contract violations.
+    pub contract: ContractMode,
+    /// `--asid`: the provider ASID `Ssp-To` must name (`None`: the default).
+    pub asid: Option<String>,
 }
 
 /// Everything loaded, ready to answer requests.
@@ -97,6 +105,10 @@ pub struct Snapshot {
     pub fallbacks: Vec<Answer>,
     pub era: Option<Era>,
     pub error_style: ErrorStyle,
+    /// The compiled request checks.
+    pub contract: Contract,
+    /// Response schemas, compiled on first use (`check`, `--validate-responses`).
+    pub response_validators: ResponseValidators,
     /// How long the load took, in milliseconds.
     pub load_ms: f64,
 }
@@ -143,17 +155,16 @@ impl Snapshot {
         let era = settings
             .era_override
             .or_else(|| Era::detect(model.media_types()));
-        let error_style = match era {
-            Some(era) => ErrorStyle::Fhir(era),
-            // Routing errors (404/405) of a non-FHIR definition are still
-            // OperationOutcomes until the contract profile says otherwise.
-            None => ErrorStyle::Fhir(Era::Stu3),
-        };
+        // Errors follow the profile: OperationOutcomes for GP Connect,
+        // problem+json otherwise.
+        let contract = Contract::compile(&model, settings, era);
+        let error_style = contract.error_style();
         let fallbacks = model
             .operations
             .iter()
             .map(|op| spec_fallback(&model, op))
             .collect();
+        let response_validators = ResponseValidators::new(&model);
         Ok(Snapshot {
             generation,
             loaded_at: Utc::now(),
@@ -164,6 +175,8 @@ impl Snapshot {
             fallbacks,
             era,
             error_style,
+            contract,
+            response_validators,
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
     }

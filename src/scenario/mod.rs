@@ -557,7 +557,12 @@ fn compile_condition(raw: &serde_yaml::Value) -> Result<Condition, String> {
                 .map_err(|error| {
                     // The regex crate draws a caret diagram over several lines; keep the last.
                     let text = error.to_string();
-                    let reason = text.lines().last().unwrap_or("").trim_start_matches("error: ").to_string();
+                    let reason = text
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim_start_matches("error: ")
+                        .to_string();
                     format!("bad regex {pattern:?}: {reason}")
                 })
         }

@@ -217,6 +217,79 @@ fn generate_string(map: &Map<String, Value>) -> String {
     value
 }
 
+/// A JSON Schema validator compiled on first use, once per snapshot;
+/// `None` inside when the schema does not compile (logged once, then not
+/// checked).
+#[derive(Default)]
+pub struct LazyValidator(std::sync::OnceLock<Option<jsonschema::Validator>>);
+
+impl std::fmt::Debug for LazyValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.0.get() {
+            None => "not compiled",
+            Some(Some(_)) => "compiled",
+            Some(None) => "failed",
+        };
+        f.write_str(state)
+    }
+}
+
+impl LazyValidator {
+    pub fn get(&self, schema: &Value, root: &Value, what: &str) -> Option<&jsonschema::Validator> {
+        self.0
+            .get_or_init(|| compile_validator(schema, root, what))
+            .as_ref()
+    }
+}
+
+/// Compiles `schema` as draft 4. A schema with `$ref`s is wrapped as
+/// `root + {"allOf": [schema]}` so `#/components/schemas/...` resolve
+/// (draft 4 ignores the siblings of a `$ref`, hence the `allOf`).
+pub fn compile_validator(
+    schema: &Value,
+    root: &Value,
+    what: &str,
+) -> Option<jsonschema::Validator> {
+    let document = if has_ref(schema) {
+        let mut document = match root {
+            Value::Object(map) => map.clone(),
+            _ => Map::new(),
+        };
+        document.insert("allOf".into(), json!([schema]));
+        Value::Object(document)
+    } else {
+        schema.clone()
+    };
+    match jsonschema::draft4::new(&document) {
+        Ok(validator) => Some(validator),
+        Err(error) => {
+            tracing::warn!("{what}: the schema does not compile, so it is not checked: {error}");
+            None
+        }
+    }
+}
+
+fn has_ref(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, inner)| key == "$ref" || has_ref(inner)),
+        Value::Array(items) => items.iter().any(has_ref),
+        _ => false,
+    }
+}
+
+/// A validation error as text, cut to a readable length.
+pub fn error_text(error: &jsonschema::ValidationError<'_>) -> String {
+    let text = error.to_string();
+    if text.chars().count() > 200 {
+        let cut: String = text.chars().take(200).collect();
+        format!("{cut}…")
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

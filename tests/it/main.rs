@@ -1,6 +1,9 @@
 //! End-to-end tests: the real binary on a free port, spoken to over HTTP.
 
+mod check;
 mod common;
+mod contract;
 mod gpc;
 mod reload;
 mod routes;
+mod scenarios;

@@ -13,17 +13,31 @@ struct Reply {
     body: Value,
 }
 
-async fn send(server: &Server, method: Method, path: &str, operation: &str, nhs: &str, body: Option<Value>) -> Reply {
+async fn send(
+    server: &Server,
+    method: Method,
+    path: &str,
+    operation: &str,
+    nhs: &str,
+    body: Option<Value>,
+) -> Reply {
     let mut request = gpc::request_for(&client(), method, &server.url(path), operation, nhs);
     if let Some(body) = body {
-        request = request.header("Content-Type", gpc::FHIR_JSON).body(body.to_string());
+        request = request
+            .header("Content-Type", gpc::FHIR_JSON)
+            .body(body.to_string());
     }
     let response = request.send().await.expect("request");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: body is not JSON ({e}): {text}"));
-    Reply { status, headers, body }
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{path}: body is not JSON ({e}): {text}"));
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 async fn get(server: &Server, path: &str, operation: &str) -> Reply {
@@ -31,7 +45,9 @@ async fn get(server: &Server, path: &str, operation: &str) -> Reply {
 }
 
 fn spine_code(body: &Value) -> &str {
-    body["issue"][0]["details"]["coding"][0]["code"].as_str().unwrap_or("")
+    body["issue"][0]["details"]["coding"][0]["code"]
+        .as_str()
+        .unwrap_or("")
 }
 
 fn entries_of<'a>(body: &'a Value, resource_type: &str) -> Vec<&'a Value> {
@@ -52,15 +68,38 @@ async fn default_pack_answers_every_row_of_the_table() {
     let r = get(&server, "/fhir/metadata", "Metadata_Metadata").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["resourceType"], "Conformance");
-    let served: Vec<&str> = r.body["rest"][0]["resource"].as_array().expect("resources").iter().filter_map(|x| x["type"].as_str()).collect();
-    for resource in ["Patient", "Practitioner", "Organization", "Location", "Appointment", "Order"] {
-        assert!(served.contains(&resource), "metadata lists {resource}: {served:?}");
+    let served: Vec<&str> = r.body["rest"][0]["resource"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|x| x["type"].as_str())
+        .collect();
+    for resource in [
+        "Patient",
+        "Practitioner",
+        "Organization",
+        "Location",
+        "Appointment",
+        "Order",
+    ] {
+        assert!(
+            served.contains(&resource),
+            "metadata lists {resource}: {served:?}"
+        );
     }
     let operations = r.body["rest"][0]["operation"].to_string();
-    assert!(operations.contains("gpc.getcarerecord") && operations.contains("gpc.getschedule"), "{operations}");
+    assert!(
+        operations.contains("gpc.getcarerecord") && operations.contains("gpc.getschedule"),
+        "{operations}"
+    );
 
     // Patient search
-    let r = get(&server, "/fhir/Patient?identifier=http://fhir.nhs.net/Id/nhs-number%7C9658218873", "PatientIdentifier_SearchByIdentifier").await;
+    let r = get(
+        &server,
+        "/fhir/Patient?identifier=http://fhir.nhs.net/Id/nhs-number%7C9658218873",
+        "PatientIdentifier_SearchByIdentifier",
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["type"], "searchset");
     let patients = entries_of(&r.body, "Patient");
@@ -72,12 +111,19 @@ async fn default_pack_answers_every_row_of_the_table() {
         let r = get(&server, &path, "PatientIdentifier_SearchByIdentifier").await;
         assert_eq!(r.status, 200, "{hidden}");
         assert_eq!(r.body["resourceType"], "Bundle");
-        assert_eq!(r.body["entry"].as_array().map(Vec::len).unwrap_or(0), 0, "{hidden}");
+        assert_eq!(
+            r.body["entry"].as_array().map(Vec::len).unwrap_or(0),
+            0,
+            "{hidden}"
+        );
     }
 
     // Patient read
     let r = get(&server, "/fhir/Patient/2", "Patient_Read").await;
-    assert_eq!((r.status, r.body["resourceType"].as_str()), (200, Some("Patient")));
+    assert_eq!(
+        (r.status, r.body["resourceType"].as_str()),
+        (200, Some("Patient"))
+    );
     assert_eq!(r.headers["etag"], "W/\"1\"");
     let r = get(&server, "/fhir/Patient/999", "Patient_Read").await;
     assert_eq!(r.status, 404);
@@ -85,20 +131,40 @@ async fn default_pack_answers_every_row_of_the_table() {
     assert_eq!(spine_code(&r.body), "PATIENT_NOT_FOUND");
 
     // Care record, every section
-    for section in ["ADM", "ALL", "CLI", "ENC", "IMM", "MED", "OBS", "PRB", "REF", "SUM"] {
+    for section in [
+        "ADM", "ALL", "CLI", "ENC", "IMM", "MED", "OBS", "PRB", "REF", "SUM",
+    ] {
         let body = gpc::care_record_parameters("9658218873", section);
-        let r = send(&server, Method::POST, "/fhir/Patient/$gpc.getcarerecord", "PatientOperation_GetCareRecord", "9658218873", Some(body)).await;
+        let r = send(
+            &server,
+            Method::POST,
+            "/fhir/Patient/$gpc.getcarerecord",
+            "PatientOperation_GetCareRecord",
+            "9658218873",
+            Some(body),
+        )
+        .await;
         assert_eq!(r.status, 200, "{section}: {}", r.body);
-        assert_eq!(r.headers["x-mock-scenario"], format!("care-record-{section}").as_str());
+        assert_eq!(
+            r.headers["x-mock-scenario"],
+            format!("care-record-{section}").as_str()
+        );
         let compositions = entries_of(&r.body, "Composition");
         assert_eq!(compositions.len(), 1, "{section}");
         let sections = compositions[0]["section"].as_array().expect("sections");
         assert_eq!(sections.len(), 1, "{section}");
         assert_eq!(sections[0]["code"]["coding"][0]["code"], section);
         let div = sections[0]["text"]["div"].as_str().unwrap_or("");
-        assert!(div.starts_with("<div") && div.contains("<table"), "{section}: {div}");
+        assert!(
+            div.starts_with("<div") && div.contains("<table"),
+            "{section}: {div}"
+        );
         for resource in ["Patient", "Practitioner", "Organization"] {
-            assert_eq!(entries_of(&r.body, resource).len(), 1, "{section}: one {resource}");
+            assert_eq!(
+                entries_of(&r.body, resource).len(),
+                1,
+                "{section}: one {resource}"
+            );
         }
     }
     for (nhs, section, status, code) in [
@@ -108,12 +174,30 @@ async fn default_pack_answers_every_row_of_the_table() {
         ("9999999999", "SUM", 404, "PATIENT_NOT_FOUND"),
     ] {
         let body = gpc::care_record_parameters(nhs, section);
-        let r = send(&server, Method::POST, "/fhir/Patient/$gpc.getcarerecord", "PatientOperation_GetCareRecord", nhs, Some(body)).await;
-        assert_eq!((r.status, spine_code(&r.body)), (status, code), "{nhs} {section}: {}", r.body);
+        let r = send(
+            &server,
+            Method::POST,
+            "/fhir/Patient/$gpc.getcarerecord",
+            "PatientOperation_GetCareRecord",
+            nhs,
+            Some(body),
+        )
+        .await;
+        assert_eq!(
+            (r.status, spine_code(&r.body)),
+            (status, code),
+            "{nhs} {section}: {}",
+            r.body
+        );
     }
 
     // Practitioner, Organization, Location
-    let r = get(&server, "/fhir/Practitioner?identifier=http://fhir.nhs.net/Id/sds-user-id%7CG13579135", "PractitionerIdentifier_SearchByIdentifier").await;
+    let r = get(
+        &server,
+        "/fhir/Practitioner?identifier=http://fhir.nhs.net/Id/sds-user-id%7CG13579135",
+        "PractitionerIdentifier_SearchByIdentifier",
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(entries_of(&r.body, "Practitioner").len(), 1);
     for (path, operation, resource_type) in [
@@ -122,9 +206,18 @@ async fn default_pack_answers_every_row_of_the_table() {
         ("/fhir/Location/1", "Location_Read", "Location"),
     ] {
         let r = get(&server, path, operation).await;
-        assert_eq!((r.status, r.body["resourceType"].as_str()), (200, Some(resource_type)), "{path}");
+        assert_eq!(
+            (r.status, r.body["resourceType"].as_str()),
+            (200, Some(resource_type)),
+            "{path}"
+        );
     }
-    let r = get(&server, "/fhir/Organization?identifier=http://fhir.nhs.net/Id/ods-organization-code%7CA20047", "OrganizationIdentifier_SearchByIdentifier").await;
+    let r = get(
+        &server,
+        "/fhir/Organization?identifier=http://fhir.nhs.net/Id/ods-organization-code%7CA20047",
+        "OrganizationIdentifier_SearchByIdentifier",
+    )
+    .await;
     assert_eq!(r.status, 200);
     let organizations = entries_of(&r.body, "Organization");
     assert_eq!(organizations.len(), 1);
@@ -132,12 +225,29 @@ async fn default_pack_answers_every_row_of_the_table() {
 
     // getschedule: at least 10 free slots inside the period
     let parameters = gpc::schedule_parameters("A20047", 7);
-    let period_start = parameters["parameter"][1]["valuePeriod"]["start"].as_str().unwrap_or("").to_string();
-    let period_end = parameters["parameter"][1]["valuePeriod"]["end"].as_str().unwrap_or("").to_string();
-    let r = send(&server, Method::POST, "/fhir/Organization/$gpc.getschedule", "OrganizationOperation_GetSchedule", "", Some(parameters)).await;
+    let period_start = parameters["parameter"][1]["valuePeriod"]["start"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let period_end = parameters["parameter"][1]["valuePeriod"]["end"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let r = send(
+        &server,
+        Method::POST,
+        "/fhir/Organization/$gpc.getschedule",
+        "OrganizationOperation_GetSchedule",
+        "",
+        Some(parameters),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     for resource in ["Organization", "Location", "Schedule"] {
-        assert!(!entries_of(&r.body, resource).is_empty(), "getschedule has a {resource}");
+        assert!(
+            !entries_of(&r.body, resource).is_empty(),
+            "getschedule has a {resource}"
+        );
     }
     let slots = entries_of(&r.body, "Slot");
     let free: Vec<_> = slots
@@ -149,10 +259,19 @@ async fn default_pack_answers_every_row_of_the_table() {
             start >= period_start.as_str() && end <= period_end.as_str()
         })
         .collect();
-    assert!(free.len() >= 10, "{} free slots inside {period_start}..{period_end}", free.len());
+    assert!(
+        free.len() >= 10,
+        "{} free slots inside {period_start}..{period_end}",
+        free.len()
+    );
 
     // Appointments
-    let r = get(&server, "/fhir/Patient/2/Appointment", "PatientCompartment_Appointment").await;
+    let r = get(
+        &server,
+        "/fhir/Patient/2/Appointment",
+        "PatientCompartment_Appointment",
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert!(!entries_of(&r.body, "Appointment").is_empty());
     let appointment = json!({
@@ -166,7 +285,15 @@ async fn default_pack_answers_every_row_of_the_table() {
             {"actor": {"reference": "Location/1"}, "status": "accepted"}
         ]
     });
-    let r = send(&server, Method::POST, "/fhir/Appointment", "Appointment_Create", "9658218873", Some(appointment.clone())).await;
+    let r = send(
+        &server,
+        Method::POST,
+        "/fhir/Appointment",
+        "Appointment_Create",
+        "9658218873",
+        Some(appointment.clone()),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["resourceType"], "Appointment");
     for field in ["slot", "start", "end", "participant"] {
@@ -175,13 +302,27 @@ async fn default_pack_answers_every_row_of_the_table() {
     let id = r.body["id"].as_str().expect("new id").to_string();
     assert!(!id.is_empty() && id != "1");
     let location = r.headers["location"].to_str().unwrap_or("");
-    assert!(location.contains(&format!("/Appointment/{id}")), "{location}");
+    assert!(
+        location.contains(&format!("/Appointment/{id}")),
+        "{location}"
+    );
 
     let r = get(&server, "/fhir/Appointment/1", "Appointment_Read").await;
-    assert_eq!((r.status, r.body["resourceType"].as_str()), (200, Some("Appointment")));
+    assert_eq!(
+        (r.status, r.body["resourceType"].as_str()),
+        (200, Some("Appointment"))
+    );
     let mut cancelled = r.body.clone();
     cancelled["status"] = json!("cancelled");
-    let r = send(&server, Method::PUT, "/fhir/Appointment/1", "Appointment_Update", "9658218873", Some(cancelled)).await;
+    let r = send(
+        &server,
+        Method::PUT,
+        "/fhir/Appointment/1",
+        "Appointment_Update",
+        "9658218873",
+        Some(cancelled),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["status"], "cancelled");
 
@@ -194,8 +335,21 @@ async fn default_pack_answers_every_row_of_the_table() {
         "reason": {"text": "Please call the patient"},
         "detail": [{"reference": "#1"}]
     });
-    let r = send(&server, Method::POST, "/fhir/Order", "Order_Create", "9658218873", Some(order)).await;
-    assert_eq!((r.status, r.body["resourceType"].as_str()), (201, Some("Order")), "{}", r.body);
+    let r = send(
+        &server,
+        Method::POST,
+        "/fhir/Order",
+        "Order_Create",
+        "9658218873",
+        Some(order),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["resourceType"].as_str()),
+        (201, Some("Order")),
+        "{}",
+        r.body
+    );
 }
 
 /// Echoed request input with JSON and HTML metacharacters and non-ASCII
@@ -218,7 +372,14 @@ async fn echoed_values_are_escaped_for_json() {
     let spec = fixture("specs/clinic-openapi3.yaml").display().to_string();
     let scenarios = dir.path().join("scenarios").display().to_string();
     let templates = dir.path().join("templates").display().to_string();
-    let server = Server::start(&["--spec", &spec, "--scenarios", &scenarios, "--templates", &templates]);
+    let server = Server::start(&[
+        "--spec",
+        &spec,
+        "--scenarios",
+        &scenarios,
+        "--templates",
+        &templates,
+    ]);
     let nasty = "a\"b\\c\nd<e>&f é 🙂";
     let response = client()
         .get(server.url("/api/v1/reports/x%22y.json"))
@@ -251,18 +412,33 @@ fn load_errors_name_file_and_line() {
     ]);
     assert_eq!(code, 2, "{stderr}");
     let expected = [
-        ("bad-regex.yaml:6:", "bad regex \"read:(patient\": unclosed group"),
+        (
+            "bad-regex.yaml:6:",
+            "bad regex \"read:(patient\": unclosed group",
+        ),
         ("bad-jsonpath.yaml:7:", "is not a valid JSONPath"),
         ("duplicate.yaml:8:", "duplicate scenario name `twice`"),
-        ("missing-template.yaml:6:", "template `nowhere.json.hbs` not found"),
+        (
+            "missing-template.yaml:6:",
+            "template `nowhere.json.hbs` not found",
+        ),
         ("unknown-field.yaml:", "unknown field `statuss`"),
-        ("unknown-operation.yaml:2:", "unknown operation `Patient_Reed`; the nearest operation keys are: Patient_Read"),
+        (
+            "unknown-operation.yaml:2:",
+            "unknown operation `Patient_Reed`; the nearest operation keys are: Patient_Read",
+        ),
         ("syntax.json.hbs:3:", "template syntax error"),
         ("inline-syntax.yaml:7:", "template syntax error"),
     ];
     for (location, message) in expected {
-        let line = stderr.lines().find(|line| line.contains(location)).unwrap_or_else(|| panic!("no error at {location}:\n{stderr}"));
-        assert!(line.contains(message), "{location}: expected {message:?} in {line:?}");
+        let line = stderr
+            .lines()
+            .find(|line| line.contains(location))
+            .unwrap_or_else(|| panic!("no error at {location}:\n{stderr}"));
+        assert!(
+            line.contains(message),
+            "{location}: expected {message:?} in {line:?}"
+        );
     }
 }
 
@@ -277,9 +453,15 @@ async fn render_errors_answer_500_with_template_and_position() {
         &format!("{}/templates", pack_dir("render-errors")),
     ]);
     for (id, needles) in [
-        ("1", vec!["missing-var.json.hbs", "line 3", "request.body.nothing"]),
+        (
+            "1",
+            vec!["missing-var.json.hbs", "line 3", "request.body.nothing"],
+        ),
         ("2", vec!["bad-json.json.hbs", "invalid JSON at line 2"]),
-        ("3", vec!["bad-helper.json.hbs", "line 1", "invalid date format"]),
+        (
+            "3",
+            vec!["bad-helper.json.hbs", "line 1", "invalid date format"],
+        ),
     ] {
         let r = get(&server, &format!("/fhir/Patient/{id}"), "Patient_Read").await;
         assert_eq!(r.status, 500, "{id}: {}", r.body);
@@ -287,28 +469,47 @@ async fn render_errors_answer_500_with_template_and_position() {
         assert_eq!(spine_code(&r.body), "INTERNAL_SERVER_ERROR");
         let diagnostics = r.body["issue"][0]["diagnostics"].as_str().unwrap_or("");
         for needle in needles {
-            assert!(diagnostics.contains(needle), "{id}: {needle:?} not in {diagnostics:?}");
+            assert!(
+                diagnostics.contains(needle),
+                "{id}: {needle:?} not in {diagnostics:?}"
+            );
         }
     }
-    assert!(server.logs().contains("missing-var.json.hbs"), "render errors are logged");
+    assert!(
+        server.logs().contains("missing-var.json.hbs"),
+        "render errors are logged"
+    );
 }
 
 #[tokio::test]
 async fn forced_scenario_and_unknown_forced_scenario() {
     let server = Server::start(&[]);
-    let response = gpc::request(&client(), Method::GET, &server.url("/fhir/Patient/2"), "Patient_Read")
-        .header("X-Mock-Scenario", "patient-not-found")
-        .send()
-        .await
-        .expect("request");
+    let response = gpc::request(
+        &client(),
+        Method::GET,
+        &server.url("/fhir/Patient/2"),
+        "Patient_Read",
+    )
+    .header("X-Mock-Scenario", "patient-not-found")
+    .send()
+    .await
+    .expect("request");
     assert_eq!(response.status(), 404);
     assert_eq!(response.headers()["x-mock-scenario"], "patient-not-found");
-    let response = gpc::request(&client(), Method::GET, &server.url("/fhir/Patient/2"), "Patient_Read")
-        .header("X-Mock-Scenario", "no-such-scenario")
-        .send()
-        .await
-        .expect("request");
+    let response = gpc::request(
+        &client(),
+        Method::GET,
+        &server.url("/fhir/Patient/2"),
+        "Patient_Read",
+    )
+    .header("X-Mock-Scenario", "no-such-scenario")
+    .send()
+    .await
+    .expect("request");
     assert_eq!(response.status(), 404);
     let body: Value = response.json().await.expect("json");
-    assert!(body["issue"][0]["diagnostics"].as_str().unwrap_or("").contains("no scenario named `no-such-scenario`"));
+    assert!(body["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap_or("")
+        .contains("no scenario named `no-such-scenario`"));
 }

@@ -1,0 +1,302 @@
+//! `gpconnect-mock check`: proves a scenario pack against the definition
+//! offline. For every scenario it builds a request that satisfies the
+//! scenario's `when`, confirms that this scenario is the one selected,
+//! renders it, and validates the answer (status declared, JSON, schema,
+//! FHIR shape). It also reports coverage: operations without scenarios and
+//! declared statuses no scenario produces.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::answer::SCENARIO_HEADER;
+use crate::contract::{gpconnect, Profile};
+use crate::handler::{respond, RequestIds};
+use crate::scenario::{Scenario, FORCE_HEADER};
+use crate::snapshot::Snapshot;
+use crate::spec::Operation;
+use crate::synth::{self, SyntheticRequest};
+use crate::validate::Severity;
+
+/// One finding of `check`, located in the scenario pack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckFinding {
+    pub severity: Severity,
+    pub file: String,
+    pub line: Option<usize>,
+    pub operation: String,
+    pub scenario: Option<String>,
+    /// JSON pointer into the rendered body, where the finding is about it.
+    pub pointer: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for CheckFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{severity}: {}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        write!(f, ": {}", self.operation)?;
+        if let Some(scenario) = &self.scenario {
+            write!(f, " / {scenario}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(pointer) = self.pointer.as_deref().filter(|p| !p.is_empty()) {
+            write!(f, "{pointer}: ")?;
+        }
+        write!(f, "{}", self.message)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub operations: usize,
+    pub scenarios: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub findings: Vec<CheckFinding>,
+}
+
+/// Builds the request for `scenario` (or for the operation alone) and, for
+/// GP Connect definitions, adds valid SSP headers and a fresh JWT.
+pub fn request_for(
+    snapshot: &Snapshot,
+    index: usize,
+    scenario: Option<&Scenario>,
+) -> SyntheticRequest {
+    let operation = &snapshot.model.operations[index];
+    let scenarios = snapshot.scenarios.for_operation(index);
+    let mut request =
+        match scenario.and_then(|s| scenarios.iter().position(|other| std::ptr::eq(other, s))) {
+            Some(target) => synth::selecting(&snapshot.model, operation, scenarios, target).0,
+            None => synth::for_scenario(&snapshot.model, operation, scenario),
+        };
+    if let Profile::GpConnect(era) = snapshot.contract.profile() {
+        add_gpconnect_headers(&mut request, operation, era, snapshot.contract.asid());
+    }
+    request
+}
+
+fn add_gpconnect_headers(
+    request: &mut SyntheticRequest,
+    operation: &Operation,
+    era: crate::fhir::Era,
+    asid: &str,
+) {
+    let rules = gpconnect::OperationRules::compile(operation, era);
+    let row = gpconnect::lookup(era, &operation.method, &operation.path);
+    let kind = row.map(|r| r.kind.scope_prefix()).unwrap_or("patient");
+    let write = row.map(|r| r.write).unwrap_or_else(|| operation.is_write());
+    let nhs_number = synth::patient_nhs_number(request);
+    let claims = synth::jwt_claims(&synth::JwtRequest {
+        era,
+        record_kind: kind,
+        write,
+        nhs_number: &nhs_number,
+        ods_code: "A20047",
+        now: chrono::Utc::now().timestamp(),
+    });
+    let keep = |name: &str, value: String, request: &mut SyntheticRequest| {
+        // A scenario that matches on a header keeps its value.
+        if request.header(name).is_none() || name.eq_ignore_ascii_case("Authorization") {
+            request.set_header(name, value);
+        }
+    };
+    keep("Ssp-TraceID", uuid::Uuid::new_v4().to_string(), request);
+    keep("Ssp-From", "200000000359".to_string(), request);
+    request.set_header("Ssp-To", asid.to_string());
+    if let Some(interaction) = rules.interactions().first() {
+        if !request
+            .header("Ssp-InteractionID")
+            .is_some_and(|v| rules.interactions().iter().any(|i| i == v))
+        {
+            request.set_header("Ssp-InteractionID", interaction.clone());
+        }
+    }
+    keep(
+        "Authorization",
+        format!("Bearer {}", synth::unsigned_jwt(&claims)),
+        request,
+    );
+    keep("Accept", era.json_media_type().to_string(), request);
+}
+
+/// Checks every scenario of the snapshot.
+pub fn run(snapshot: &Snapshot) -> Report {
+    let ids = RequestIds::default();
+    let model = &snapshot.model;
+    let mut report = Report {
+        operations: model.operations.len(),
+        scenarios: snapshot.scenarios.count(),
+        ..Report::default()
+    };
+    // Statuses the request checks answer by themselves, not scenarios.
+    let checks_produce: &[u16] = match (snapshot.contract.mode(), snapshot.contract.profile()) {
+        (crate::contract::ContractMode::Off, _) => &[],
+        (_, Profile::GpConnect(_)) => &[400, 415, 422],
+        (_, Profile::None) => &[400, 415],
+    };
+    for (index, operation) in model.operations.iter().enumerate() {
+        let scenarios = snapshot.scenarios.for_operation(index);
+        if scenarios.is_empty() {
+            report.findings.push(CheckFinding {
+                severity: Severity::Warning,
+                file: model.source.clone(),
+                line: None,
+                operation: operation.key.clone(),
+                scenario: None,
+                pointer: None,
+                message: "no scenario: this operation answers from the spec only".into(),
+            });
+            continue;
+        }
+        let mut produced = BTreeSet::new();
+        for scenario in scenarios {
+            produced.insert(scenario.then.status.as_u16());
+            check_scenario(snapshot, index, scenario, &ids, &mut report.findings);
+        }
+        let first = &scenarios[0];
+        for response in &operation.responses {
+            if let crate::spec::ResponseStatus::Code(code) = response.status {
+                if !produced.contains(&code) && !checks_produce.contains(&code) && code != 500 {
+                    report.findings.push(CheckFinding {
+                        severity: Severity::Warning,
+                        file: first.file.clone(),
+                        line: None,
+                        operation: operation.key.clone(),
+                        scenario: None,
+                        pointer: None,
+                        message: format!("declared response {code} is produced by no scenario"),
+                    });
+                }
+            }
+        }
+    }
+    report.errors = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    report.warnings = report.findings.len() - report.errors;
+    report
+}
+
+fn check_scenario(
+    snapshot: &Snapshot,
+    index: usize,
+    scenario: &Scenario,
+    ids: &RequestIds,
+    findings: &mut Vec<CheckFinding>,
+) {
+    let operation = &snapshot.model.operations[index];
+    let finding = |severity, pointer: Option<String>, message: String| CheckFinding {
+        severity,
+        file: scenario.file.clone(),
+        line: Some(scenario.line),
+        operation: operation.key.clone(),
+        scenario: Some(scenario.name.clone()),
+        pointer,
+        message,
+    };
+    let request = request_for(snapshot, index, Some(scenario));
+    let answer = respond(snapshot, &request.to_mock_request(), ids);
+    let selected = answer
+        .headers
+        .get(SCENARIO_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let answer = if selected.as_deref() == Some(scenario.name.as_str()) {
+        answer
+    } else {
+        match &selected {
+            Some(winner) => {
+                let at = snapshot
+                    .scenarios
+                    .for_operation(index)
+                    .iter()
+                    .find(|s| &s.name == winner)
+                    .map(|s| format!(" ({}:{})", s.file, s.line))
+                    .unwrap_or_default();
+                findings.push(finding(
+                    Severity::Error,
+                    None,
+                    format!("shadowed by `{winner}`{at}: the request built from this scenario's `when` selects `{winner}` first"),
+                ));
+            }
+            None if answer.headers.get(crate::answer::SOURCE_HEADER).is_none()
+                && !scenario.then.skip_checks =>
+            {
+                let detail = String::from_utf8_lossy(&answer.body)
+                    .chars()
+                    .take(300)
+                    .collect::<String>();
+                findings.push(finding(
+                    Severity::Error,
+                    None,
+                    format!("the request built from this scenario's `when` is rejected by the request checks ({}): {detail}", answer.status),
+                ));
+            }
+            None => {
+                let why = match snapshot
+                    .scenarios
+                    .for_operation(index)
+                    .iter()
+                    .find(|s| s.name == scenario.name)
+                {
+                    Some(own) => own
+                        .when
+                        .check(&request.to_mock_request(), &[])
+                        .err()
+                        .map(|miss| format!(" ({miss})"))
+                        .unwrap_or_default(),
+                    None => String::new(),
+                };
+                findings.push(finding(
+                    Severity::Warning,
+                    None,
+                    format!("could not build a request that selects this scenario{why}; its answer is checked by forcing it"),
+                ));
+            }
+        }
+        let mut forced = request.clone();
+        forced.set_header(FORCE_HEADER, scenario.name.clone());
+        respond(snapshot, &forced.to_mock_request(), ids)
+    };
+    if answer.status != scenario.then.status {
+        // The scenario was selected but did not render: the 500 explains why.
+        let detail = String::from_utf8_lossy(&answer.body);
+        let diagnostics = serde_json::from_str::<serde_json::Value>(&detail)
+            .ok()
+            .and_then(|body| {
+                body.pointer("/issue/0/diagnostics")
+                    .or_else(|| body.get("detail"))
+                    .and_then(|d| d.as_str())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| detail.chars().take(300).collect());
+        findings.push(finding(
+            Severity::Error,
+            None,
+            format!(
+                "answers {} instead of {}: {diagnostics}",
+                answer.status.as_u16(),
+                scenario.then.status.as_u16()
+            ),
+        ));
+        return;
+    }
+    let fhir =
+        matches!(snapshot.contract.profile(), Profile::GpConnect(_)) || snapshot.era.is_some();
+    for problem in snapshot
+        .response_validators
+        .check(&snapshot.model, index, &answer, fhir)
+    {
+        let pointer = Some(problem.pointer.clone());
+        findings.push(finding(problem.severity, pointer, problem.message));
+    }
+}

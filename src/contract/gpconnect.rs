@@ -1,0 +1,585 @@
+//! GP Connect's own rules (DOMAIN.md §2–§4, §7): the SSP headers, the
+//! interaction id per operation, the provider ASID, the JWT, identifier
+//! searches and DSTU2 `$gpc.getcarerecord`'s NHS number.
+
+use http::{Method, StatusCode};
+use serde_json::Value;
+
+use super::jwt::{self, Expectation, Jwt, RecordKind};
+use super::nhs_number;
+use super::{shown, Violation};
+use crate::fhir::{Era, SpineCode};
+use crate::request::MockRequest;
+use crate::spec::{Operation, Param, ParamLocation};
+
+/// Headers these rules check (the spec's own rules skip them).
+pub const SSP_HEADERS: [&str; 5] = [
+    "Ssp-TraceID",
+    "Ssp-From",
+    "Ssp-To",
+    "Ssp-InteractionID",
+    "Authorization",
+];
+
+/// Whether `param` is a header these rules check themselves.
+pub fn covers_header(param: &Param) -> bool {
+    param.location == ParamLocation::Header
+        && SSP_HEADERS
+            .iter()
+            .any(|name| name.eq_ignore_ascii_case(&param.name))
+}
+
+/// One row of the built-in interaction table (DOMAIN.md §2a, §2b, §2c).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interaction {
+    pub method: &'static str,
+    /// The path's end, parameters written `{id}`: `/Patient/{id}/Appointment`.
+    pub shape: &'static str,
+    /// The interaction ids accepted; the first is the canonical one.
+    pub ids: &'static [&'static str],
+    pub kind: RecordKind,
+    pub write: bool,
+}
+
+const fn row(
+    method: &'static str,
+    shape: &'static str,
+    ids: &'static [&'static str],
+    kind: RecordKind,
+    write: bool,
+) -> Interaction {
+    Interaction {
+        method,
+        shape,
+        ids,
+        kind,
+        write,
+    }
+}
+
+use RecordKind::{Organization as O, Patient as P};
+
+/// GP Connect 0.x (DSTU2): no version suffix.
+#[rustfmt::skip]
+pub const DSTU2: &[Interaction] = &[
+    row("GET", "/metadata", &["urn:nhs:names:services:gpconnect:fhir:rest:read:metadata"], O, false),
+    row("GET", "/Patient", &["urn:nhs:names:services:gpconnect:fhir:rest:search:patient"], P, false),
+    row("GET", "/Patient/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:patient"], P, false),
+    row("GET", "/Patient/{id}/Appointment", &["urn:nhs:names:services:gpconnect:fhir:rest:search:patient_appointments"], P, false),
+    row("POST", "/Patient/$gpc.getcarerecord", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.getcarerecord"], P, false),
+    row("GET", "/Practitioner", &["urn:nhs:names:services:gpconnect:fhir:rest:search:practitioner"], O, false),
+    row("GET", "/Practitioner/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:practitioner"], O, false),
+    row("GET", "/Organization", &["urn:nhs:names:services:gpconnect:fhir:rest:search:organization"], O, false),
+    row("GET", "/Organization/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:organization"], O, false),
+    row("POST", "/Organization/$gpc.getschedule", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.getschedule"], O, false),
+    row("POST", "/Organization/{id}/$gpc.getschedule", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.getschedule"], O, false),
+    row("GET", "/Location", &["urn:nhs:names:services:gpconnect:fhir:rest:search:location"], O, false),
+    row("GET", "/Location/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:location"], O, false),
+    row("POST", "/Appointment", &["urn:nhs:names:services:gpconnect:fhir:rest:create:appointment"], P, true),
+    row("GET", "/Appointment/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:appointment"], P, false),
+    row("PUT", "/Appointment/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:update:appointment"], P, true),
+    row("POST", "/Order", &["urn:nhs:names:services:gpconnect:fhir:rest:create:order"], P, true),
+];
+
+/// GP Connect 1.x (STU3): `-1` suffix; Access Record Structured and Access
+/// Document have their own prefixes.
+#[rustfmt::skip]
+pub const STU3: &[Interaction] = &[
+    row(
+        "GET",
+        "/metadata",
+        &[
+            "urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1",
+            "urn:nhs:names:services:gpconnect:structured:fhir:rest:read:metadata-1",
+            "urn:nhs:names:services:gpconnect:documents:fhir:rest:read:metadata-1",
+        ],
+        O,
+        false,
+    ),
+    row(
+        "GET",
+        "/Patient",
+        &[
+            "urn:nhs:names:services:gpconnect:fhir:rest:search:patient-1",
+            "urn:nhs:names:services:gpconnect:documents:fhir:rest:search:patient-1",
+        ],
+        P,
+        false,
+    ),
+    row("GET", "/Patient/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:patient-1"], P, false),
+    row("GET", "/Patient/{id}/Appointment", &["urn:nhs:names:services:gpconnect:fhir:rest:search:patient_appointments-1"], P, false),
+    row("POST", "/Patient/$gpc.registerpatient", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.registerpatient-1"], P, true),
+    row("POST", "/Patient/$gpc.getstructuredrecord", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"], P, false),
+    row("GET", "/Patient/{id}/DocumentReference", &["urn:nhs:names:services:gpconnect:documents:fhir:rest:search:documentreference-1"], P, false),
+    row("GET", "/Binary/{id}", &["urn:nhs:names:services:gpconnect:documents:fhir:rest:read:binary-1"], P, false),
+    row("GET", "/Practitioner", &["urn:nhs:names:services:gpconnect:fhir:rest:search:practitioner-1"], O, false),
+    row("GET", "/Practitioner/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:practitioner-1"], O, false),
+    row("GET", "/Organization", &["urn:nhs:names:services:gpconnect:fhir:rest:search:organization-1"], O, false),
+    row("GET", "/Organization/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:organization-1"], O, false),
+    row("GET", "/Location", &["urn:nhs:names:services:gpconnect:fhir:rest:search:location-1"], O, false),
+    row("GET", "/Location/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:location-1"], O, false),
+    row("GET", "/Slot", &["urn:nhs:names:services:gpconnect:fhir:rest:search:slot-1"], O, false),
+    row("POST", "/Appointment", &["urn:nhs:names:services:gpconnect:fhir:rest:create:appointment-1"], P, true),
+    row("GET", "/Appointment/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:appointment-1"], P, false),
+    // Amend and cancel share the endpoint; 1.5.0's swagger uses update for both.
+    row(
+        "PUT",
+        "/Appointment/{id}",
+        &[
+            "urn:nhs:names:services:gpconnect:fhir:rest:update:appointment-1",
+            "urn:nhs:names:services:gpconnect:fhir:rest:cancel:appointment-1",
+        ],
+        P,
+        true,
+    ),
+];
+
+pub fn table(era: Era) -> &'static [Interaction] {
+    match era {
+        Era::Dstu2 => DSTU2,
+        Era::Stu3 => STU3,
+    }
+}
+
+/// The path with every `{name}` written `{id}`, without a trailing `/`.
+fn shape_of(path: &str) -> String {
+    path.trim_end_matches('/')
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with('{') && segment.ends_with('}') {
+                "{id}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The table row whose shape ends `path` (at a segment boundary) for
+/// `method`; the longest such shape wins.
+pub fn lookup(era: Era, method: &Method, path: &str) -> Option<&'static Interaction> {
+    let shape = shape_of(path);
+    table(era)
+        .iter()
+        .filter(|row| row.method == method.as_str() && shape.ends_with(row.shape))
+        .max_by_key(|row| row.shape.len())
+}
+
+/// The resource an identifier search finds (a GET whose `identifier`
+/// query parameter is required), e.g. `Patient` for `GET /fhir/Patient`.
+pub fn identifier_search_resource(operation: &Operation) -> Option<&str> {
+    if operation.method != Method::GET {
+        return None;
+    }
+    operation
+        .params
+        .iter()
+        .find(|p| p.location == ParamLocation::Query && p.name == "identifier" && p.required)?;
+    operation
+        .path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .filter(|segment| !segment.starts_with('{') && !segment.is_empty())
+}
+
+pub fn nhs_number_system(era: Era) -> &'static str {
+    match era {
+        Era::Dstu2 => "http://fhir.nhs.net/Id/nhs-number",
+        Era::Stu3 => "https://fhir.nhs.uk/Id/nhs-number",
+    }
+}
+
+/// The identifier systems a search of `resource` accepts (DOMAIN.md §7),
+/// or `None` for a resource without a known list.
+pub fn identifier_systems(era: Era, resource: &str) -> Option<&'static [&'static str]> {
+    Some(match (era, resource) {
+        (Era::Dstu2, "Patient") => &["http://fhir.nhs.net/Id/nhs-number"],
+        // The JWT's quirky `sds-user-id` system (no `/Id/`) is accepted as an alias.
+        (Era::Dstu2, "Practitioner") => &[
+            "http://fhir.nhs.net/Id/sds-user-id",
+            "http://fhir.nhs.net/sds-user-id",
+        ],
+        (Era::Dstu2, "Organization") => &[
+            "http://fhir.nhs.net/Id/ods-organization-code",
+            "http://fhir.nhs.net/Id/ods-site-code",
+        ],
+        (Era::Dstu2, "Location") => &["http://fhir.nhs.net/Id/ods-site-code"],
+        (Era::Stu3, "Patient") => &["https://fhir.nhs.uk/Id/nhs-number"],
+        (Era::Stu3, "Practitioner") => &["https://fhir.nhs.uk/Id/sds-user-id"],
+        // The demonstrator accepts both forms.
+        (Era::Stu3, "Organization") => &[
+            "https://fhir.nhs.uk/Id/ods-organization-code",
+            "http://fhir.nhs.net/Id/ods-organization-code",
+        ],
+        (Era::Stu3, "Location") => &["https://fhir.nhs.uk/Id/ods-site-code"],
+        _ => return None,
+    })
+}
+
+/// GP Connect's rules for one operation.
+#[derive(Debug)]
+pub struct OperationRules {
+    /// Accepted `Ssp-InteractionID`s; empty when neither the spec nor the table knows.
+    interactions: Vec<String>,
+    kind: Option<RecordKind>,
+    write: bool,
+    /// The resource of an identifier search.
+    search: Option<String>,
+    /// DSTU2 `$gpc.getcarerecord`.
+    care_record: bool,
+    /// `GET /fhir/metadata`, for messages.
+    label: String,
+}
+
+impl OperationRules {
+    /// The spec's `default`/`enum` of the `Ssp-InteractionID` header wins;
+    /// else the built-in table by method and path shape.
+    pub fn compile(operation: &Operation, era: Era) -> OperationRules {
+        let mut interactions: Vec<String> = Vec::new();
+        if let Some(param) = operation.params.iter().find(|p| {
+            p.location == ParamLocation::Header && p.name.eq_ignore_ascii_case("Ssp-InteractionID")
+        }) {
+            let enumerated = param.schema.get("enum").and_then(Value::as_array);
+            for value in enumerated
+                .into_iter()
+                .flatten()
+                .chain(param.schema.get("default"))
+            {
+                if let Some(id) = value.as_str() {
+                    if !interactions.iter().any(|known| known == id) {
+                        interactions.push(id.to_string());
+                    }
+                }
+            }
+        }
+        let row = lookup(era, &operation.method, &operation.path).or_else(|| {
+            // An unusual path: find the row by the spec's interaction id.
+            table(era).iter().find(|row| {
+                row.ids
+                    .iter()
+                    .any(|id| interactions.iter().any(|i| i == id))
+            })
+        });
+        if let Some(row) = row {
+            if interactions.is_empty() {
+                interactions = row.ids.iter().map(|id| id.to_string()).collect();
+            } else if row.method == "PUT" && row.shape == "/Appointment/{id}" {
+                // Amend and cancel: accept both whatever the spec says.
+                for id in row.ids {
+                    if !interactions.iter().any(|known| known == id) {
+                        interactions.push(id.to_string());
+                    }
+                }
+            }
+        }
+        OperationRules {
+            interactions,
+            kind: row.map(|r| r.kind),
+            write: row.map(|r| r.write).unwrap_or_else(|| operation.is_write()),
+            search: identifier_search_resource(operation).map(str::to_string),
+            care_record: era == Era::Dstu2
+                && operation.method == Method::POST
+                && operation.path.ends_with("/$gpc.getcarerecord"),
+            label: format!("{} {}", operation.method, operation.full_path),
+        }
+    }
+
+    pub fn interactions(&self) -> &[String] {
+        &self.interactions
+    }
+
+    /// The SSP headers, the interaction id, `Ssp-To` and the JWT. Returns
+    /// the decoded JWT for later rules.
+    pub fn check_headers(
+        &self,
+        request: &MockRequest,
+        era: Era,
+        asid: &str,
+        out: &mut Vec<Violation>,
+    ) -> Option<Jwt> {
+        let header = |name: &str| -> Result<Option<&str>, ()> {
+            match request.headers.get(name) {
+                None => Ok(None),
+                Some(value) => value.to_str().map(|v| Some(v.trim())).map_err(|_| ()),
+            }
+        };
+        let present = |name: &str, out: &mut Vec<Violation>| -> Option<String> {
+            let at = format!("header {name}");
+            match header(name) {
+                Ok(Some(value)) if !value.is_empty() => Some(value.to_string()),
+                Ok(Some(_)) => {
+                    out.push(Violation::bad_request(at, "must not be blank"));
+                    None
+                }
+                Ok(None) => {
+                    out.push(Violation::bad_request(at, "is required"));
+                    None
+                }
+                Err(()) => {
+                    out.push(Violation::bad_request(at, "must be visible ASCII text"));
+                    None
+                }
+            }
+        };
+        present("Ssp-TraceID", out);
+        present("Ssp-From", out);
+        if let Some(to) = present("Ssp-To", out) {
+            if to != asid {
+                out.push(Violation::bad_request(
+                    "header Ssp-To",
+                    format!("must be this provider's ASID {asid}, was {}", shown(&to)),
+                ));
+            }
+        }
+        if let Some(id) = present("Ssp-InteractionID", out) {
+            if !self.interactions.is_empty() && !self.interactions.iter().any(|i| *i == id) {
+                let known = table(era).iter().any(|row| row.ids.contains(&id.as_str()));
+                out.push(Violation::bad_request(
+                    "header Ssp-InteractionID",
+                    format!(
+                        "must be {} for {}, was {}{}",
+                        self.interactions.join(" or "),
+                        self.label,
+                        shown(&id),
+                        if known {
+                            " (the interaction of another operation)"
+                        } else {
+                            " (not a known interaction)"
+                        }
+                    ),
+                ));
+            }
+        }
+        let authorization = present("Authorization", out)?;
+        let token = match authorization.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("Bearer") => token.trim(),
+            _ => {
+                out.push(Violation::bad_request(
+                    "header Authorization",
+                    format!(
+                        "must be `Bearer <JWT>`, was {}",
+                        shown(authorization.split(' ').next().unwrap_or(""))
+                    ),
+                ));
+                return None;
+            }
+        };
+        let jwt = match jwt::decode(token) {
+            Ok(jwt) => jwt,
+            Err(error) => {
+                out.push(Violation::bad_request(
+                    "header Authorization",
+                    format!("must carry an unsigned JWT: the token {error}"),
+                ));
+                return None;
+            }
+        };
+        let expect = Expectation {
+            era,
+            kind: self.kind,
+            write: self.write,
+            now: chrono::Utc::now().timestamp(),
+        };
+        jwt::check_claims(&jwt.claims, &expect, out);
+        Some(jwt)
+    }
+
+    /// Identifier searches: exactly one `identifier=system|value`, a known
+    /// system, and a valid NHS number (DOMAIN.md §7).
+    pub fn check_identifier_search(
+        &self,
+        request: &MockRequest,
+        era: Era,
+        out: &mut Vec<Violation>,
+    ) {
+        let Some(resource) = &self.search else {
+            return;
+        };
+        let at = "query parameter identifier";
+        if let Some((name, _)) = request
+            .query
+            .iter()
+            .find(|(name, _)| name != "identifier" && name.eq_ignore_ascii_case("identifier"))
+        {
+            out.push(Violation::bad_request(
+                format!("query parameter {name}"),
+                "has the wrong case: the parameter is `identifier`",
+            ));
+            return;
+        }
+        let mut values = request.query_values("identifier");
+        let Some(value) = values.next() else {
+            out.push(Violation::bad_request(
+                at,
+                format!("is required: {resource}?identifier=<system>|<value>"),
+            ));
+            return;
+        };
+        if values.next().is_some() {
+            out.push(Violation::bad_request(at, "must be given exactly once"));
+            return;
+        }
+        let invalid = |message: String| {
+            Violation::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                SpineCode::INVALID_PARAMETER,
+                at,
+                message,
+            )
+        };
+        let Some((system, id)) = value.split_once('|') else {
+            out.push(invalid(format!(
+                "must be <system>|<value>, was {}",
+                shown(value)
+            )));
+            return;
+        };
+        if system.is_empty() || id.is_empty() {
+            out.push(invalid(format!(
+                "must have both a system and a value (<system>|<value>), was {}",
+                shown(value)
+            )));
+            return;
+        }
+        if let Some(systems) = identifier_systems(era, resource) {
+            if !systems.contains(&system) {
+                out.push(Violation::new(
+                    StatusCode::BAD_REQUEST,
+                    SpineCode::INVALID_IDENTIFIER_SYSTEM,
+                    at,
+                    format!(
+                        "system must be {} for a {resource} search, was {}",
+                        systems.join(" or "),
+                        shown(system)
+                    ),
+                ));
+                return;
+            }
+        }
+        if system == nhs_number_system(era) {
+            if let Err(error) = nhs_number::check(id) {
+                out.push(Violation::new(
+                    StatusCode::BAD_REQUEST,
+                    SpineCode::INVALID_NHS_NUMBER,
+                    at,
+                    format!("NHS number {} {error}", shown(id)),
+                ));
+            }
+        }
+    }
+
+    /// DSTU2 `$gpc.getcarerecord`: the body's `patientNHSNumber` must be the
+    /// JWT's `requested_record` NHS number.
+    pub fn check_care_record(
+        &self,
+        request: &MockRequest,
+        era: Era,
+        jwt: Option<&Jwt>,
+        out: &mut Vec<Violation>,
+    ) {
+        if !self.care_record || era != Era::Dstu2 {
+            return;
+        }
+        let (Some(jwt), Some(body)) = (jwt, request.body_json()) else {
+            return;
+        };
+        let Some((index, body_number)) = body
+            .get("parameter")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .find(|(_, p)| p.get("name").and_then(Value::as_str) == Some("patientNHSNumber"))
+            .and_then(|(i, p)| {
+                p.get("valueIdentifier")
+                    .and_then(|v| v.get("value"))
+                    .and_then(Value::as_str)
+                    .map(|v| (i, v))
+            })
+        else {
+            return;
+        };
+        let jwt_number = jwt::requested_nhs_number(&jwt.claims);
+        if jwt_number != Some(body_number) {
+            out.push(Violation::new(
+                StatusCode::BAD_REQUEST,
+                SpineCode::INVALID_NHS_NUMBER,
+                format!("body /parameter/{index}/valueIdentifier/value (patientNHSNumber)"),
+                format!(
+                    "must equal the JWT requested_record NHS number {}, was {}",
+                    jwt_number.map(shown).unwrap_or_else(|| "(none)".into()),
+                    shown(body_number)
+                ),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interaction_table_by_method_and_shape() {
+        let id = |era, method: Method, path: &str| lookup(era, &method, path).map(|row| row.ids[0]);
+        assert_eq!(
+            id(Era::Dstu2, Method::GET, "/fhir/metadata"),
+            Some("urn:nhs:names:services:gpconnect:fhir:rest:read:metadata")
+        );
+        assert_eq!(
+            id(
+                Era::Dstu2,
+                Method::GET,
+                "/fhir/Patient/{patientId}/Appointment"
+            ),
+            Some("urn:nhs:names:services:gpconnect:fhir:rest:search:patient_appointments")
+        );
+        assert_eq!(
+            id(Era::Dstu2, Method::POST, "/fhir/Appointment"),
+            Some("urn:nhs:names:services:gpconnect:fhir:rest:create:appointment")
+        );
+        assert_eq!(
+            id(Era::Stu3, Method::GET, "/Patient/{id}"),
+            Some("urn:nhs:names:services:gpconnect:fhir:rest:read:patient-1")
+        );
+        assert_eq!(
+            id(Era::Stu3, Method::POST, "/Patient/$gpc.registerpatient"),
+            Some("urn:nhs:names:services:gpconnect:fhir:operation:gpc.registerpatient-1")
+        );
+        let put = lookup(Era::Stu3, &Method::PUT, "/Appointment/{id}").map(|r| r.ids.to_vec());
+        assert_eq!(
+            put,
+            Some(vec![
+                "urn:nhs:names:services:gpconnect:fhir:rest:update:appointment-1",
+                "urn:nhs:names:services:gpconnect:fhir:rest:cancel:appointment-1"
+            ])
+        );
+        assert_eq!(id(Era::Stu3, Method::GET, "/Order"), None);
+        assert_eq!(id(Era::Dstu2, Method::DELETE, "/fhir/Patient/{id}"), None);
+        // Every DSTU2 id lacks the suffix; every STU3 one has it.
+        assert!(DSTU2
+            .iter()
+            .flat_map(|r| r.ids)
+            .all(|id| !id.ends_with("-1")));
+        assert!(STU3.iter().flat_map(|r| r.ids).all(|id| id.ends_with("-1")));
+    }
+
+    #[test]
+    fn scopes_of_the_table() {
+        let row = |method: Method, path: &str| {
+            lookup(Era::Dstu2, &method, path).map(|r| (r.kind, r.write))
+        };
+        assert_eq!(
+            row(Method::POST, "/fhir/Patient/$gpc.getcarerecord"),
+            Some((P, false))
+        );
+        assert_eq!(
+            row(Method::POST, "/fhir/Organization/$gpc.getschedule"),
+            Some((O, false))
+        );
+        assert_eq!(row(Method::PUT, "/fhir/Appointment/{id}"), Some((P, true)));
+        assert_eq!(row(Method::GET, "/fhir/Location/{id}"), Some((O, false)));
+    }
+}

@@ -1,0 +1,357 @@
+//! Contract checks: what a request must satisfy before a scenario answers it.
+//!
+//! A [`Contract`] is compiled once per snapshot from the definition and the
+//! settings; [`Contract::check`] runs between routing and scenario
+//! selection and lists every [`Violation`] of one request. Two sets of rules:
+//!
+//! - [`spec_rules`]: what any definition says — required parameters, their
+//!   types, formats, enums, patterns and bounds, the request body and its
+//!   schema, `Content-Type`, `Accept`.
+//! - [`gpconnect`]: GP Connect's rules (DOMAIN.md §3, §4, §7) — the SSP
+//!   headers, the interaction id, the provider ASID, the JWT ([`jwt`]) and
+//!   identifier searches ([`nhs_number`]).
+//!
+//! JSON Schema validators are compiled lazily, once per snapshot, on the
+//! first request that needs them, so startup stays fast with big definitions.
+
+pub mod gpconnect;
+pub mod jwt;
+pub mod nhs_number;
+pub mod spec_rules;
+
+use http::{HeaderName, HeaderValue, StatusCode};
+
+use crate::answer::Answer;
+use crate::fhir::{Era, ErrorStyle, Outcome, SpineCode};
+use crate::request::MockRequest;
+use crate::snapshot::Settings;
+use crate::spec::ApiModel;
+
+/// The header that carries each violation in `warn` mode.
+pub const VIOLATION_HEADER: HeaderName = HeaderName::from_static("x-contract-violation");
+
+/// The provider ASID when `--asid` is not given (the demonstrator's).
+pub const DEFAULT_ASID: &str = "918999198993";
+
+/// What to do with a request that breaks the contract.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ContractMode {
+    /// Reject it with the first violation.
+    #[default]
+    Strict,
+    /// Serve it anyway; list the violations in `X-Contract-Violation`.
+    Warn,
+    /// Do not check.
+    Off,
+}
+
+/// Which rules beyond the definition's own apply (`--profile`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProfileChoice {
+    /// GP Connect when the definition's media types are FHIR, else none.
+    #[default]
+    Auto,
+    GpConnect,
+    None,
+}
+
+/// The profile in force for a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    GpConnect(Era),
+    None,
+}
+
+impl Profile {
+    /// Resolves the choice against the definition: `auto` is GP Connect when
+    /// the era is forced or detected. A forced GP Connect profile without a
+    /// known era speaks STU3 (GP Connect 1.x).
+    pub fn resolve(choice: ProfileChoice, era: Option<Era>) -> Profile {
+        match (choice, era) {
+            (ProfileChoice::None, _) => Profile::None,
+            (ProfileChoice::Auto, None) => Profile::None,
+            (_, Some(era)) => Profile::GpConnect(era),
+            (ProfileChoice::GpConnect, None) => Profile::GpConnect(Era::Stu3),
+        }
+    }
+
+    pub fn era(self) -> Option<Era> {
+        match self {
+            Profile::GpConnect(era) => Some(era),
+            Profile::None => None,
+        }
+    }
+}
+
+/// One broken rule: the answer it deserves and what was wrong where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub status: StatusCode,
+    pub code: SpineCode,
+    /// What was wrong: a header, claim or parameter name, or `body /json/pointer`.
+    pub at: String,
+    /// What was expected, as a predicate of `at` ("must be 300, was 600").
+    pub message: String,
+}
+
+impl Violation {
+    pub fn new(
+        status: StatusCode,
+        code: SpineCode,
+        at: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            at: at.into(),
+            message: message.into(),
+        }
+    }
+
+    /// 400 BAD_REQUEST, the answer to most malformed requests.
+    pub fn bad_request(at: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, SpineCode::BAD_REQUEST, at, message)
+    }
+
+    /// 415 Unsupported Media Type (no Spine code is defined: BAD_REQUEST, as the demonstrator).
+    pub fn unsupported_media(at: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            SpineCode::BAD_REQUEST,
+            at,
+            message,
+        )
+    }
+
+    /// The OperationOutcome's `diagnostics`: `at` followed by the message.
+    pub fn diagnostics(&self) -> String {
+        format!("{} {}", self.at, self.message)
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        Outcome::new(self.status, self.code, self.diagnostics())
+    }
+
+    /// `X-Contract-Violation: <at>: <message>`, reduced to what HTTP allows.
+    fn header_value(&self) -> HeaderValue {
+        let text = format!("{}: {}", self.at, self.message);
+        let clean: String = text
+            .chars()
+            .take(500)
+            .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+            .collect();
+        HeaderValue::from_str(&clean).unwrap_or(HeaderValue::from_static("unprintable"))
+    }
+}
+
+/// A request value quoted for diagnostics: Debug-escaped and cut short, so
+/// that neither control characters nor huge values reach a response.
+pub fn shown(value: &str) -> String {
+    const MAX: usize = 80;
+    if value.chars().count() > MAX {
+        let cut: String = value.chars().take(MAX).collect();
+        format!("{cut:?}…")
+    } else {
+        format!("{value:?}")
+    }
+}
+
+/// The rules of one operation, compiled.
+#[derive(Debug)]
+struct OperationContract {
+    spec: spec_rules::OperationRules,
+    gpc: Option<gpconnect::OperationRules>,
+}
+
+/// Every operation's rules for one snapshot, plus the settings that apply them.
+#[derive(Debug)]
+pub struct Contract {
+    mode: ContractMode,
+    profile: Profile,
+    asid: String,
+    operations: Vec<OperationContract>,
+}
+
+impl Contract {
+    /// Compiles the rules of every operation of `model`. Cheap: schemas are
+    /// compiled into validators only when first needed.
+    pub fn compile(model: &ApiModel, settings: &Settings, era: Option<Era>) -> Contract {
+        let profile = Profile::resolve(settings.profile, era);
+        let operations = model
+            .operations
+            .iter()
+            .map(|operation| OperationContract {
+                spec: spec_rules::OperationRules::compile(operation, &model.schema_root, profile),
+                gpc: profile
+                    .era()
+                    .map(|era| gpconnect::OperationRules::compile(operation, era)),
+            })
+            .collect();
+        Contract {
+            mode: settings.contract,
+            profile,
+            asid: settings
+                .asid
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ASID.to_string()),
+            operations,
+        }
+    }
+
+    /// The provider ASID that `Ssp-To` must name.
+    pub fn asid(&self) -> &str {
+        &self.asid
+    }
+
+    pub fn mode(&self) -> ContractMode {
+        self.mode
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// Errors are GP Connect OperationOutcomes of the era, or RFC 7807
+    /// problem documents under profile `none`.
+    pub fn error_style(&self) -> ErrorStyle {
+        match self.profile {
+            Profile::GpConnect(era) => ErrorStyle::Fhir(era),
+            Profile::None => ErrorStyle::Problem,
+        }
+    }
+
+    /// Every GP Connect response carries `Cache-Control: no-store`.
+    pub fn no_store(&self) -> bool {
+        matches!(self.profile, Profile::GpConnect(_))
+    }
+
+    /// Every violation of `request` to operation `index`, in the order the
+    /// rules run (headers, JWT, media types, parameters, body). Empty when
+    /// the mode is `off` or the request is fine.
+    pub fn check(
+        &self,
+        model: &ApiModel,
+        index: usize,
+        request: &MockRequest,
+        path_params: &[(String, String)],
+    ) -> Vec<Violation> {
+        let mut out = Vec::new();
+        if self.mode == ContractMode::Off {
+            return out;
+        }
+        let (Some(rules), Some(operation)) =
+            (self.operations.get(index), model.operations.get(index))
+        else {
+            return out;
+        };
+        let root = &model.schema_root;
+        match (&rules.gpc, self.profile) {
+            (Some(gpc), Profile::GpConnect(era)) => {
+                let jwt = gpc.check_headers(request, era, &self.asid, &mut out);
+                rules
+                    .spec
+                    .check_media(operation, request, Some(era), &mut out);
+                rules
+                    .spec
+                    .check_params(operation, root, request, path_params, &mut out);
+                gpc.check_identifier_search(request, era, &mut out);
+                rules.spec.check_body(operation, root, request, &mut out);
+                gpc.check_care_record(request, era, jwt.as_ref(), &mut out);
+            }
+            _ => {
+                rules.spec.check_media(operation, request, None, &mut out);
+                rules
+                    .spec
+                    .check_params(operation, root, request, path_params, &mut out);
+                rules.spec.check_body(operation, root, request, &mut out);
+            }
+        }
+        out
+    }
+
+    /// The answer that replaces the scenario's, if any: in `strict` mode the
+    /// first violation, unless the chosen scenario skips checks.
+    pub fn rejection(
+        &self,
+        operation_key: &str,
+        violations: &[Violation],
+        scenario_skips_checks: bool,
+    ) -> Option<Outcome> {
+        if self.mode != ContractMode::Strict || scenario_skips_checks {
+            return None;
+        }
+        let first = violations.first()?;
+        tracing::info!(
+            operation = operation_key,
+            status = first.status.as_u16(),
+            "request rejected: {}",
+            first.diagnostics()
+        );
+        Some(first.outcome())
+    }
+
+    /// A served answer to a request with violations (`warn` mode, or a
+    /// scenario that skips checks): one `X-Contract-Violation` each, logged.
+    pub fn annotate(
+        &self,
+        mut answer: Answer,
+        operation_key: &str,
+        violations: &[Violation],
+    ) -> Answer {
+        for violation in violations {
+            tracing::warn!(
+                operation = operation_key,
+                "contract violation: {}",
+                violation.diagnostics()
+            );
+            answer
+                .headers
+                .append(VIOLATION_HEADER, violation.header_value());
+        }
+        answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_resolution() {
+        assert_eq!(
+            Profile::resolve(ProfileChoice::Auto, Some(Era::Dstu2)),
+            Profile::GpConnect(Era::Dstu2)
+        );
+        assert_eq!(Profile::resolve(ProfileChoice::Auto, None), Profile::None);
+        assert_eq!(
+            Profile::resolve(ProfileChoice::None, Some(Era::Stu3)),
+            Profile::None
+        );
+        assert_eq!(
+            Profile::resolve(ProfileChoice::GpConnect, None),
+            Profile::GpConnect(Era::Stu3)
+        );
+    }
+
+    #[test]
+    fn violation_texts() {
+        let violation = Violation::bad_request("JWT claim exp - iat", "must be 300, was 600");
+        assert_eq!(
+            violation.diagnostics(),
+            "JWT claim exp - iat must be 300, was 600"
+        );
+        assert_eq!(
+            violation.header_value(),
+            "JWT claim exp - iat: must be 300, was 600"
+        );
+        let odd = Violation::bad_request("header X", "was \u{1}é");
+        assert_eq!(odd.header_value(), "header X: was ??");
+    }
+
+    #[test]
+    fn shown_quotes_and_cuts() {
+        assert_eq!(shown("a\"b"), "\"a\\\"b\"");
+        assert!(shown(&"x".repeat(500)).len() < 100);
+    }
+}

@@ -1,0 +1,539 @@
+//! Issue: contract checks on every request. One table, one row per rule:
+//! a valid GP Connect request (tests/it/gpc.rs) with one thing broken, and
+//! the status, Spine code and diagnostics the mock must answer with.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use reqwest::header::HeaderMap;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::{client, fixture, Server};
+use crate::gpc;
+
+const NHS: &str = "9658218873";
+const NHS_SYSTEM: &str = "http://fhir.nhs.net/Id/nhs-number";
+
+/// A request under construction: the GP Connect headers and the JWT claims
+/// stay editable until it is sent, when a fresh JWT is encoded.
+#[derive(Clone)]
+struct Req {
+    method: Method,
+    path: String,
+    headers: Vec<(String, String)>,
+    /// Encoded into `Authorization: Bearer <JWT>` unless `authorization` is set.
+    claims: Option<Value>,
+    /// A raw `Authorization` value, replacing the JWT.
+    authorization: Option<String>,
+    body: Option<String>,
+}
+
+impl Req {
+    /// A valid request for `operation` of the default definition.
+    fn valid(operation: &str) -> Req {
+        let (method, path, body) = match operation {
+            "Metadata_Metadata" => (Method::GET, "/fhir/metadata".to_string(), None),
+            "PatientIdentifier_SearchByIdentifier" => (
+                Method::GET,
+                format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C{NHS}"),
+                None,
+            ),
+            "Patient_Read" => (Method::GET, "/fhir/Patient/2".to_string(), None),
+            "PractitionerIdentifier_SearchByIdentifier" => (
+                Method::GET,
+                "/fhir/Practitioner?identifier=http://fhir.nhs.net/Id/sds-user-id%7CG13579135"
+                    .to_string(),
+                None,
+            ),
+            "OrganizationIdentifier_SearchByIdentifier" => (
+                Method::GET,
+                "/fhir/Organization?identifier=http://fhir.nhs.net/Id/ods-organization-code%7CA20047"
+                    .to_string(),
+                None,
+            ),
+            "PatientOperation_GetCareRecord" => (
+                Method::POST,
+                "/fhir/Patient/$gpc.getcarerecord".to_string(),
+                Some(gpc::care_record_parameters(NHS, "SUM")),
+            ),
+            "Appointment_Create" => (
+                Method::POST,
+                "/fhir/Appointment".to_string(),
+                Some(json!({
+                    "resourceType": "Appointment",
+                    "status": "booked",
+                    "start": "2030-01-07T09:00:00+00:00",
+                    "end": "2030-01-07T09:10:00+00:00",
+                    "slot": [{"reference": "Slot/3"}],
+                    "participant": [
+                        {"actor": {"reference": "Patient/2"}, "status": "accepted"},
+                        {"actor": {"reference": "Location/1"}, "status": "accepted"}
+                    ]
+                })),
+            ),
+            other => panic!("no valid request for {other} in this table"),
+        };
+        let mut headers: Vec<(String, String)> = gpc::headers(operation, NHS)
+            .into_iter()
+            .filter(|(name, _)| *name != "Authorization")
+            .map(|(name, value)| (name.to_string(), value))
+            .collect();
+        if body.is_some() {
+            headers.push(("Content-Type".into(), gpc::FHIR_JSON.into()));
+        }
+        Req {
+            method,
+            path,
+            headers,
+            claims: Some(gpc::claims(operation, NHS)),
+            authorization: None,
+            body: body.map(|b| b.to_string()),
+        }
+    }
+
+    fn set(mut self, name: &str, value: &str) -> Req {
+        if name.eq_ignore_ascii_case("Authorization") {
+            self.authorization = Some(value.to_string());
+            return self;
+        }
+        self = self.remove(name);
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    fn remove(mut self, name: &str) -> Req {
+        if name.eq_ignore_ascii_case("Authorization") {
+            self.claims = None;
+            self.authorization = None;
+        }
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self
+    }
+
+    fn path(mut self, path: &str) -> Req {
+        self.path = path.to_string();
+        self
+    }
+
+    fn body(mut self, body: &str) -> Req {
+        self.body = Some(body.to_string());
+        self
+    }
+
+    fn no_body(mut self) -> Req {
+        self.body = None;
+        self
+    }
+
+    /// Edits the JWT claims (a pointer such as `/requesting_practitioner/id`).
+    fn claim(mut self, pointer: &str, value: Value) -> Req {
+        if let Some(claims) = self.claims.as_mut() {
+            let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+            if let Some(Value::Object(map)) = claims.pointer_mut(parent) {
+                map.insert(key.to_string(), value);
+            }
+        }
+        self
+    }
+
+    fn drop_claim(mut self, pointer: &str) -> Req {
+        if let Some(claims) = self.claims.as_mut() {
+            let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+            if let Some(Value::Object(map)) = claims.pointer_mut(parent) {
+                map.remove(key);
+            }
+        }
+        self
+    }
+
+    /// Replaces the token with `header.payload.signature` built from raw parts.
+    fn token(self, header: &str, payload: &str, signature: &str) -> Req {
+        let value = format!("Bearer {header}.{payload}.{signature}");
+        self.set("Authorization", &value)
+    }
+
+    fn claims_segment(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.claims.clone().unwrap_or_default().to_string())
+    }
+
+    async fn send(&self, server: &Server, http: &reqwest::Client) -> Reply {
+        let mut builder = http.request(self.method.clone(), server.url(&self.path));
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value);
+        }
+        match (&self.authorization, &self.claims) {
+            (Some(raw), _) => builder = builder.header("Authorization", raw),
+            (None, Some(claims)) => {
+                builder = builder.header("Authorization", format!("Bearer {}", gpc::jwt(claims)))
+            }
+            (None, None) => {}
+        }
+        if let Some(body) = &self.body {
+            builder = builder.body(body.clone());
+        }
+        let response = builder.send().await.expect("request is answered");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    fn code(&self) -> &str {
+        self.body["issue"][0]["details"]["coding"][0]["code"]
+            .as_str()
+            .unwrap_or("")
+    }
+
+    fn diagnostics(&self) -> &str {
+        self.body["issue"][0]["diagnostics"].as_str().unwrap_or("")
+    }
+}
+
+const HEADER: &str = r#"{"alg":"none","typ":"JWT"}"#;
+
+fn b64(text: &str) -> String {
+    URL_SAFE_NO_PAD.encode(text)
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// (rule, request, status, Spine code, diagnostics substring). A `200`/`201`
+/// row is a tolerance rule: the request must be served.
+#[rustfmt::skip]
+fn table() -> Vec<(&'static str, Req, u16, &'static str, &'static str)> {
+    let metadata = || Req::valid("Metadata_Metadata");
+    let patient = || Req::valid("Patient_Read");
+    let search = || Req::valid("PatientIdentifier_SearchByIdentifier");
+    let record = || Req::valid("PatientOperation_GetCareRecord");
+    let book = || Req::valid("Appointment_Create");
+    let good = metadata();
+    let payload = good.claims_segment();
+    let t = now();
+    vec![
+        // The valid baselines.
+        ("valid metadata", metadata(), 200, "", ""),
+        ("valid patient read", patient(), 200, "", ""),
+        ("valid patient search", search(), 200, "", ""),
+        ("valid care record", record(), 200, "", ""),
+        ("valid booking", book(), 201, "", ""),
+        ("valid practitioner search", Req::valid("PractitionerIdentifier_SearchByIdentifier"), 200, "", ""),
+        ("valid organisation search", Req::valid("OrganizationIdentifier_SearchByIdentifier"), 200, "", ""),
+        // §3 SSP headers.
+        ("Ssp-TraceID missing", metadata().remove("Ssp-TraceID"), 400, "BAD_REQUEST", "header Ssp-TraceID is required"),
+        ("Ssp-TraceID blank", metadata().set("Ssp-TraceID", " "), 400, "BAD_REQUEST", "header Ssp-TraceID must not be blank"),
+        ("Ssp-From missing", metadata().remove("Ssp-From"), 400, "BAD_REQUEST", "header Ssp-From is required"),
+        ("Ssp-To missing", metadata().remove("Ssp-To"), 400, "BAD_REQUEST", "header Ssp-To is required"),
+        ("Ssp-To not this provider", metadata().set("Ssp-To", "918999198738"), 400, "BAD_REQUEST", "header Ssp-To must be this provider's ASID 918999198993, was \"918999198738\""),
+        ("Ssp-InteractionID missing", metadata().remove("Ssp-InteractionID"), 400, "BAD_REQUEST", "header Ssp-InteractionID is required"),
+        ("interaction of another operation", metadata().set("Ssp-InteractionID", &gpc::interaction_id("Patient_Read")), 400, "BAD_REQUEST", "(the interaction of another operation)"),
+        ("unknown interaction", metadata().set("Ssp-InteractionID", "urn:nhs:names:services:gpconnect:fhir:rest:read:everything"), 400, "BAD_REQUEST", "(not a known interaction)"),
+        ("STU3 interaction on DSTU2", metadata().set("Ssp-InteractionID", "urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1"), 400, "BAD_REQUEST", "must be urn:nhs:names:services:gpconnect:fhir:rest:read:metadata for GET /fhir/metadata"),
+        ("header names are case-insensitive", metadata().remove("Ssp-To").set("ssp-to", gpc::PROVIDER_ASID), 200, "", ""),
+        ("unknown headers and parameters ignored", metadata().set("X-Extra", "1").path("/fhir/metadata?foo=bar"), 200, "", ""),
+        // §4 Authorization and the JWT's form.
+        ("Authorization missing", metadata().remove("Authorization"), 400, "BAD_REQUEST", "header Authorization is required"),
+        ("Authorization not Bearer", metadata().set("Authorization", "Basic dXNlcjpwYXNz"), 400, "BAD_REQUEST", "must be `Bearer <JWT>`, was \"Basic\""),
+        ("JWT with two segments", metadata().set("Authorization", &format!("Bearer {}.{payload}", b64(HEADER))), 400, "BAD_REQUEST", "must have 3 dot-separated segments"),
+        ("JWT signed", metadata().token(&b64(HEADER), &payload, "c2lnbmF0dXJl"), 400, "BAD_REQUEST", "must have an empty signature"),
+        ("JWT padded", metadata().token(&format!("{}==", b64(HEADER)), &payload, ""), 400, "BAD_REQUEST", "without padding, found `=`"),
+        ("JWT in the standard alphabet", metadata().token(&b64(HEADER), &format!("+{payload}"), ""), 400, "BAD_REQUEST", "found `+`"),
+        ("JWT payload not JSON", metadata().token(&b64(HEADER), &b64("not json"), ""), 400, "BAD_REQUEST", "payload segment is not a JSON object"),
+        ("JWT alg not none", metadata().token(&b64(r#"{"alg":"HS256","typ":"JWT"}"#), &payload, ""), 400, "BAD_REQUEST", "alg must be none"),
+        ("JWT typ not JWT", metadata().token(&b64(r#"{"alg":"none","typ":"JOSE"}"#), &payload, ""), 400, "BAD_REQUEST", "typ must be JWT"),
+        ("JWT header extra key", metadata().token(&b64(r#"{"alg":"none","typ":"JWT","kid":"k"}"#), &payload, ""), 400, "BAD_REQUEST", "unexpected key kid"),
+        // §4 claims.
+        ("claim missing", metadata().drop_claim("/iss"), 400, "BAD_REQUEST", "JWT claim iss is required"),
+        ("claim null", metadata().claim("/requesting_device", Value::Null), 400, "BAD_REQUEST", "JWT claim requesting_device must not be null"),
+        ("DSTU2 requested_record missing", metadata().drop_claim("/requested_record"), 400, "BAD_REQUEST", "JWT claim requested_record is required"),
+        ("exp - iat 600", metadata().claim("/iat", json!(t)).claim("/exp", json!(t + 600)), 400, "BAD_REQUEST", "JWT claim exp - iat must be 300, was 600"),
+        ("exp - iat 299", metadata().claim("/iat", json!(t)).claim("/exp", json!(t + 299)), 400, "BAD_REQUEST", "JWT claim exp - iat must be 300, was 299"),
+        ("exp - iat -1", metadata().claim("/iat", json!(t)).claim("/exp", json!(t - 1)), 400, "BAD_REQUEST", "JWT claim exp - iat must be 300, was -1"),
+        ("expired", metadata().claim("/iat", json!(t - 400)).claim("/exp", json!(t - 100)), 400, "BAD_REQUEST", "JWT claim exp must not be in the past"),
+        ("exp not an integer", metadata().claim("/exp", json!("soon")), 400, "BAD_REQUEST", "JWT claim exp must be an integer UNIX time"),
+        ("future iat tolerated", metadata().claim("/iat", json!(t + 200)).claim("/exp", json!(t + 500)), 200, "", ""),
+        ("reason not directcare", metadata().claim("/reason_for_request", json!("secondaryuses")), 400, "BAD_REQUEST", "JWT claim reason_for_request must be directcare, was \"secondaryuses\""),
+        ("scope not a scope", metadata().claim("/requested_scope", json!("badScope")), 400, "BAD_REQUEST", "JWT claim requested_scope must be one of"),
+        ("read scope on a write operation", book().claim("/requested_scope", json!("patient/*.read")), 400, "BAD_REQUEST", "JWT claim requested_scope must be patient/*.write for this operation"),
+        ("write scope on a read operation", patient().claim("/requested_scope", json!("patient/*.write")), 400, "BAD_REQUEST", "must be patient/*.read for this operation, was patient/*.write"),
+        ("organisation scope on a patient operation", patient().claim("/requested_scope", json!("organization/*.read")), 400, "BAD_REQUEST", "must be patient/*.read for this operation"),
+        ("scope not matching requested_record", metadata().claim("/requested_record", json!({"resourceType": "Patient", "identifier": [{"system": NHS_SYSTEM, "value": NHS}]})), 400, "BAD_REQUEST", "must start with patient/ since requested_record is a Patient, was organization/*.read"),
+        ("DSTU2 aud not the fixed audience", metadata().claim("/aud", json!("https://provider.example/fhir")), 400, "BAD_REQUEST", "JWT claim aud must be https://authorize.fhir.nhs.net/token"),
+        ("sub not the practitioner", metadata().claim("/sub", json!("2")), 400, "BAD_REQUEST", "JWT claim sub must equal requesting_practitioner.id \"1\", was \"2\""),
+        ("device not a Device", metadata().claim("/requesting_device/resourceType", json!("Patient")), 422, "INVALID_RESOURCE", "JWT claim requesting_device.resourceType must be Device, was \"Patient\""),
+        ("organisation not a resource", metadata().claim("/requesting_organization", json!("GPCA0001")), 422, "INVALID_RESOURCE", "JWT claim requesting_organization.resourceType must be Organization: the claim is not a FHIR resource"),
+        ("practitioner not a Practitioner", metadata().claim("/requesting_practitioner/resourceType", json!("Person")), 422, "INVALID_RESOURCE", "JWT claim requesting_practitioner.resourceType must be Practitioner"),
+        ("requested_record not Patient/Organization", metadata().claim("/requested_record/resourceType", json!("Location")), 422, "INVALID_RESOURCE", "JWT claim requested_record.resourceType must be Patient or Organization"),
+        ("UNK SDS id and no local id tolerated", metadata().claim("/requesting_practitioner/identifier", json!([{"system": "http://fhir.nhs.net/sds-user-id", "value": "UNK"}])), 200, "", ""),
+        // §6 media types.
+        ("Accept XML", metadata().set("Accept", "application/xml+fhir"), 415, "BAD_REQUEST", "header Accept must allow application/json+fhir"),
+        ("Accept STU3 JSON on DSTU2", metadata().set("Accept", "application/fhir+json"), 415, "BAD_REQUEST", "header Accept must allow"),
+        ("Accept */* served", metadata().set("Accept", "*/*"), 200, "", ""),
+        ("Accept application/json served", metadata().set("Accept", "application/json; charset=utf-8"), 200, "", ""),
+        ("Accept list with JSON served", metadata().set("Accept", "application/xml+fhir, application/json+fhir;q=0.5"), 200, "", ""),
+        ("_format XML beats Accept JSON", metadata().path("/fhir/metadata?_format=application/xml%2Bfhir"), 415, "BAD_REQUEST", "query parameter _format must name a format this server answers"),
+        ("_format JSON beats Accept XML", metadata().set("Accept", "application/xml+fhir").path("/fhir/metadata?_format=application/json%2Bfhir"), 200, "", ""),
+        // (reqwest sends `Accept: */*` unless told otherwise: an empty one counts as none.)
+        ("request Content-Type decides without Accept", metadata().set("Accept", "").set("Content-Type", "application/xml+fhir"), 415, "BAD_REQUEST", "header Content-Type asks for an answer in \"application/xml+fhir\""),
+        ("no Accept means JSON", metadata().set("Accept", ""), 200, "", ""),
+        ("body Content-Type XML", record().set("Content-Type", "application/xml+fhir"), 415, "BAD_REQUEST", "header Content-Type must be one of application/json+fhir"),
+        ("body without Content-Type", record().remove("Content-Type"), 415, "BAD_REQUEST", "header Content-Type is required with a body"),
+        ("Content-Type with parameters", record().set("Content-Type", "Application/JSON+FHIR; charset=utf-8"), 200, "", ""),
+        // The spec's own rules: parameters and bodies.
+        ("path id breaks its pattern", patient().path("/fhir/Patient/a_b"), 400, "BAD_REQUEST", "path parameter id is invalid: \"a_b\" does not match"),
+        ("path id too long", patient().path(&format!("/fhir/Patient/{}", "1".repeat(65))), 400, "BAD_REQUEST", "path parameter id is invalid"),
+        ("body missing", record().no_body(), 400, "BAD_REQUEST", "request body is required (application/json+fhir)"),
+        ("body not JSON", record().body("{\"resourceType\": "), 400, "BAD_REQUEST", "request body must be valid JSON"),
+        ("body not Parameters", record().body(r#"{"resourceType": "Parameters", "parameter": [{"valueString": "x"}]}"#), 422, "INVALID_PARAMETER", "body /parameter/0 is invalid: \"name\" is a required property"),
+        ("resource body breaks its schema", book().body(r#"{"resourceType": "Appointment", "participant": [{"status": "accepted"}]}"#), 422, "INVALID_RESOURCE", "\"status\" is a required property"),
+        ("resource body with a wrong enum", book().body(r#"{"resourceType": "Appointment", "status": "maybe", "participant": [{"status": "accepted"}]}"#), 422, "INVALID_RESOURCE", "body /status is invalid"),
+        // §7 identifier searches.
+        ("identifier missing", search().path("/fhir/Patient"), 400, "BAD_REQUEST", "query parameter identifier is required"),
+        ("identifier twice", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C{NHS}&identifier={NHS_SYSTEM}%7C9658218865")), 400, "BAD_REQUEST", "query parameter identifier must be given exactly once"),
+        ("Identifier mis-cased", search().path(&format!("/fhir/Patient?Identifier={NHS_SYSTEM}%7C{NHS}")), 400, "BAD_REQUEST", "query parameter Identifier has the wrong case"),
+        ("identifier value empty", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C")), 422, "INVALID_PARAMETER", "must have both a system and a value"),
+        ("identifier system empty", search().path(&format!("/fhir/Patient?identifier=%7C{NHS}")), 422, "INVALID_PARAMETER", "must have both a system and a value"),
+        ("identifier without a system", search().path(&format!("/fhir/Patient?identifier={NHS}")), 422, "INVALID_PARAMETER", "must be <system>|<value>"),
+        ("identifier system unknown", search().path(&format!("/fhir/Patient?identifier=http://example.org/id%7C{NHS}")), 400, "INVALID_IDENTIFIER_SYSTEM", "system must be http://fhir.nhs.net/Id/nhs-number for a Patient search"),
+        ("STU3 system on DSTU2", search().path(&format!("/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number%7C{NHS}")), 400, "INVALID_IDENTIFIER_SYSTEM", "was \"https://fhir.nhs.uk/Id/nhs-number\""),
+        ("NHS number check digit", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C9658218872")), 400, "INVALID_NHS_NUMBER", "NHS number \"9658218872\" has check digit 2, expected 3"),
+        ("NHS number length", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C965821887")), 400, "INVALID_NHS_NUMBER", "must be 10 digits"),
+        ("practitioner system unknown", Req::valid("PractitionerIdentifier_SearchByIdentifier").path("/fhir/Practitioner?identifier=http://fhir.nhs.net/Id/nhs-number%7CG13579135"), 400, "INVALID_IDENTIFIER_SYSTEM", "for a Practitioner search"),
+        ("organisation by site code", Req::valid("OrganizationIdentifier_SearchByIdentifier").path("/fhir/Organization?identifier=http://fhir.nhs.net/Id/ods-site-code%7CZ26556"), 200, "", ""),
+        // DSTU2 $gpc.getcarerecord.
+        ("care record NHS number not the JWT's", record().body(&gpc::care_record_parameters("9658218865", "SUM").to_string()), 400, "INVALID_NHS_NUMBER", "must equal the JWT requested_record NHS number \"9658218873\", was \"9658218865\""),
+        // §10.15 and §1: routing and the SSP proxy form.
+        ("wrong case path", metadata().path("/fhir/Metadata"), 404, "NO_RECORD_FOUND", "no operation of the definition serves GET /fhir/Metadata"),
+        ("wrong verb", Req { method: Method::DELETE, ..metadata() }, 405, "BAD_REQUEST", "method DELETE is not allowed"),
+        ("SSP proxy URL form", metadata().path("/https://provider.example:443/fhir/metadata"), 200, "", ""),
+        ("SSP proxy URL form, checks still apply", metadata().path("/https://provider.example/fhir/metadata").remove("Ssp-To"), 400, "BAD_REQUEST", "header Ssp-To is required"),
+    ]
+}
+
+#[tokio::test]
+async fn every_rule_answers_with_its_status_code_and_diagnostics() {
+    let server = Server::start(&[]);
+    let http = client();
+    let rows = table();
+    assert!(rows.len() >= 40, "{} rows", rows.len());
+    let mut failures = Vec::new();
+    for (rule, request, status, code, needle) in &rows {
+        let reply = request.send(&server, &http).await;
+        let ok = if *status < 300 {
+            reply.status == *status
+        } else {
+            reply.status == *status
+                && reply.code() == *code
+                && reply.diagnostics().contains(needle)
+                && reply.body["resourceType"] == "OperationOutcome"
+        };
+        if !ok {
+            failures.push(format!(
+                "{rule}: expected {status} {code} {needle:?}, got {} {}",
+                reply.status, reply.body
+            ));
+        }
+        // Every GP Connect answer, rejections included.
+        if reply
+            .headers
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            != Some("no-store")
+        {
+            failures.push(format!("{rule}: no Cache-Control: no-store"));
+        }
+        if !matches!(reply.status, 404 | 405) && reply.headers.get("x-mock-operation").is_none() {
+            failures.push(format!("{rule}: no X-Mock-Operation"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn warn_mode_serves_and_lists_violations() {
+    let server = Server::start(&["--contract", "warn"]);
+    let http = client();
+    let request = Req::valid("Metadata_Metadata")
+        .remove("Ssp-To")
+        .claim("/reason_for_request", json!("secondaryuses"));
+    let reply = request.send(&server, &http).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["resourceType"], "Conformance");
+    let violations: Vec<&str> = reply
+        .headers
+        .get_all("x-contract-violation")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(
+        violations,
+        vec![
+            "header Ssp-To: is required",
+            "JWT claim reason_for_request: must be directcare, was \"secondaryuses\""
+        ]
+    );
+    let valid = Req::valid("Metadata_Metadata").send(&server, &http).await;
+    assert!(valid.headers.get("x-contract-violation").is_none());
+    // Logged too.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !server.logs().contains("contract violation") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        server.logs().contains("header Ssp-To is required"),
+        "{}",
+        server.logs()
+    );
+}
+
+#[tokio::test]
+async fn off_mode_skips_checks_but_keeps_gp_connect_headers() {
+    let server = Server::start(&["--contract", "off"]);
+    let reply = client()
+        .get(server.url("/fhir/metadata"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(reply.status(), 200);
+    assert!(reply.headers().get("x-contract-violation").is_none());
+    assert_eq!(reply.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn a_scenario_may_skip_checks() {
+    let pack = fixture("packs/skip-checks/scenarios").display().to_string();
+    let empty = fixture("empty").display().to_string();
+    let server = Server::start(&["--scenarios", &pack, "--templates", &empty]);
+    let http = client();
+    // Malformed, and the scenario opting out answers it itself.
+    let reply = http
+        .get(server.url("/fhir/metadata"))
+        .header("X-Demo", "malformed")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(reply.status(), 400);
+    let body: Value = reply.json().await.expect("json");
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        "the provider answered this itself"
+    );
+    // Malformed, and the chosen scenario does not opt out: the contract answers.
+    let reply = http
+        .get(server.url("/fhir/metadata"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(reply.status(), 400);
+    let body: Value = reply.json().await.expect("json");
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        "header Ssp-TraceID is required"
+    );
+    let reply = Req::valid("Metadata_Metadata").send(&server, &http).await;
+    assert_eq!(
+        (reply.status, &reply.body["resourceType"]),
+        (200, &json!("Conformance"))
+    );
+}
+
+#[tokio::test]
+async fn profile_none_answers_problem_json() {
+    let spec = fixture("specs/clinic-openapi3.yaml").display().to_string();
+    let server = Server::start(&["--spec", &spec]);
+    let http = client();
+    let problem = |status: u16, needle: &'static str| {
+        move |response: (u16, String, Value)| {
+            let (got, content_type, body) = response;
+            assert_eq!(got, status, "{body}");
+            assert_eq!(content_type, "application/problem+json");
+            assert_eq!(body["status"], status);
+            let detail = body["detail"].as_str().unwrap_or("");
+            assert!(detail.contains(needle), "{needle:?} not in {detail:?}");
+        }
+    };
+    let send = |builder: reqwest::RequestBuilder| async move {
+        let response = builder.send().await.expect("answered");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        assert!(response.headers().get("cache-control").is_none());
+        (
+            status,
+            content_type,
+            response.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    };
+    let bookings = server.url("/api/v1/clinics/c01/rooms/r2/bookings");
+    let booking = json!({"id": "0d9e1f8a-9b1c-4a4e-8f57-3c2a1f6b7d10", "start": "2030-01-07T09:00:00Z", "status": "booked"});
+    // Valid: served.
+    let response = http
+        .post(&bookings)
+        .json(&booking)
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 201);
+    // Body schema, through allOf and $ref.
+    let mut bad = booking.clone();
+    bad["status"] = json!("maybe");
+    problem(422, "body /status is invalid")(send(http.post(&bookings).json(&bad)).await);
+    problem(400, "request body is required")(send(http.post(&bookings)).await);
+    problem(415, "header Content-Type must be one of application/json")(
+        send(
+            http.post(&bookings)
+                .header("Content-Type", "text/plain")
+                .body("x"),
+        )
+        .await,
+    );
+    // Parameters: int32 path id, minLength, Accept.
+    problem(400, "path parameter id must be an integer, was \"abc\"")(
+        send(http.get(server.url("/api/v1/Patient/abc"))).await,
+    );
+    problem(400, "path parameter id must be a 32-bit integer")(
+        send(http.get(server.url("/api/v1/Patient/99999999999"))).await,
+    );
+    problem(400, "path parameter clinicId is invalid")(
+        send(http.get(server.url("/api/v1/clinics/c1/rooms/r2/bookings"))).await,
+    );
+    problem(415, "header Accept must allow application/json")(
+        send(
+            http.get(server.url("/api/v1/Patient/2"))
+                .header("Accept", "text/html"),
+        )
+        .await,
+    );
+    // No GP Connect rules: no SSP headers needed.
+    let response = http
+        .get(server.url("/api/v1/Patient/2"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), 200);
+}
