@@ -1,7 +1,7 @@
 //! The admin API under `/__admin/`. Spec routes never use this prefix: the
 //! admin routes are matched first, everything else goes to the spec handler.
 
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,6 +17,23 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/__admin/health", get(health))
         .route("/__admin/reload", post(force_reload))
+        .route("/__admin/reset", post(reset))
+        .route(
+            "/__admin/requests",
+            get(list_requests).delete(clear_requests),
+        )
+        .route("/__admin/requests/unmatched", get(unmatched_requests))
+        .route("/__admin/requests/{id}", get(one_request))
+        .route("/__admin/scenarios", get(scenarios))
+        .route("/__admin/state/{collection}", get(collection))
+        .route(
+            "/__admin/postman/collection",
+            get(crate::postman::collection_handler),
+        )
+        .route(
+            "/__admin/postman/environment",
+            get(crate::postman::environment_handler),
+        )
 }
 
 /// The health document: what is loaded and whether the last reload worked.
@@ -63,4 +80,163 @@ async fn force_reload(State(state): State<AppState>) -> Response {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     (status, Json(health_json(&state))).into_response()
+}
+
+/// Puts state back to the seeds of the current snapshot.
+async fn reset(State(state): State<AppState>) -> Json<Value> {
+    let snapshot = state.snapshot();
+    state
+        .shared
+        .settings
+        .state
+        .reset(snapshot.scenarios.seeds());
+    let data = state.shared.settings.state.read();
+    let collections: serde_json::Map<String, Value> = data
+        .collections
+        .iter()
+        .map(|(name, documents)| (name.clone(), json!(documents.len())))
+        .collect();
+    Json(json!({ "reset": true, "collections": collections }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RequestFilter {
+    operation: Option<String>,
+    status: Option<u16>,
+    limit: Option<usize>,
+}
+
+/// The journal, newest first, filtered by operation and status.
+async fn list_requests(
+    State(state): State<AppState>,
+    Query(filter): Query<RequestFilter>,
+) -> Json<Value> {
+    let limit = filter.limit.unwrap_or(100);
+    let entries: Vec<Value> = state
+        .shared
+        .journal
+        .snapshot()
+        .iter()
+        .filter(|e| {
+            filter
+                .operation
+                .as_deref()
+                .is_none_or(|op| e.operation.as_deref() == Some(op))
+        })
+        .filter(|e| filter.status.is_none_or(|status| e.status == status))
+        .take(limit)
+        .map(|e| e.summary())
+        .collect();
+    Json(json!({ "count": entries.len(), "requests": entries }))
+}
+
+async fn one_request(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match id.parse::<u64>().ok().and_then(|id| state.shared.journal.get(id)) {
+        Some(entry) => Json(entry.detail()).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": format!("no journalled request with id {id}; GET /__admin/requests lists them") })),
+        )
+            .into_response(),
+    }
+}
+
+async fn clear_requests(State(state): State<AppState>) -> StatusCode {
+    state.shared.journal.clear();
+    StatusCode::NO_CONTENT
+}
+
+/// Requests no scenario matched, with the closest scenario and the
+/// condition that failed.
+async fn unmatched_requests(State(state): State<AppState>) -> Json<Value> {
+    let entries: Vec<Value> = state
+        .shared
+        .journal
+        .snapshot()
+        .iter()
+        .filter(|e| e.operation.is_some() && !e.matched())
+        .map(|e| {
+            let mut summary = e.summary();
+            let trace = e.trace.as_deref();
+            summary["closest"] =
+                crate::journal::near_miss_json(trace.and_then(|t| t.near_miss.as_ref()));
+            summary["contract_findings"] =
+                json!(trace.map(|t| t.violations.clone()).unwrap_or_default());
+            summary
+        })
+        .collect();
+    Json(json!({ "count": entries.len(), "requests": entries }))
+}
+
+/// Operations and their scenarios, with hit counts since the last load and
+/// the current named states.
+async fn scenarios(State(state): State<AppState>) -> Json<Value> {
+    let snapshot = state.snapshot();
+    let data = state.shared.settings.state.read();
+    let operations: Vec<Value> = snapshot
+        .model
+        .operations
+        .iter()
+        .enumerate()
+        .map(|(index, operation)| {
+            let scenarios: Vec<Value> = snapshot
+                .scenarios
+                .for_operation(index)
+                .iter()
+                .enumerate()
+                .map(|(position, scenario)| {
+                    let hits =
+                        snapshot.hits[index][position].load(std::sync::atomic::Ordering::Relaxed);
+                    json!({
+                        "name": scenario.name,
+                        "file": scenario.file,
+                        "line": scenario.line,
+                        "status": scenario.then.status.as_u16(),
+                        "hits": hits,
+                        "state_machine": scenario.machine,
+                        "requires_state": scenario.state_when.requires_state,
+                        "sets_state": scenario.state_then.sets_state,
+                    })
+                })
+                .collect();
+            json!({
+                "operation": operation.key,
+                "method": operation.method.as_str(),
+                "path": operation.full_path,
+                "stateful": snapshot.scenarios.is_stateful(index),
+                "scenarios": scenarios,
+            })
+        })
+        .collect();
+    let machines: serde_json::Map<String, Value> = data
+        .machines
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    Json(json!({
+        "generation": snapshot.generation,
+        "operations": operations,
+        "states": machines,
+        "collections": data.collections.keys().collect::<Vec<_>>(),
+    }))
+}
+
+async fn collection(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    let data = state.shared.settings.state.read();
+    match data.collections.get(&name) {
+        Some(documents) => Json(json!({
+            "collection": name,
+            "count": documents.len(),
+            "documents": documents.values().collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({
+                "error": format!("no collection `{name}`"),
+                "collections": data.collections.keys().collect::<Vec<_>>(),
+            })),
+        )
+            .into_response(),
+    }
 }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::fhir::{ErrorStyle, Outcome, SpineCode};
+use crate::journal::Trace;
 use crate::request::MockRequest;
 use crate::scenario::{HeaderSource, Scenario};
 use crate::spec::{schema, ApiModel, Operation};
@@ -27,6 +28,8 @@ pub struct Answer {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub delay: Duration,
+    /// Why it answered so, for the journal; `None` on the common path.
+    pub trace: Option<Box<Trace>>,
 }
 
 impl Answer {
@@ -40,6 +43,7 @@ impl Answer {
             headers,
             body,
             delay: Duration::ZERO,
+            trace: None,
         }
     }
 
@@ -126,9 +130,9 @@ pub fn template_context(
     request: &MockRequest,
     path_params: &[(String, String)],
     request_id: u64,
-    scenario: &Scenario,
+    scenario: Option<&Scenario>,
     operation: &Operation,
-) -> Value {
+) -> Context {
     let mut query = Map::new();
     let mut query_all: Map<String, Value> = Map::new();
     for (name, value) in &request.query {
@@ -155,7 +159,7 @@ pub fn template_context(
         .iter()
         .map(|(name, value)| (name.clone(), Value::String(value.clone())))
         .collect();
-    json!({
+    Context::from(json!({
         "request": {
             "method": request.method.as_str(),
             "path": request.path,
@@ -167,9 +171,9 @@ pub fn template_context(
             "body_text": request.body_text(),
             "id": request_id.to_string(),
         },
-        "scenario": { "name": scenario.name },
+        "scenario": { "name": scenario.map(|s| s.name.as_str()) },
         "operation": { "key": operation.key },
-    })
+    }))
 }
 
 /// Only what the answer needs from a rendered body: is it JSON, and its
@@ -192,7 +196,7 @@ pub fn render_scenario(
     templates: &Templates,
     scenario: &Scenario,
     operation: &Operation,
-    context: &Value,
+    context: &Context,
     style: ErrorStyle,
 ) -> Answer {
     let then = &scenario.then;
@@ -209,13 +213,9 @@ pub fn render_scenario(
         // Name the scenario that failed, so a client can tell which to fix.
         .with_header(SCENARIO_HEADER, &scenario.name)
     };
-    let context = match Context::wraps(context) {
-        Ok(context) => context,
-        Err(error) => return internal_error(format!("cannot build the template context: {error}")),
-    };
     let content_type = content_type_for(operation, then.status.as_u16());
     let body = match &then.body_template {
-        Some(name) => match templates.render(name, &context) {
+        Some(name) => match templates.render(name, context) {
             Ok(body) => body,
             Err(failure) => {
                 return internal_error(format!(
@@ -258,7 +258,7 @@ pub fn render_scenario(
             HeaderSource::Fixed(value) => {
                 answer.headers.insert(name.clone(), value.clone());
             }
-            HeaderSource::Template(template) => match templates.render(template, &context) {
+            HeaderSource::Template(template) => match templates.render(template, context) {
                 Ok(value) => match HeaderValue::from_str(value.trim()) {
                     Ok(value) => {
                         answer.headers.insert(name.clone(), value);

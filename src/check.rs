@@ -9,12 +9,16 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use crate::answer::template_context;
 use crate::answer::SCENARIO_HEADER;
 use crate::contract::{gpconnect, Profile};
 use crate::handler::{respond, RequestIds};
+use crate::scenario::stateful::{StateCondition, StateView};
+use crate::scenario::Selection;
 use crate::scenario::{Scenario, FORCE_HEADER};
 use crate::snapshot::Snapshot;
 use crate::spec::Operation;
+use crate::state::StateData;
 use crate::synth::{self, SyntheticRequest};
 use crate::validate::Severity;
 
@@ -82,6 +86,15 @@ pub fn request_for(
     request
 }
 
+/// The JWT scope of a GP Connect operation: (`patient` or `organization`,
+/// write?), from the interaction table; unknown operations are patient-centred.
+pub fn gpconnect_scope(operation: &Operation, era: crate::fhir::Era) -> (&'static str, bool) {
+    let row = gpconnect::lookup(era, &operation.method, &operation.path);
+    let kind = row.map(|r| r.kind.scope_prefix()).unwrap_or("patient");
+    let write = row.map(|r| r.write).unwrap_or_else(|| operation.is_write());
+    (kind, write)
+}
+
 fn add_gpconnect_headers(
     request: &mut SyntheticRequest,
     operation: &Operation,
@@ -89,16 +102,14 @@ fn add_gpconnect_headers(
     asid: &str,
 ) {
     let rules = gpconnect::OperationRules::compile(operation, era);
-    let row = gpconnect::lookup(era, &operation.method, &operation.path);
-    let kind = row.map(|r| r.kind.scope_prefix()).unwrap_or("patient");
-    let write = row.map(|r| r.write).unwrap_or_else(|| operation.is_write());
+    let (kind, write) = gpconnect_scope(operation, era);
     let nhs_number = synth::patient_nhs_number(request);
     let claims = synth::jwt_claims(&synth::JwtRequest {
         era,
         record_kind: kind,
         write,
         nhs_number: &nhs_number,
-        ods_code: "A20047",
+        ods_code: synth::RECORD_ODS_CODE,
         now: chrono::Utc::now().timestamp(),
     });
     let keep = |name: &str, value: String, request: &mut SyntheticRequest| {
@@ -204,6 +215,9 @@ fn check_scenario(
         message,
     };
     let request = request_for(snapshot, index, Some(scenario));
+    // Each scenario starts from the seeds, arranged so its state conditions hold.
+    let store = snapshot.templates.state().clone();
+    store.replace(arrange_state(snapshot, index, scenario, &request));
     let answer = respond(snapshot, &request.to_mock_request(), ids);
     let selected = answer
         .headers
@@ -265,6 +279,7 @@ fn check_scenario(
         }
         let mut forced = request.clone();
         forced.set_header(FORCE_HEADER, scenario.name.clone());
+        store.replace(arrange_state(snapshot, index, scenario, &request));
         respond(snapshot, &forced.to_mock_request(), ids)
     };
     if answer.status != scenario.then.status {
@@ -299,4 +314,122 @@ fn check_scenario(
         let pointer = Some(problem.pointer.clone());
         findings.push(finding(problem.severity, pointer, problem.message));
     }
+}
+
+/// The seeds, changed so that `target`'s state conditions hold and earlier
+/// stateful scenarios' do not: a stateful scenario is reached by arranging
+/// state, not by guessing the request.
+fn arrange_state(
+    snapshot: &Snapshot,
+    index: usize,
+    target: &Scenario,
+    request: &SyntheticRequest,
+) -> StateData {
+    let store = snapshot.templates.state().clone();
+    let mut data = StateData::default();
+    for seed in snapshot.scenarios.seeds() {
+        data.collections
+            .insert(seed.collection.clone(), seed.documents.clone());
+    }
+    let operation = &snapshot.model.operations[index];
+    let mock = request.to_mock_request();
+    let params = synth::path_params(operation, &request.path);
+    let context = template_context(&mock, &params, 1, None, operation);
+    let render = |name: &str| snapshot.templates.render(name, &context).ok();
+    for _ in 0..8 {
+        // Id templates may read state (`state_get`): render against `data`.
+        store.replace(data.clone());
+        for condition in &target.state_when.conditions {
+            make_condition(&mut data, condition, &render, true);
+        }
+        if let Some(state) = &target.state_when.requires_state {
+            data.machines.insert(target.machine.clone(), state.clone());
+        }
+        store.replace(data.clone());
+        let view = StateView {
+            data: &data,
+            render: &render,
+        };
+        let winner = match snapshot
+            .scenarios
+            .select(index, &mock, &params, Some(&view))
+        {
+            Selection::Scenario(winner) => winner,
+            _ => break,
+        };
+        if std::ptr::eq(winner, target) || winner.state_when.is_empty() {
+            break;
+        }
+        for condition in &winner.state_when.conditions {
+            make_condition(&mut data, condition, &render, false);
+        }
+        if winner.state_when.requires_state.is_some() && winner.machine != target.machine {
+            data.machines
+                .insert(winner.machine.clone(), "(arranged by check)".into());
+        }
+    }
+    data
+}
+
+/// Changes `data` so that `condition` holds (`hold`) or does not.
+fn make_condition(
+    data: &mut StateData,
+    condition: &StateCondition,
+    render: &dyn Fn(&str) -> Option<String>,
+    hold: bool,
+) {
+    use serde_json::{json, Value};
+    let id = render(&condition.id_template).unwrap_or_default();
+    let documents = data
+        .collections
+        .entry(condition.collection.clone())
+        .or_default();
+    let wants_document = condition.exists || !condition.fields.is_empty();
+    if !hold {
+        if !wants_document {
+            documents
+                .entry(id.clone())
+                .or_insert_with(|| json!({ "id": id }));
+        } else if condition.fields.is_empty() {
+            documents.shift_remove(&id);
+        } else if let Some(Value::Object(fields)) = documents.get_mut(&id) {
+            for (expression, _, _) in &condition.fields {
+                if let Some(field) = top_level_field(expression) {
+                    fields.insert(field, json!("(arranged by check)"));
+                }
+            }
+        }
+        return;
+    }
+    if !wants_document {
+        documents.shift_remove(&id);
+        return;
+    }
+    let document = documents
+        .entry(id.clone())
+        .or_insert_with(|| json!({ "id": id }));
+    for (expression, path, field_condition) in &condition.fields {
+        let holds = path.query(document).all().iter().any(|value| {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            field_condition.holds(std::iter::once(std::borrow::Cow::Owned(text)))
+        });
+        if !holds {
+            if let (Some(field), Some(value), Value::Object(fields)) = (
+                top_level_field(expression),
+                field_condition.example(),
+                &mut *document,
+            ) {
+                fields.insert(field, Value::String(value));
+            }
+        }
+    }
+}
+
+/// `$.status` → `status`; deeper paths are not arranged.
+fn top_level_field(expression: &str) -> Option<String> {
+    let rest = expression.strip_prefix("$.")?;
+    (!rest.contains(['.', '[', '*'])).then(|| rest.to_string())
 }

@@ -23,6 +23,8 @@ pub enum Command {
     Routes(SpecArgs),
     /// Prove the scenario pack against the definition: every scenario reachable, every answer valid.
     Check(CheckArgs),
+    /// Write a Postman collection (one request per scenario, with tests) and its environment.
+    Postman(PostmanArgs),
 }
 
 /// Where the definition and the scenario pack come from.
@@ -96,6 +98,9 @@ pub struct ServeArgs {
     /// Do not watch the spec, scenarios and templates for changes
     #[arg(long)]
     pub no_watch: bool,
+    /// How many requests /__admin/requests keeps (0 turns the journal off)
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub journal_size: usize,
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +110,18 @@ pub struct CheckArgs {
     /// Report format
     #[arg(long, value_enum, default_value_t = ReportFormat::Human)]
     pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct PostmanArgs {
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Directory to write gpconnect-mock.postman_collection.json and gpconnect-mock.postman_environment.json into
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// The mock's address, the environment's baseUrl
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+    pub base_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

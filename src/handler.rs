@@ -8,11 +8,16 @@ use http::header::{ALLOW, CACHE_CONTROL};
 use http::{HeaderValue, StatusCode};
 
 use crate::answer::{self, Answer, OPERATION_HEADER};
+use crate::contract::Violation;
 use crate::fhir::{Outcome, SpineCode};
+use crate::journal::{NearMiss, Trace};
 use crate::request::MockRequest;
 use crate::routes::Lookup;
-use crate::scenario::Selection;
+use crate::scenario::stateful::StateView;
+use crate::scenario::{Scenario, Selection};
 use crate::snapshot::Snapshot;
+use crate::state::StateData;
+use handlebars::Context;
 
 /// Hands out request ids (`request.id` in templates): unique per process.
 #[derive(Debug, Default)]
@@ -81,26 +86,188 @@ fn route_check_render(snapshot: &Snapshot, request: &MockRequest, ids: &RequestI
         snapshot
             .contract
             .check(&snapshot.model, operation_index, request, &path_params);
-    let selection = snapshot
-        .scenarios
-        .select(operation_index, request, &path_params);
+    let answer = if snapshot.scenarios.is_stateful(operation_index) {
+        stateful_answer(
+            snapshot,
+            operation_index,
+            request,
+            &path_params,
+            &violations,
+            ids,
+        )
+    } else {
+        select_and_render(
+            snapshot,
+            operation_index,
+            request,
+            &path_params,
+            &violations,
+            ids,
+            None,
+        )
+        .0
+    };
+    let mut answer = snapshot
+        .contract
+        .annotate(answer, &operation.key, &violations);
+    if !violations.is_empty() {
+        let trace = answer.trace.get_or_insert_with(Default::default);
+        trace.violations = violations.iter().map(Violation::diagnostics).collect();
+    }
+    answer.with_header(OPERATION_HEADER, &operation.key)
+}
+
+/// The scenario that came closest (most conditions holding) to a request
+/// that none matched, and its first failing condition.
+fn near_miss(
+    snapshot: &Snapshot,
+    index: usize,
+    request: &MockRequest,
+    path_params: &[(String, String)],
+) -> Option<NearMiss> {
+    let scenarios = snapshot.scenarios.for_operation(index);
+    let mut best: Option<(usize, &Scenario)> = None;
+    for scenario in scenarios {
+        let (held, _) = scenario.when.score(request, path_params);
+        if best.is_none_or(|(most, _)| held > most) {
+            best = Some((held, scenario));
+        }
+    }
+    let (_, scenario) = best?;
+    let failed = match scenario.when.check(request, path_params) {
+        Err(miss) => miss.to_string(),
+        Ok(()) => "its state conditions (see /__admin/state)".to_string(),
+    };
+    Some(NearMiss {
+        scenario: scenario.name.clone(),
+        file: scenario.file.clone(),
+        line: scenario.line,
+        failed,
+    })
+}
+
+/// A stateful operation: the writer lock is held from selection (which may
+/// read state) to the state actions, so check-then-change is atomic. The
+/// lock is a std mutex and nothing here awaits.
+fn stateful_answer(
+    snapshot: &Snapshot,
+    index: usize,
+    request: &MockRequest,
+    path_params: &[(String, String)],
+    violations: &[Violation],
+    ids: &RequestIds,
+) -> Answer {
+    let operation = &snapshot.model.operations[index];
+    let store = snapshot.templates.state().clone();
+    let _writer = store.lock_writer();
+    let data = store.read();
+    let request_id = ids.next();
+    let mut context = answer::template_context(request, path_params, request_id, None, operation);
+    let (answer, chosen) = select_and_render(
+        snapshot,
+        index,
+        request,
+        path_params,
+        violations,
+        ids,
+        Some((&data, &mut context)),
+    );
+    if let Some(scenario) = chosen {
+        if !scenario.state_then.is_empty() && answer.status == scenario.then.status {
+            let response: Option<serde_json::Value> = serde_json::from_slice(&answer.body).ok();
+            let render = |name: &str| snapshot.templates.render(name, &context).ok();
+            let next = scenario.state_then.apply(
+                &data,
+                &scenario.machine,
+                &render,
+                &request_id.to_string(),
+                response.as_ref(),
+                request.body_json(),
+            );
+            store.replace(next);
+        }
+    }
+    answer
+}
+
+/// Selects a scenario (reading `state` when given, with its request
+/// context), answers a contract rejection, or renders. Returns the answer
+/// and the scenario that rendered it.
+fn select_and_render<'s>(
+    snapshot: &'s Snapshot,
+    index: usize,
+    request: &MockRequest,
+    path_params: &[(String, String)],
+    violations: &[Violation],
+    ids: &RequestIds,
+    state: Option<(&StateData, &mut Context)>,
+) -> (Answer, Option<&'s Scenario>) {
+    let operation = &snapshot.model.operations[index];
+    let style = snapshot.error_style;
+    let (selection, context) = match state {
+        Some((data, context)) => {
+            let render = |name: &str| snapshot.templates.render(name, context).ok();
+            let view = StateView {
+                data,
+                render: &render,
+            };
+            (
+                snapshot
+                    .scenarios
+                    .select(index, request, path_params, Some(&view)),
+                Some(context),
+            )
+        }
+        None => (
+            snapshot.scenarios.select(index, request, path_params, None),
+            None,
+        ),
+    };
     let skips_checks = matches!(&selection, Selection::Scenario(s) if s.then.skip_checks);
     if let Some(outcome) = snapshot
         .contract
-        .rejection(&operation.key, &violations, skips_checks)
+        .rejection(&operation.key, violations, skips_checks)
     {
-        return Answer::error(&outcome, style).with_header(OPERATION_HEADER, &operation.key);
+        return (Answer::error(&outcome, style), None);
     }
-    let answer = match selection {
+    match selection {
         Selection::Scenario(scenario) => {
-            let context =
-                answer::template_context(request, &path_params, ids.next(), scenario, operation);
-            answer::render_scenario(&snapshot.templates, scenario, operation, &context, style)
+            snapshot.count_hit(index, scenario);
+            let answer = match context {
+                Some(context) => {
+                    context.data_mut()["scenario"]["name"] =
+                        serde_json::Value::String(scenario.name.clone());
+                    answer::render_scenario(
+                        &snapshot.templates,
+                        scenario,
+                        operation,
+                        context,
+                        style,
+                    )
+                }
+                None => {
+                    let context = answer::template_context(
+                        request,
+                        path_params,
+                        ids.next(),
+                        Some(scenario),
+                        operation,
+                    );
+                    answer::render_scenario(
+                        &snapshot.templates,
+                        scenario,
+                        operation,
+                        &context,
+                        style,
+                    )
+                }
+            };
+            (answer, Some(scenario))
         }
         Selection::UnknownForced(name) => {
             let known: Vec<&str> = snapshot
                 .scenarios
-                .for_operation(operation_index)
+                .for_operation(index)
                 .iter()
                 .map(|s| s.name.as_str())
                 .collect();
@@ -117,12 +284,17 @@ fn route_check_render(snapshot: &Snapshot, request: &MockRequest, ids: &RequestI
                     }
                 ),
             );
-            Answer::error(&outcome, style)
+            (Answer::error(&outcome, style), None)
         }
-        Selection::None(_) => snapshot.fallbacks[operation_index].clone(),
-    };
-    let answer = snapshot
-        .contract
-        .annotate(answer, &operation.key, &violations);
-    answer.with_header(OPERATION_HEADER, &operation.key)
+        Selection::None(_) => {
+            let mut answer = snapshot.fallbacks[index].clone();
+            if let Some(miss) = near_miss(snapshot, index, request, path_params) {
+                answer.trace = Some(Box::new(Trace {
+                    near_miss: Some(miss),
+                    ..Trace::default()
+                }));
+            }
+            (answer, None)
+        }
+    }
 }

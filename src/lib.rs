@@ -15,6 +15,7 @@
 //! - [`server`]: the axum app and shared state.
 //! - [`reload`]: file watching and atomic snapshot swaps.
 //! - [`admin`]: the `/__admin/` API (health, reload).
+//! - [`postman`]: the Postman collection and environment export.
 //! - [`error`]: load diagnostics with file and line.
 //!
 //! # Request path
@@ -30,6 +31,8 @@ pub mod contract;
 pub mod error;
 pub mod fhir;
 pub mod handler;
+pub mod journal;
+pub mod postman;
 pub mod reload;
 pub mod request;
 pub mod routes;
@@ -37,6 +40,7 @@ pub mod scenario;
 pub mod server;
 pub mod snapshot;
 pub mod spec;
+pub mod state;
 pub mod synth;
 pub mod template;
 pub mod validate;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 use gpconnect_mock::cli::{
-    CheckArgs, Cli, Command, ContractArg, FhirEra, PackArgs, ProfileArg, ReportFormat, ServeArgs,
-    SpecArgs,
+    CheckArgs, Cli, Command, ContractArg, FhirEra, PackArgs, PostmanArgs, ProfileArg, ReportFormat,
+    ServeArgs, SpecArgs,
 };
 use gpconnect_mock::contract::{ContractMode, ProfileChoice};
 use gpconnect_mock::fhir::Era;
@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Routes(args) => routes(args),
         Command::Check(args) => check(args),
+        Command::Postman(args) => postman(args),
     }
 }
 
@@ -66,12 +67,17 @@ fn settings(pack: &PackArgs) -> Settings {
             ContractArg::Off => ContractMode::Off,
         },
         asid: pack.asid.clone(),
+        state: Default::default(),
+        journal_size: 0,
     }
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
     let sources = sources(&args.pack);
-    let settings = settings(&args.pack);
+    let settings = Settings {
+        journal_size: args.journal_size,
+        ..settings(&args.pack)
+    };
     let snapshot = match Snapshot::load(&sources, &settings, 1) {
         Ok(snapshot) => snapshot,
         Err(errors) => {
@@ -214,5 +220,39 @@ fn check(args: CheckArgs) -> ExitCode {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn postman(args: PostmanArgs) -> ExitCode {
+    let sources = sources(&args.pack);
+    let settings = settings(&args.pack);
+    let snapshot = match Snapshot::load(&sources, &settings, 1) {
+        Ok(snapshot) => snapshot,
+        Err(errors) => {
+            eprintln!("error: cannot load: {errors}");
+            return ExitCode::from(EXIT_LOAD_FAILED);
+        }
+    };
+    let export = gpconnect_mock::postman::export(&snapshot, &args.base_url);
+    for skipped in &export.skipped {
+        println!("skipped: {skipped}");
+    }
+    match gpconnect_mock::postman::write(&export, &args.out) {
+        Ok([collection, environment]) => {
+            println!("wrote {}", collection.display());
+            println!("wrote {}", environment.display());
+            println!(
+                "postman: {} requests in {} folders, {} scenarios skipped, baseUrl {}",
+                export.requests,
+                export.collection.item.len(),
+                export.skipped.len(),
+                args.base_url
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -204,7 +204,9 @@ async fn watch_loop(
             .iter()
             .map(|p| p.strip_prefix(&base).unwrap_or(p).display().to_string())
             .collect();
-        let _ = reload_now(&state, &names).await;
+        // Watch first: a directory recreated by this change must be watched
+        // before the reload reports success, or an edit right after is lost.
         apply_watches(&mut watcher, &targets);
+        let _ = reload_now(&state, &names).await;
     }
 }

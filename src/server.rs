@@ -12,9 +12,10 @@ use axum::Router;
 use http::StatusCode;
 use tokio::net::TcpListener;
 
-use crate::answer::Answer;
+use crate::answer::{Answer, OPERATION_HEADER, SCENARIO_HEADER, SOURCE_HEADER};
 use crate::fhir::{Outcome, SpineCode};
 use crate::handler::{respond, RequestIds};
+use crate::journal::{self, Entry, Journal};
 use crate::reload::ReloadStatus;
 use crate::request::MockRequest;
 use crate::snapshot::{Settings, Snapshot, Sources};
@@ -39,10 +40,12 @@ pub struct Shared {
     /// Serialises reloads (watcher and `/__admin/reload`); never taken by requests.
     pub reload_lock: tokio::sync::Mutex<()>,
     pub reload_status: std::sync::Mutex<ReloadStatus>,
+    pub journal: Journal,
 }
 
 impl AppState {
     pub fn new(snapshot: Snapshot, sources: Sources, settings: Settings) -> Self {
+        let journal = Journal::new(settings.journal_size);
         Self {
             shared: Arc::new(Shared {
                 snapshot: ArcSwap::from_pointee(snapshot),
@@ -51,6 +54,7 @@ impl AppState {
                 settings,
                 reload_lock: tokio::sync::Mutex::new(()),
                 reload_status: std::sync::Mutex::new(ReloadStatus::default()),
+                journal,
             }),
         }
     }
@@ -66,6 +70,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 async fn handle(State(state): State<AppState>, request: Request) -> Response {
+    let started = std::time::Instant::now();
     let snapshot = state.snapshot();
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
@@ -85,8 +90,34 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
         .map(|p| p.as_str())
         .unwrap_or("/");
     let request = MockRequest::new(parts.method, path_and_query, parts.headers, body);
-    let answer = respond(&snapshot, &request, &state.shared.ids);
+    let mut answer = respond(&snapshot, &request, &state.shared.ids);
     drop(snapshot);
+    let journal = &state.shared.journal;
+    if journal.is_enabled() {
+        let header = |name: &http::HeaderName| {
+            answer
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let entry = Entry {
+            id: journal.next_id(),
+            time: chrono::Utc::now(),
+            path_and_query: path_and_query.to_string(),
+            body: journal::capped(&request.body),
+            body_len: request.body.len(),
+            status: answer.status.as_u16(),
+            duration_us: started.elapsed().as_micros() as u64,
+            operation: header(&OPERATION_HEADER),
+            scenario: header(&SCENARIO_HEADER),
+            source: header(&SOURCE_HEADER),
+            trace: answer.trace.take(),
+            method: request.method,
+            headers: request.headers,
+        };
+        journal.record(entry);
+    }
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }

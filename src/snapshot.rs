@@ -5,6 +5,8 @@
 //! (see `reload`), so a request sees one consistent version from start to end.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -14,8 +16,9 @@ use crate::contract::{Contract, ContractMode, ProfileChoice};
 use crate::error::{LoadError, LoadErrors};
 use crate::fhir::{Era, ErrorStyle};
 use crate::routes::RouteTable;
-use crate::scenario::{self, ScenarioSet};
+use crate::scenario::{self, Scenario, ScenarioSet};
 use crate::spec::{self, ApiModel};
+use crate::state::StateStore;
 use crate::template::Templates;
 use crate::validate::ResponseValidators;
 
@@ -89,6 +92,10 @@ pub struct Settings {
     pub contract: ContractMode,
     /// `--asid`: the provider ASID `Ssp-To` must name (`None`: the default).
     pub asid: Option<String>,
+    /// The server's state: shared by every snapshot, kept across reloads.
+    pub state: Arc<StateStore>,
+    /// `--journal-size`: requests kept for `/__admin/requests` (0: none).
+    pub journal_size: usize,
 }
 
 /// Everything loaded, ready to answer requests.
@@ -109,6 +116,8 @@ pub struct Snapshot {
     pub contract: Contract,
     /// Response schemas, compiled on first use (`check`, `--validate-responses`).
     pub response_validators: ResponseValidators,
+    /// How often each scenario answered since this snapshot loaded.
+    pub hits: Vec<Vec<AtomicU64>>,
     /// How long the load took, in milliseconds.
     pub load_ms: f64,
 }
@@ -131,13 +140,14 @@ impl Snapshot {
             RouteTable::default()
         });
         let mut templates = match &sources.templates {
-            Some(dir) => Templates::load_dir(dir, &dir.display().to_string()).unwrap_or_else(
-                |mut template_errors| {
-                    errors.append(&mut template_errors);
-                    Templates::empty()
-                },
-            ),
-            None => Templates::empty(),
+            Some(dir) => {
+                Templates::load_dir(dir, &dir.display().to_string(), settings.state.clone())
+                    .unwrap_or_else(|mut template_errors| {
+                        errors.append(&mut template_errors);
+                        Templates::new(settings.state.clone())
+                    })
+            }
+            None => Templates::new(settings.state.clone()),
         };
         let scenarios = match &sources.scenarios {
             Some(dir) => {
@@ -164,7 +174,18 @@ impl Snapshot {
             .iter()
             .map(|op| spec_fallback(&model, op))
             .collect();
+        // New collections are seeded now; existing state survives reloads.
+        settings.state.seed_missing(scenarios.seeds());
         let response_validators = ResponseValidators::new(&model);
+        let hits = (0..model.operations.len())
+            .map(|index| {
+                scenarios
+                    .for_operation(index)
+                    .iter()
+                    .map(|_| AtomicU64::new(0))
+                    .collect()
+            })
+            .collect();
         Ok(Snapshot {
             generation,
             loaded_at: Utc::now(),
@@ -177,7 +198,19 @@ impl Snapshot {
             error_style,
             contract,
             response_validators,
+            hits,
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
+    }
+}
+
+impl Snapshot {
+    pub fn count_hit(&self, operation: usize, scenario: &Scenario) {
+        let scenarios = self.scenarios.for_operation(operation);
+        if let Some(position) = scenarios.iter().position(|s| std::ptr::eq(s, scenario)) {
+            if let Some(counter) = self.hits.get(operation).and_then(|h| h.get(position)) {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 }

@@ -258,9 +258,7 @@ pub fn selecting(
     for _attempt in 0..(4 * scenarios.len() + 4) {
         let mock = request.to_mock_request();
         let params = path_params(operation, &request.path);
-        let winner = scenarios
-            .iter()
-            .position(|s| s.when.check(&mock, &params).is_ok());
+        let winner = request_winner(scenarios, scenario, &mock, &params);
         match winner {
             Some(index) if index == target => return (request, true),
             Some(index) if index < target => {
@@ -276,10 +274,12 @@ pub fn selecting(
                         options.push(None);
                     }
                     let current = current_value(&request, operation, &key);
+                    let allowed = enum_values(model, operation, &key);
                     for option in candidates
                         .iter()
                         .filter(|(k, _)| *k == key)
                         .map(|(_, v)| v.clone())
+                        .chain(allowed)
                         .chain(look_alikes(current.as_deref()))
                     {
                         if !condition
@@ -294,10 +294,7 @@ pub fn selecting(
                         set_key(&mut trial, operation, &key, option);
                         let mock = trial.to_mock_request();
                         let params = path_params(operation, &trial.path);
-                        let rank = scenarios
-                            .iter()
-                            .position(|s| s.when.check(&mock, &params).is_ok())
-                            .unwrap_or(0);
+                        let rank = request_winner(scenarios, scenario, &mock, &params).unwrap_or(0);
                         if rank > index
                             && best.as_ref().is_none_or(|(r, _)| rank > *r && *r != target)
                         {
@@ -321,6 +318,43 @@ pub fn selecting(
         }
     }
     (request, false)
+}
+
+/// The values the request schema allows for a top-level body field
+/// (`$.status` → the `enum` of `status`), so a change stays valid.
+fn enum_values(model: &ApiModel, operation: &Operation, key: &Key) -> Vec<String> {
+    let Key::Body(expression) = key else {
+        return Vec::new();
+    };
+    let Some(field) = expression
+        .strip_prefix("$.")
+        .filter(|f| !f.contains(['.', '[', '*']))
+    else {
+        return Vec::new();
+    };
+    let Some(mut schema) = operation
+        .request_body
+        .as_ref()
+        .and_then(|b| b.content.first())
+        .and_then(|m| m.schema.as_ref())
+    else {
+        return Vec::new();
+    };
+    for _ in 0..8 {
+        match schema
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| schema::resolve_pointer(&model.schema_root, r))
+        {
+            Some(target) => schema = target,
+            None => break,
+        }
+    }
+    schema
+        .pointer(&format!("/properties/{field}/enum"))
+        .and_then(Value::as_array)
+        .map(|values| values.iter().map(scalar_text).collect())
+        .unwrap_or_default()
 }
 
 /// Values shaped like `current` but unlikely to be known: the same
@@ -357,8 +391,23 @@ fn current_value(request: &SyntheticRequest, operation: &Operation, key: &Key) -
     }
 }
 
+/// The first scenario whose request conditions hold. Stateful scenarios
+/// other than the target are left out: `check` reaches them by arranging
+/// state, not by changing the request.
+fn request_winner(
+    scenarios: &[Scenario],
+    target: &Scenario,
+    request: &MockRequest,
+    params: &[(String, String)],
+) -> Option<usize> {
+    scenarios.iter().position(|s| {
+        (s.state_when.is_empty() || std::ptr::eq(s, target))
+            && s.when.check(request, params).is_ok()
+    })
+}
+
 /// The path parameters of a concrete path of `operation`.
-fn path_params(operation: &Operation, path: &str) -> Vec<(String, String)> {
+pub fn path_params(operation: &Operation, path: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (pattern, actual) in operation.full_path.split('/').zip(path.split('/')) {
         if let (Some(open), Some(close)) = (pattern.find('{'), pattern.rfind('}')) {
@@ -701,6 +750,9 @@ pub fn patient_nhs_number(request: &SyntheticRequest) -> String {
     "9658218873".to_string()
 }
 
+/// The practice a DSTU2 organisation-level JWT's `requested_record` names.
+pub const RECORD_ODS_CODE: &str = "A20047";
+
 /// The identity a generated GP Connect JWT claims.
 #[derive(Debug, Clone, Copy)]
 pub struct JwtRequest<'a> {
@@ -714,55 +766,102 @@ pub struct JwtRequest<'a> {
     pub now: i64,
 }
 
-/// The claims of DOMAIN.md §4 for the era.
+/// Who a generated GP Connect JWT says is asking: the consumer's values.
+/// The Postman export puts the same values in its environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtIdentity {
+    pub iss: String,
+    pub aud: String,
+    /// `requesting_practitioner.id`, and so `sub`.
+    pub practitioner_id: String,
+    pub practitioner_sds_user_id: String,
+    pub practitioner_family: String,
+    pub practitioner_given: String,
+    pub practitioner_prefix: String,
+    /// DSTU2's `practitionerRole` job role code.
+    pub practitioner_job_role: String,
+    pub organization_ods_code: String,
+    pub organization_name: String,
+    pub device_id: String,
+    pub device_system: String,
+    pub device_value: String,
+    pub device_model: String,
+    pub device_version: String,
+}
+
+impl Default for JwtIdentity {
+    fn default() -> Self {
+        Self {
+            iss: "https://consumer.example.org".into(),
+            aud: "https://authorize.fhir.nhs.net/token".into(),
+            practitioner_id: "1".into(),
+            practitioner_sds_user_id: "G13579135".into(),
+            practitioner_family: "Consumer".into(),
+            practitioner_given: "Test".into(),
+            practitioner_prefix: "Dr".into(),
+            practitioner_job_role: "R0260".into(),
+            organization_ods_code: "GPCA0001".into(),
+            organization_name: "Consumer Organisation".into(),
+            device_id: "1".into(),
+            device_system: "https://consumer.example.org/device".into(),
+            device_value: "gpconnect-mock".into(),
+            device_model: "gpconnect-mock".into(),
+            device_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// The claims of DOMAIN.md §4 for the era, with the default identity.
 pub fn jwt_claims(request: &JwtRequest<'_>) -> Value {
+    jwt_claims_as(request, &JwtIdentity::default())
+}
+
+/// The claims of DOMAIN.md §4 for the era, claiming `identity`.
+pub fn jwt_claims_as(request: &JwtRequest<'_>, identity: &JwtIdentity) -> Value {
     let scope = format!(
         "{}/*.{}",
         request.record_kind,
         if request.write { "write" } else { "read" }
     );
-    let (nhs_system, ods_system, sds_system) = match request.era {
-        Era::Dstu2 => (
-            "http://fhir.nhs.net/Id/nhs-number",
-            "http://fhir.nhs.net/Id/ods-organization-code",
-            "http://fhir.nhs.net/sds-user-id",
-        ),
-        Era::Stu3 => (
-            "https://fhir.nhs.uk/Id/nhs-number",
-            "https://fhir.nhs.uk/Id/ods-organization-code",
-            "https://fhir.nhs.uk/Id/sds-user-id",
-        ),
-    };
+    let (nhs_system, ods_system, sds_system) = jwt_systems(request.era);
     let mut claims = json!({
-        "iss": "https://consumer.example.org",
-        "sub": "1",
-        "aud": "https://authorize.fhir.nhs.net/token",
+        "iss": identity.iss,
+        "sub": identity.practitioner_id,
+        "aud": identity.aud,
         "exp": request.now + 300,
         "iat": request.now,
         "reason_for_request": "directcare",
         "requested_scope": scope,
         "requesting_device": {
-            "resourceType": "Device", "id": "1",
-            "identifier": [{"system": "https://consumer.example.org/device", "value": "gpconnect-mock"}],
-            "model": "gpconnect-mock", "version": env!("CARGO_PKG_VERSION")
+            "resourceType": "Device", "id": identity.device_id,
+            "identifier": [{"system": identity.device_system, "value": identity.device_value}],
+            "model": identity.device_model, "version": identity.device_version
         },
         "requesting_organization": {
             "resourceType": "Organization", "id": "1",
-            "identifier": [{"system": ods_system, "value": "GPCA0001"}],
-            "name": "Consumer Organisation"
+            "identifier": [{"system": ods_system, "value": identity.organization_ods_code}],
+            "name": identity.organization_name
         },
     });
     let practitioner = match request.era {
         Era::Dstu2 => json!({
-            "resourceType": "Practitioner", "id": "1",
-            "name": {"family": ["Consumer"], "given": ["Test"], "prefix": ["Dr"]},
-            "identifier": [{"system": sds_system, "value": "G13579135"}],
-            "practitionerRole": [{"role": {"coding": [{"system": "http://fhir.nhs.net/ValueSet/sds-job-role-name-1", "code": "R0260"}]}}]
+            "resourceType": "Practitioner", "id": identity.practitioner_id,
+            "name": {
+                "family": [identity.practitioner_family],
+                "given": [identity.practitioner_given],
+                "prefix": [identity.practitioner_prefix]
+            },
+            "identifier": [{"system": sds_system, "value": identity.practitioner_sds_user_id}],
+            "practitionerRole": [{"role": {"coding": [{"system": "http://fhir.nhs.net/ValueSet/sds-job-role-name-1", "code": identity.practitioner_job_role}]}}]
         }),
         Era::Stu3 => json!({
-            "resourceType": "Practitioner", "id": "1",
-            "name": [{"family": "Consumer", "given": ["Test"], "prefix": ["Dr"]}],
-            "identifier": [{"system": sds_system, "value": "G13579135"}]
+            "resourceType": "Practitioner", "id": identity.practitioner_id,
+            "name": [{
+                "family": identity.practitioner_family,
+                "given": [identity.practitioner_given],
+                "prefix": [identity.practitioner_prefix]
+            }],
+            "identifier": [{"system": sds_system, "value": identity.practitioner_sds_user_id}]
         }),
     };
     claims["requesting_practitioner"] = practitioner;
@@ -774,6 +873,23 @@ pub fn jwt_claims(request: &JwtRequest<'_>) -> Value {
         };
     }
     claims
+}
+
+/// The (NHS number, ODS code, SDS user id) identifier systems of the JWT's
+/// claims in `era` (DSTU2's SDS system lacks `/Id/`, as GP Connect 0.x has it).
+pub fn jwt_systems(era: Era) -> (&'static str, &'static str, &'static str) {
+    match era {
+        Era::Dstu2 => (
+            "http://fhir.nhs.net/Id/nhs-number",
+            "http://fhir.nhs.net/Id/ods-organization-code",
+            "http://fhir.nhs.net/sds-user-id",
+        ),
+        Era::Stu3 => (
+            "https://fhir.nhs.uk/Id/nhs-number",
+            "https://fhir.nhs.uk/Id/ods-organization-code",
+            "https://fhir.nhs.uk/Id/sds-user-id",
+        ),
+    }
 }
 
 /// An unsigned JWT: `{"alg":"none","typ":"JWT"}`, the claims, an empty signature.

@@ -8,6 +8,7 @@
 //! never with HTML entities, so echoing request input always gives valid JSON.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 use handlebars::{
@@ -17,10 +18,13 @@ use handlebars::{
 use serde_json::{json, Value};
 
 use crate::error::LoadError;
+use crate::state::{reference_id, StateStore};
 
 /// The compiled templates of one snapshot.
 pub struct Templates {
     registry: Handlebars<'static>,
+    /// The state the `state_*` helpers read.
+    state: Arc<StateStore>,
     /// Names of the files loaded from the directory (not inline bodies).
     file_names: Vec<String>,
 }
@@ -56,23 +60,47 @@ impl std::fmt::Display for RenderFailure {
 }
 
 impl Templates {
-    /// An empty registry with the mock's escaping, strictness and helpers.
-    pub fn empty() -> Self {
+    /// An empty registry with the mock's escaping, strictness and helpers;
+    /// the `state_*` helpers read `state`.
+    pub fn new(state: Arc<StateStore>) -> Self {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.set_prevent_indent(true);
         registry.register_escape_fn(escape_json_string);
         register_helpers(&mut registry);
+        for kind in [StateRead::Get, StateRead::List, StateRead::Count] {
+            registry.register_helper(
+                kind.name(),
+                Box::new(StateHelper {
+                    kind,
+                    state: state.clone(),
+                }),
+            );
+        }
         Self {
             registry,
+            state,
             file_names: Vec::new(),
         }
     }
 
+    /// An empty registry reading a state of its own (tests, tools).
+    pub fn empty() -> Self {
+        Self::new(StateStore::new())
+    }
+
+    pub fn state(&self) -> &Arc<StateStore> {
+        &self.state
+    }
+
     /// Loads every file under `dir` (missing directory: no templates).
     /// `label` is how the directory is named in errors.
-    pub fn load_dir(dir: &Path, label: &str) -> Result<Self, Vec<LoadError>> {
-        let mut templates = Self::empty();
+    pub fn load_dir(
+        dir: &Path,
+        label: &str,
+        state: Arc<StateStore>,
+    ) -> Result<Self, Vec<LoadError>> {
+        let mut templates = Self::new(state);
         let mut errors = Vec::new();
         let mut files = Vec::new();
         if dir.exists() {
@@ -344,11 +372,96 @@ fn register_helpers(registry: &mut Handlebars<'static>) {
             Ok(number(number_of(param(h, 0)) * number_of(param(h, 1))))
         }),
         ("range", helper_range),
+        ("ref_id", |h| Ok(json!(reference_id(&text(param(h, 0)))))),
     ];
     for (name, function) in helpers {
         registry.register_helper(name, Box::new(ValueHelper(*function)));
     }
     registry.register_helper("json", Box::new(JsonHelper));
+}
+
+/// Which state read a `state_*` helper does.
+#[derive(Debug, Clone, Copy)]
+enum StateRead {
+    /// `(state_get "appointments" id)`: the document, or null.
+    Get,
+    /// `(state_list "slots" ["$.path" value])`: the documents, optionally
+    /// those where the JSONPath selects `value`.
+    List,
+    /// `(state_count "slots" ["$.path" value])`: how many `state_list` gives.
+    Count,
+}
+
+impl StateRead {
+    fn name(self) -> &'static str {
+        match self {
+            StateRead::Get => "state_get",
+            StateRead::List => "state_list",
+            StateRead::Count => "state_count",
+        }
+    }
+}
+
+struct StateHelper {
+    kind: StateRead,
+    state: Arc<StateStore>,
+}
+
+impl HelperDef for StateHelper {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, RenderError> {
+        let data = self.state.read();
+        let collection = text(param(h, 0));
+        let documents = data.collections.get(&collection);
+        let value = match self.kind {
+            StateRead::Get => {
+                let id = text(param(h, 1));
+                documents
+                    .and_then(|docs| docs.get(&id))
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            }
+            StateRead::List | StateRead::Count => {
+                let filter = match h.param(1) {
+                    Some(path) => {
+                        let expression = text(path.value());
+                        let compiled =
+                            serde_json_path::JsonPath::parse(&expression).map_err(|error| {
+                                RenderErrorReason::Other(format!(
+                                    "{}: {expression:?} is not a JSONPath: {error}",
+                                    self.kind.name()
+                                ))
+                            })?;
+                        Some((compiled, param(h, 2).clone()))
+                    }
+                    None => None,
+                };
+                let selected: Vec<Value> = documents
+                    .into_iter()
+                    .flat_map(|docs| docs.values())
+                    .filter(|doc| match &filter {
+                        Some((path, wanted)) => path
+                            .query(doc)
+                            .all()
+                            .into_iter()
+                            .any(|v| loosely_equal(v, wanted)),
+                        None => true,
+                    })
+                    .cloned()
+                    .collect();
+                match self.kind {
+                    StateRead::Count => json!(selected.len()),
+                    _ => Value::Array(selected),
+                }
+            }
+        };
+        Ok(ScopedJson::Derived(value))
+    }
 }
 
 static NULL: Value = Value::Null;

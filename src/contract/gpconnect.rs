@@ -334,7 +334,7 @@ impl OperationRules {
             }
         }
         if let Some(id) = present("Ssp-InteractionID", out) {
-            if !self.interactions.is_empty() && !self.interactions.iter().any(|i| *i == id) {
+            if !self.interactions.is_empty() && !self.interactions.contains(&id) {
                 let known = table(era).iter().any(|row| row.ids.contains(&id.as_str()));
                 out.push(Violation::bad_request(
                     "header Ssp-InteractionID",

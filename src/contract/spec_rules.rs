@@ -305,7 +305,7 @@ impl OperationRules {
                         .iter()
                         .any(|m| m.split('/').next() == Some(kind));
                 }
-                if self.servable.iter().any(|m| *m == range) {
+                if self.servable.contains(&range) {
                     return true;
                 }
                 // The era's FHIR JSON type, for an operation answering JSON.
@@ -351,6 +351,7 @@ impl OperationRules {
             let instances: Vec<Result<Value, String>> = match &rule.kind {
                 ValueKind::Array(item) => {
                     let items: Result<Vec<Value>, String> = array_items(param, &values)
+                        .into_iter()
                         .map(|t| item.coerce(t))
                         .collect();
                     vec![items.map(Value::Array)]
@@ -518,12 +519,12 @@ fn raw_values<'r>(
 
 /// An array parameter's items: repeated query values when exploded, else
 /// the first value split on commas.
-fn array_items<'a>(param: &Param, values: &[&'a str]) -> Box<dyn Iterator<Item = &'a str> + 'a> {
+fn array_items<'a>(param: &Param, values: &[&'a str]) -> Vec<&'a str> {
     if param.location == ParamLocation::Query && param.explode {
-        Box::new(values.to_vec().into_iter())
+        values.to_vec()
     } else {
         let first = values.first().copied().unwrap_or("");
-        Box::new(first.split(',').map(str::trim))
+        first.split(',').map(str::trim).collect()
     }
 }
 

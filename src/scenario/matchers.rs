@@ -114,6 +114,39 @@ impl When {
             && self.body.is_empty()
     }
 
+    /// How many conditions hold, of how many: the closest scenario of a
+    /// near miss is the one with the most.
+    pub fn score(&self, request: &MockRequest, path_params: &[(String, String)]) -> (usize, usize) {
+        let single = |when: When| usize::from(when.check(request, path_params).is_ok());
+        let mut held = 0;
+        for (name, condition) in &self.path {
+            held += single(When {
+                path: vec![(name.clone(), condition.clone())],
+                ..When::default()
+            });
+        }
+        for (name, condition) in &self.query {
+            held += single(When {
+                query: vec![(name.clone(), condition.clone())],
+                ..When::default()
+            });
+        }
+        for (name, condition) in &self.headers {
+            held += single(When {
+                headers: vec![(name.clone(), condition.clone())],
+                ..When::default()
+            });
+        }
+        for body in &self.body {
+            held += single(When {
+                body: vec![body.clone()],
+                ..When::default()
+            });
+        }
+        let total = self.path.len() + self.query.len() + self.headers.len() + self.body.len();
+        (held, total)
+    }
+
     /// Checks every condition; returns the first that fails.
     pub fn check(
         &self,

@@ -8,6 +8,7 @@
 //! by name.
 
 pub mod matchers;
+pub mod stateful;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,11 @@ use crate::request::MockRequest;
 use crate::spec::ApiModel;
 use crate::template::Templates;
 use matchers::{BodyCondition, Condition, Miss, When};
+use stateful::{
+    ActionDef, StateAction, StateCondition, StateConditionDef, StateThen, StateView, StateWhen,
+};
+
+use crate::state::Seed;
 
 /// The header a client sends to force a scenario by name.
 pub const FORCE_HEADER: &str = "x-mock-scenario";
@@ -56,12 +62,25 @@ pub struct Scenario {
     pub line: usize,
     pub when: When,
     pub then: Then,
+    /// The named state machine `requires_state`/`sets_state` speak of.
+    pub machine: String,
+    pub state_when: StateWhen,
+    pub state_then: StateThen,
+}
+
+impl Scenario {
+    pub fn is_stateful(&self) -> bool {
+        !self.state_when.is_empty() || !self.state_then.is_empty()
+    }
 }
 
 /// All scenarios of a snapshot, grouped by operation index.
 #[derive(Debug, Clone, Default)]
 pub struct ScenarioSet {
     by_operation: Vec<Vec<Scenario>>,
+    /// Per operation: does any scenario read or change state?
+    stateful: Vec<bool>,
+    seeds: Vec<Seed>,
     files: Vec<String>,
 }
 
@@ -83,6 +102,15 @@ impl ScenarioSet {
             .unwrap_or(&[])
     }
 
+    /// Requests to a stateful operation take the state writer lock.
+    pub fn is_stateful(&self, operation: usize) -> bool {
+        self.stateful.get(operation).copied().unwrap_or(false)
+    }
+
+    pub fn seeds(&self) -> &[Seed] {
+        &self.seeds
+    }
+
     pub fn count(&self) -> usize {
         self.by_operation.iter().map(Vec::len).sum()
     }
@@ -91,11 +119,14 @@ impl ScenarioSet {
         &self.files
     }
 
+    /// Picks the scenario for a request; `state` is needed by stateful
+    /// scenarios (without it their state conditions do not hold).
     pub fn select<'a>(
         &'a self,
         operation: usize,
         request: &MockRequest,
         path_params: &[(String, String)],
+        state: Option<&StateView<'_>>,
     ) -> Selection<'a> {
         let scenarios = self.for_operation(operation);
         if let Some(forced) = request.header(FORCE_HEADER) {
@@ -106,7 +137,11 @@ impl ScenarioSet {
         }
         let mut first_miss = None;
         for scenario in scenarios {
-            match scenario.when.check(request, path_params) {
+            let result = scenario
+                .when
+                .check(request, path_params)
+                .and_then(|()| scenario.state_when.check(&scenario.machine, state));
+            match result {
                 Ok(()) => return Selection::Scenario(scenario),
                 Err(miss) => {
                     if first_miss.is_none() {
@@ -138,6 +173,8 @@ struct ScenarioDef {
     #[serde(default)]
     when: WhenDef,
     then: ThenDef,
+    /// The state machine of `requires_state`/`sets_state` (default `default`).
+    state_machine: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,6 +188,11 @@ struct WhenDef {
     headers: IndexMap<String, serde_yaml::Value>,
     #[serde(default)]
     body: IndexMap<String, serde_yaml::Value>,
+    /// Conditions on state documents.
+    #[serde(default)]
+    state: Vec<StateConditionDef>,
+    /// The scenario's state machine must be in this state.
+    requires_state: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +208,11 @@ struct ThenDef {
     delay_ms: u64,
     #[serde(default)]
     skip_checks: bool,
+    /// Actions on state documents, applied after the answer renders.
+    #[serde(default)]
+    state: Vec<ActionDef>,
+    /// Moves the scenario's state machine to this state.
+    sets_state: Option<String>,
 }
 
 fn default_status() -> u16 {
@@ -183,6 +230,8 @@ pub fn load_dir(
 ) -> Result<ScenarioSet, Vec<LoadError>> {
     let mut set = ScenarioSet {
         by_operation: vec![Vec::new(); model.operations.len()],
+        stateful: vec![false; model.operations.len()],
+        seeds: Vec::new(),
         files: Vec::new(),
     };
     let mut errors = Vec::new();
@@ -220,7 +269,31 @@ pub fn load_dir(
             }
         };
         set.files.push(file.clone());
+        if is_seed_file(&text) {
+            match load_seed(&text, &file, templates) {
+                Ok(seed) => {
+                    if set
+                        .seeds
+                        .iter()
+                        .any(|other| other.collection == seed.collection)
+                    {
+                        errors.push(LoadError::new(
+                            &file,
+                            line_of(&text, "collection:", 1),
+                            format!("collection `{}` is seeded twice", seed.collection),
+                        ));
+                    } else {
+                        set.seeds.push(seed);
+                    }
+                }
+                Err(error) => errors.push(error),
+            }
+            continue;
+        }
         load_file(&text, &file, model, &keys, templates, &mut set, &mut errors);
+    }
+    for (operation, scenarios) in set.by_operation.iter().enumerate() {
+        set.stateful[operation] = scenarios.iter().any(Scenario::is_stateful);
     }
     if errors.is_empty() {
         Ok(set)
@@ -498,6 +571,76 @@ fn compile_scenario(
             }
         }
     }
+    let machine = def
+        .state_machine
+        .clone()
+        .unwrap_or_else(|| "default".to_string());
+    let mut template_index = 0;
+    let mut id_template = |template: &str, what: &str, errors: &mut Vec<LoadError>| -> String {
+        template_index += 1;
+        let name = format!("{file}#{}#state-{template_index}", def.name);
+        if let Err(error) = templates.register(&name, template, file, locate(what).unwrap_or(line))
+        {
+            errors.push(error);
+        }
+        name
+    };
+    let mut state_when = StateWhen {
+        conditions: Vec::new(),
+        requires_state: def.when.requires_state.clone(),
+    };
+    for condition in &def.when.state {
+        let id = id_template(&condition.id, "id:", &mut errors);
+        let mut fields = Vec::new();
+        for (expression, raw) in &condition.fields {
+            match (JsonPath::parse(expression), compile_condition(raw)) {
+                (Ok(path), Ok(compiled)) => fields.push((expression.clone(), path, compiled)),
+                (Err(error), _) => errors.push(LoadError::new(file, locate(expression), format!("scenario `{}`: state field `{expression}` is not a valid JSONPath: {error}", def.name))),
+                (_, Err(message)) => errors.push(LoadError::new(file, locate(expression), format!("scenario `{}`: state field `{expression}`: {message}", def.name))),
+            }
+        }
+        state_when.conditions.push(StateCondition {
+            collection: condition.collection.clone(),
+            id_template: id,
+            exists: condition.exists,
+            fields,
+        });
+    }
+    let mut state_then = StateThen {
+        actions: Vec::new(),
+        sets_state: def.then.sets_state.clone(),
+    };
+    for action in &def.then.state {
+        let compiled = match (&action.store, &action.update, &action.remove) {
+            (Some(store), None, None) => StateAction::Store {
+                collection: store.collection.clone(),
+                id_template: store
+                    .id
+                    .as_ref()
+                    .map(|id| id_template(id, "store:", &mut errors)),
+                from: store.from,
+            },
+            (None, Some(update), None) => StateAction::Update {
+                collection: update.collection.clone(),
+                id_template: id_template(&update.id, "update:", &mut errors),
+                from: update.from,
+                set: update
+                    .set
+                    .iter()
+                    .map(|(field, value)| (field.clone(), id_template(value, field, &mut errors)))
+                    .collect(),
+            },
+            (None, None, Some(remove)) => StateAction::Remove {
+                collection: remove.collection.clone(),
+                id_template: id_template(&remove.id, "remove:", &mut errors),
+            },
+            _ => {
+                errors.push(LoadError::new(file, locate("state:"), format!("scenario `{}`: each `then.state` entry is exactly one of `store`, `update`, `remove`", def.name)));
+                continue;
+            }
+        };
+        state_then.actions.push(compiled);
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -505,6 +648,9 @@ fn compile_scenario(
         name: def.name,
         file: file.to_string(),
         line,
+        machine,
+        state_when,
+        state_then,
         when,
         then: Then {
             status,
@@ -513,6 +659,66 @@ fn compile_scenario(
             delay: Duration::from_millis(def.then.delay_ms),
             skip_checks: def.then.skip_checks,
         },
+    })
+}
+
+/// A seed file names a `collection` instead of an `operation`.
+fn is_seed_file(text: &str) -> bool {
+    text.lines().any(|line| line.starts_with("collection:"))
+        && !text.lines().any(|line| line.starts_with("operation:"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedFile {
+    collection: String,
+    #[serde(default)]
+    documents: Vec<serde_json::Value>,
+}
+
+/// Seed files are Handlebars templates (so dates can be relative to now),
+/// rendered once per load, then read as YAML.
+fn load_seed(text: &str, file: &str, templates: &mut Templates) -> Result<Seed, LoadError> {
+    let name = format!("{file}#seed");
+    templates.register(&name, text, file, 1)?;
+    let rendered = templates
+        .render(&name, &handlebars::Context::null())
+        .map_err(|failure| {
+            LoadError::new(file, failure.line, format!("seed template: {failure}"))
+        })?;
+    let parsed: SeedFile = serde_yaml::from_str(&rendered)
+        .map_err(|error| LoadError::new(file, error.location().map(|l| l.line()), format!("seed file (after rendering): {error} (a seed file has `collection` and `documents`)")))?;
+    let mut documents = IndexMap::new();
+    for (index, document) in parsed.documents.into_iter().enumerate() {
+        let id = match document.get("id") {
+            Some(serde_json::Value::String(id)) => id.clone(),
+            Some(serde_json::Value::Number(id)) => id.to_string(),
+            _ => {
+                return Err(LoadError::new(
+                    file,
+                    None,
+                    format!(
+                        "documents[{index}] of collection `{}` has no text or number `id`",
+                        parsed.collection
+                    ),
+                ));
+            }
+        };
+        if documents.insert(id.clone(), document).is_some() {
+            return Err(LoadError::new(
+                file,
+                None,
+                format!(
+                    "collection `{}` has two documents with id `{id}`",
+                    parsed.collection
+                ),
+            ));
+        }
+    }
+    Ok(Seed {
+        collection: parsed.collection,
+        documents,
+        file: file.to_string(),
     })
 }
 

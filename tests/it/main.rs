@@ -4,6 +4,8 @@ mod check;
 mod common;
 mod contract;
 mod gpc;
+mod postman;
 mod reload;
 mod routes;
 mod scenarios;
+mod state;

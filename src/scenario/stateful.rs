@@ -1,0 +1,283 @@
+//! The stateful parts of scenarios: conditions on state (`when.state`,
+//! `when.requires_state`) and actions on it (`then.state`, `then.sets_state`).
+//! Ids are small templates rendered against the request, so a scenario can
+//! say "the slot this booking names".
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+use super::matchers::{Condition, Miss};
+use crate::state::StateData;
+
+/// `when.state` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StateConditionDef {
+    pub collection: String,
+    /// Template for the document id, e.g. `"{{request.path_params.id}}"`.
+    pub id: String,
+    /// Whether the document must exist (default true).
+    #[serde(default = "yes")]
+    pub exists: bool,
+    /// JSONPath → condition on the document (implies it exists).
+    #[serde(default)]
+    pub fields: IndexMap<String, serde_yaml::Value>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `then.state` entry as written: exactly one of the three.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ActionDef {
+    pub store: Option<StoreDef>,
+    pub update: Option<UpdateDef>,
+    pub remove: Option<RemoveDef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StoreDef {
+    pub collection: String,
+    /// Template for the id; default: the request id.
+    pub id: Option<String>,
+    /// `response` (default: the rendered answer) or `body` (the request body).
+    #[serde(default)]
+    pub from: DocumentSource,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct UpdateDef {
+    pub collection: String,
+    pub id: String,
+    /// Replace the whole document with the answer or the request body.
+    pub from: Option<DocumentSource>,
+    /// Set top-level fields to (templated) text values.
+    #[serde(default)]
+    pub set: IndexMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RemoveDef {
+    pub collection: String,
+    pub id: String,
+}
+
+/// Where a stored document comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentSource {
+    #[default]
+    Response,
+    Body,
+}
+
+/// A compiled `when.state` condition.
+#[derive(Debug, Clone)]
+pub struct StateCondition {
+    pub collection: String,
+    /// Registered template name of the id.
+    pub id_template: String,
+    pub exists: bool,
+    pub fields: Vec<(String, JsonPath, Condition)>,
+}
+
+/// A compiled `then.state` action.
+#[derive(Debug, Clone)]
+pub enum StateAction {
+    Store {
+        collection: String,
+        id_template: Option<String>,
+        from: DocumentSource,
+    },
+    Update {
+        collection: String,
+        id_template: String,
+        from: Option<DocumentSource>,
+        /// (field, registered template name)
+        set: Vec<(String, String)>,
+    },
+    Remove {
+        collection: String,
+        id_template: String,
+    },
+}
+
+/// What stateful conditions read: the state, and a way to render an id.
+pub struct StateView<'a> {
+    pub data: &'a StateData,
+    pub render: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// The stateful half of a scenario's `when`.
+#[derive(Debug, Clone, Default)]
+pub struct StateWhen {
+    pub conditions: Vec<StateCondition>,
+    /// `requires_state`: the machine must be in this state.
+    pub requires_state: Option<String>,
+}
+
+impl StateWhen {
+    pub fn is_empty(&self) -> bool {
+        self.conditions.is_empty() && self.requires_state.is_none()
+    }
+
+    pub fn check(&self, machine: &str, view: Option<&StateView<'_>>) -> Result<(), Miss> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let Some(view) = view else {
+            return Err(Miss {
+                place: "state",
+                name: machine.to_string(),
+                expected: "readable".into(),
+            });
+        };
+        if let Some(required) = &self.requires_state {
+            let current = view.data.machine_state(machine);
+            if current != required {
+                return Err(Miss {
+                    place: "scenario state of",
+                    name: machine.to_string(),
+                    expected: format!("{required:?} (it is {current:?})"),
+                });
+            }
+        }
+        for condition in &self.conditions {
+            let id = (view.render)(&condition.id_template).unwrap_or_default();
+            let name = format!("{}/{}", condition.collection, id);
+            let document = view.data.get(&condition.collection, &id);
+            let wants = condition.exists || !condition.fields.is_empty();
+            match (document, wants) {
+                (None, true) => {
+                    return Err(Miss {
+                        place: "state document",
+                        name,
+                        expected: "existing".into(),
+                    })
+                }
+                (Some(_), false) => {
+                    return Err(Miss {
+                        place: "state document",
+                        name,
+                        expected: "absent".into(),
+                    })
+                }
+                (None, false) => {}
+                (Some(document), true) => {
+                    for (expression, path, field_condition) in &condition.fields {
+                        let nodes = path.query(document).all();
+                        let values = nodes.into_iter().filter(|v| !v.is_null()).map(|v| match v {
+                            Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+                            other => std::borrow::Cow::Owned(other.to_string()),
+                        });
+                        if !field_condition.holds(values) {
+                            return Err(Miss {
+                                place: "state field",
+                                name: format!("{name} {expression}"),
+                                expected: field_condition.describe(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The stateful half of a scenario's `then`.
+#[derive(Debug, Clone, Default)]
+pub struct StateThen {
+    pub actions: Vec<StateAction>,
+    pub sets_state: Option<String>,
+}
+
+impl StateThen {
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty() && self.sets_state.is_none()
+    }
+
+    /// Applies the actions to a copy of `data`. `render` renders a
+    /// registered template against the request; `response` is the answer's
+    /// body, `body` the request's.
+    pub fn apply(
+        &self,
+        data: &StateData,
+        machine: &str,
+        render: &dyn Fn(&str) -> Option<String>,
+        request_id: &str,
+        response: Option<&Value>,
+        body: Option<&Value>,
+    ) -> StateData {
+        let mut next = data.clone();
+        let source = |from: DocumentSource| match from {
+            DocumentSource::Response => response.cloned(),
+            DocumentSource::Body => body.cloned(),
+        };
+        for action in &self.actions {
+            match action {
+                StateAction::Store {
+                    collection,
+                    id_template,
+                    from,
+                } => {
+                    let id = match id_template {
+                        Some(template) => render(template).unwrap_or_default(),
+                        None => request_id.to_string(),
+                    };
+                    if let Some(document) = source(*from) {
+                        next.collections
+                            .entry(collection.clone())
+                            .or_default()
+                            .insert(id, document);
+                    }
+                }
+                StateAction::Update {
+                    collection,
+                    id_template,
+                    from,
+                    set,
+                } => {
+                    let id = render(id_template).unwrap_or_default();
+                    let Some(documents) = next.collections.get_mut(collection) else {
+                        continue;
+                    };
+                    let Some(document) = documents.get_mut(&id) else {
+                        continue;
+                    };
+                    if let Some(replacement) = from.and_then(source) {
+                        *document = replacement;
+                    }
+                    if let Value::Object(fields) = document {
+                        for (field, template) in set {
+                            fields.insert(
+                                field.clone(),
+                                Value::String(render(template).unwrap_or_default()),
+                            );
+                        }
+                    }
+                }
+                StateAction::Remove {
+                    collection,
+                    id_template,
+                } => {
+                    let id = render(id_template).unwrap_or_default();
+                    if let Some(documents) = next.collections.get_mut(collection) {
+                        documents.shift_remove(&id);
+                    }
+                }
+            }
+        }
+        if let Some(state) = &self.sets_state {
+            next.machines.insert(machine.to_string(), state.clone());
+        }
+        next
+    }
+}
