@@ -101,6 +101,10 @@ pub struct ServeArgs {
     /// How many requests /__admin/requests keeps (0 turns the journal off)
     #[arg(long, default_value_t = 1000, value_name = "N")]
     pub journal_size: usize,
+    /// Check every answer against the definition; mismatches are logged and
+    /// added as X-Contract-Violation headers
+    #[arg(long)]
+    pub validate_responses: bool,
 }
 
 #[derive(Debug, Args)]

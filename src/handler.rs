@@ -8,7 +8,7 @@ use http::header::{ALLOW, CACHE_CONTROL};
 use http::{HeaderValue, StatusCode};
 
 use crate::answer::{self, Answer, OPERATION_HEADER};
-use crate::contract::Violation;
+use crate::contract::{violation_header, Violation, VIOLATION_HEADER};
 use crate::fhir::{Outcome, SpineCode};
 use crate::journal::{NearMiss, Trace};
 use crate::request::MockRequest;
@@ -113,6 +113,9 @@ fn route_check_render(snapshot: &Snapshot, request: &MockRequest, ids: &RequestI
     if !violations.is_empty() {
         let trace = answer.trace.get_or_insert_with(Default::default);
         trace.violations = violations.iter().map(Violation::diagnostics).collect();
+    }
+    if snapshot.validate_responses {
+        validate_response(snapshot, operation_index, &mut answer);
     }
     answer.with_header(OPERATION_HEADER, &operation.key)
 }
@@ -296,5 +299,25 @@ fn select_and_render<'s>(
             }
             (answer, None)
         }
+    }
+}
+
+/// `--validate-responses`: the outgoing answer against the definition, as
+/// `check` does it; each finding is logged and added as `X-Contract-Violation`.
+fn validate_response(snapshot: &Snapshot, index: usize, answer: &mut Answer) {
+    let fhir = snapshot.era.is_some();
+    let findings = snapshot
+        .response_validators
+        .check(&snapshot.model, index, answer, fhir);
+    for finding in findings {
+        let at = if finding.pointer.is_empty() {
+            "response"
+        } else {
+            finding.pointer.as_str()
+        };
+        tracing::warn!(operation = %snapshot.model.operations[index].key, "response violates the definition: {at}: {}", finding.message);
+        answer
+            .headers
+            .append(VIOLATION_HEADER, violation_header(at, &finding.message));
     }
 }

@@ -69,6 +69,7 @@ fn settings(pack: &PackArgs) -> Settings {
         asid: pack.asid.clone(),
         state: Default::default(),
         journal_size: 0,
+        validate_responses: false,
     }
 }
 
@@ -76,6 +77,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let sources = sources(&args.pack);
     let settings = Settings {
         journal_size: args.journal_size,
+        validate_responses: args.validate_responses,
         ..settings(&args.pack)
     };
     let snapshot = match Snapshot::load(&sources, &settings, 1) {

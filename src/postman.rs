@@ -776,22 +776,25 @@ pub fn write(export: &Export, dir: &Path) -> Result<[PathBuf; 2], PostmanError> 
             what: "environment",
             source,
         })?;
-    let mut written = Vec::new();
-    for (name, text) in [
-        (COLLECTION_FILE, collection),
-        (ENVIRONMENT_FILE, environment),
-    ] {
+    // Both names are checked before either file is written.
+    for name in [COLLECTION_FILE, ENVIRONMENT_FILE] {
         let path = dir.join(name);
         if path.is_dir() {
             return Err(PostmanError::TargetIsDirectory { path });
         }
+    }
+    let write_one = |name: &str, text: String| -> Result<PathBuf, PostmanError> {
+        let path = dir.join(name);
         std::fs::write(&path, text + "\n").map_err(|source| PostmanError::Write {
             path: path.clone(),
             source,
         })?;
-        written.push(path);
-    }
-    Ok([written[0].clone(), written[1].clone()])
+        Ok(path)
+    };
+    Ok([
+        write_one(COLLECTION_FILE, collection)?,
+        write_one(ENVIRONMENT_FILE, environment)?,
+    ])
 }
 
 /// `http://{host}` from a request's `Host` header, when it is a plain

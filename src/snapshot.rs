@@ -96,6 +96,8 @@ pub struct Settings {
     pub state: Arc<StateStore>,
     /// `--journal-size`: requests kept for `/__admin/requests` (0: none).
     pub journal_size: usize,
+    /// `--validate-responses`: check each answer against the definition.
+    pub validate_responses: bool,
 }
 
 /// Everything loaded, ready to answer requests.
@@ -118,6 +120,8 @@ pub struct Snapshot {
     pub response_validators: ResponseValidators,
     /// How often each scenario answered since this snapshot loaded.
     pub hits: Vec<Vec<AtomicU64>>,
+    /// See [`Settings::validate_responses`].
+    pub validate_responses: bool,
     /// How long the load took, in milliseconds.
     pub load_ms: f64,
 }
@@ -199,6 +203,7 @@ impl Snapshot {
             contract,
             response_validators,
             hits,
+            validate_responses: settings.validate_responses,
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
     }

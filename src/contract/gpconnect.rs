@@ -12,6 +12,18 @@ use crate::fhir::{Era, SpineCode};
 use crate::request::MockRequest;
 use crate::spec::{Operation, Param, ParamLocation};
 
+/// A header's trimmed text, or a violation: missing, blank or not text.
+fn present<'r>(request: &'r MockRequest, name: &str, out: &mut Vec<Violation>) -> Option<&'r str> {
+    let problem = match request.headers.get(name).map(|value| value.to_str()) {
+        Some(Ok(value)) if !value.trim().is_empty() => return Some(value.trim()),
+        Some(Ok(_)) => "must not be blank",
+        Some(Err(_)) => "must be visible ASCII text",
+        None => "is required",
+    };
+    out.push(Violation::bad_request(format!("header {name}"), problem));
+    None
+}
+
 /// Headers these rules check (the spec's own rules skip them).
 pub const SSP_HEADERS: [&str; 5] = [
     "Ssp-TraceID",
@@ -299,50 +311,26 @@ impl OperationRules {
         asid: &str,
         out: &mut Vec<Violation>,
     ) -> Option<Jwt> {
-        let header = |name: &str| -> Result<Option<&str>, ()> {
-            match request.headers.get(name) {
-                None => Ok(None),
-                Some(value) => value.to_str().map(|v| Some(v.trim())).map_err(|_| ()),
-            }
-        };
-        let present = |name: &str, out: &mut Vec<Violation>| -> Option<String> {
-            let at = format!("header {name}");
-            match header(name) {
-                Ok(Some(value)) if !value.is_empty() => Some(value.to_string()),
-                Ok(Some(_)) => {
-                    out.push(Violation::bad_request(at, "must not be blank"));
-                    None
-                }
-                Ok(None) => {
-                    out.push(Violation::bad_request(at, "is required"));
-                    None
-                }
-                Err(()) => {
-                    out.push(Violation::bad_request(at, "must be visible ASCII text"));
-                    None
-                }
-            }
-        };
-        present("Ssp-TraceID", out);
-        present("Ssp-From", out);
-        if let Some(to) = present("Ssp-To", out) {
+        present(request, "Ssp-TraceID", out);
+        present(request, "Ssp-From", out);
+        if let Some(to) = present(request, "Ssp-To", out) {
             if to != asid {
                 out.push(Violation::bad_request(
                     "header Ssp-To",
-                    format!("must be this provider's ASID {asid}, was {}", shown(&to)),
+                    format!("must be this provider's ASID {asid}, was {}", shown(to)),
                 ));
             }
         }
-        if let Some(id) = present("Ssp-InteractionID", out) {
-            if !self.interactions.is_empty() && !self.interactions.contains(&id) {
-                let known = table(era).iter().any(|row| row.ids.contains(&id.as_str()));
+        if let Some(id) = present(request, "Ssp-InteractionID", out) {
+            if !self.interactions.is_empty() && !self.interactions.iter().any(|i| i == id) {
+                let known = table(era).iter().any(|row| row.ids.contains(&id));
                 out.push(Violation::bad_request(
                     "header Ssp-InteractionID",
                     format!(
                         "must be {} for {}, was {}{}",
                         self.interactions.join(" or "),
                         self.label,
-                        shown(&id),
+                        shown(id),
                         if known {
                             " (the interaction of another operation)"
                         } else {
@@ -352,7 +340,7 @@ impl OperationRules {
                 ));
             }
         }
-        let authorization = present("Authorization", out)?;
+        let authorization = present(request, "Authorization", out)?;
         let token = match authorization.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("Bearer") => token.trim(),
             _ => {

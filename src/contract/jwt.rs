@@ -149,7 +149,7 @@ fn text_of(value: &Value) -> String {
 
 /// Checks the claims of a decoded token (DOMAIN.md §4).
 pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut Vec<Violation>) {
-    let mut required = vec![
+    const REQUIRED: [&str; 10] = [
         "iss",
         "sub",
         "aud",
@@ -161,12 +161,10 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut
         "requesting_organization",
         "requesting_practitioner",
     ];
-    if expect.era == Era::Dstu2 {
-        required.push("requested_record");
-    }
+    let dstu2 = (expect.era == Era::Dstu2).then_some("requested_record");
     let mut missing = false;
-    for name in &required {
-        match claims.get(*name) {
+    for name in REQUIRED.iter().copied().chain(dstu2) {
+        match claims.get(name) {
             None => {
                 out.push(Violation::bad_request(claim(name), "is required"));
                 missing = true;

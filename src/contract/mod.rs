@@ -135,14 +135,19 @@ impl Violation {
 
     /// `X-Contract-Violation: <at>: <message>`, reduced to what HTTP allows.
     fn header_value(&self) -> HeaderValue {
-        let text = format!("{}: {}", self.at, self.message);
-        let clean: String = text
-            .chars()
-            .take(500)
-            .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
-            .collect();
-        HeaderValue::from_str(&clean).unwrap_or(HeaderValue::from_static("unprintable"))
+        violation_header(&self.at, &self.message)
     }
+}
+
+/// An `X-Contract-Violation` value, `<where>: <what>`, in printable ASCII.
+pub fn violation_header(at: &str, message: &str) -> HeaderValue {
+    let text = format!("{at}: {message}");
+    let clean: String = text
+        .chars()
+        .take(500)
+        .map(|c| if (' '..='~').contains(&c) { c } else { '?' })
+        .collect();
+    HeaderValue::from_str(&clean).unwrap_or(HeaderValue::from_static("unprintable"))
 }
 
 /// A request value quoted for diagnostics: Debug-escaped and cut short, so

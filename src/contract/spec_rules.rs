@@ -118,6 +118,8 @@ fn is_trivial(schema: &Value) -> bool {
 struct ParamRule {
     /// Index into the operation's `params`.
     index: usize,
+    /// `query parameter start`: how violations name it.
+    at: String,
     kind: ValueKind,
     /// False when the schema says no more than the type.
     validate: bool,
@@ -174,6 +176,7 @@ impl OperationRules {
             })
             .map(|(index, param)| ParamRule {
                 index,
+                at: format!("{} parameter {}", param.location.as_str(), param.name),
                 kind: ValueKind::of(&param.schema, root),
                 validate: !is_trivial(&param.schema),
                 validator: LazyValidator::default(),
@@ -326,18 +329,18 @@ impl OperationRules {
             let Some(param) = operation.params.get(rule.index) else {
                 continue;
             };
-            let at = format!("{} parameter {}", param.location.as_str(), param.name);
+            let at = &rule.at;
             let values = raw_values(param, request, path_params);
             let values = match values {
                 Ok(values) => values,
                 Err(message) => {
-                    out.push(Violation::bad_request(at, message));
+                    out.push(Violation::bad_request(at.clone(), message));
                     continue;
                 }
             };
             if values.is_empty() {
                 if param.required {
-                    out.push(Violation::bad_request(at, "is required"));
+                    out.push(Violation::bad_request(at.clone(), "is required"));
                 }
                 continue;
             }
@@ -369,13 +372,10 @@ impl OperationRules {
                 if !rule.validate {
                     continue;
                 }
-                let Some(validator) = rule.validator.get(&param.schema, root, &at) else {
+                let Some(validator) = rule.validator.get(&param.schema, root, at) else {
                     continue;
                 };
-                let first = validator
-                    .iter_errors(&instance)
-                    .next()
-                    .map(|error| error_text(&error));
+                let first = validator.validate(&instance).err().map(|e| error_text(&e));
                 if let Some(error) = first {
                     out.push(Violation::new(
                         status,
@@ -477,6 +477,9 @@ impl OperationRules {
         } else {
             SpineCode::INVALID_RESOURCE
         };
+        if validator.is_valid(instance) {
+            return;
+        }
         for error in validator.iter_errors(instance).take(MAX_BODY_ERRORS) {
             let pointer = error.instance_path.to_string();
             out.push(Violation::new(

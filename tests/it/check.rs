@@ -187,3 +187,53 @@ fn default_pack_has_no_errors_and_load_failures_exit_2() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("cannot load"), "{stderr}");
 }
+
+/// `serve --validate-responses` checks live answers and says what is wrong.
+#[tokio::test]
+async fn live_response_validation_adds_violation_headers() {
+    let dir = fixture("check/schema-violation");
+    let scenarios = dir.join("scenarios").display().to_string();
+    let templates = dir.join("templates").display().to_string();
+    for validate in [true, false] {
+        let mut args = vec![
+            "--scenarios",
+            scenarios.as_str(),
+            "--templates",
+            templates.as_str(),
+        ];
+        if validate {
+            args.push("--validate-responses");
+        }
+        let server = crate::common::Server::start(&args);
+        let response = crate::gpc::request(
+            &crate::common::client(),
+            reqwest::Method::GET,
+            &server.url("/fhir/Patient/2"),
+            "Patient_Read",
+        )
+        .send()
+        .await
+        .expect("request");
+        assert_eq!(response.status(), 200, "the answer is still served");
+        let violations: Vec<String> = response
+            .headers()
+            .get_all("x-contract-violation")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        if validate {
+            assert!(
+                violations
+                    .iter()
+                    .any(|v| v.starts_with("/name/0/family: does not match the response schema")),
+                "{violations:?}"
+            );
+            assert!(
+                server.logs().contains("response violates the definition"),
+                "logged"
+            );
+        } else {
+            assert!(violations.is_empty(), "{violations:?}");
+        }
+    }
+}

@@ -513,3 +513,46 @@ async fn forced_scenario_and_unknown_forced_scenario() {
         .unwrap_or("")
         .contains("no scenario named `no-such-scenario`"));
 }
+
+/// Driven from the scenario files themselves: every scenario they name is
+/// selected by some request (the one `check` builds from its `when`).
+#[test]
+fn every_scenario_of_the_pack_is_reachable() {
+    use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
+    let mut named = Vec::new();
+    let mut dirs = vec![crate::common::project_dir().join("scenarios")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("scenarios dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read");
+            if !text.lines().any(|l| l.starts_with("operation:")) {
+                continue; // a seed file
+            }
+            let file: Value = serde_yaml::from_str(&text).expect("scenario file parses");
+            for scenario in file["scenarios"].as_array().into_iter().flatten() {
+                named.push((
+                    file["operation"].as_str().unwrap_or("").to_string(),
+                    scenario["name"].as_str().unwrap_or("").to_string(),
+                ));
+            }
+        }
+    }
+    assert!(named.len() >= 40, "{} scenarios in the pack", named.len());
+    let snapshot = Snapshot::load(&Sources::resolve(None, None, None), &Settings::default(), 1)
+        .expect("default pack loads");
+    let report = gpconnect_mock::check::run(&snapshot);
+    for (operation, name) in &named {
+        let problems: Vec<&String> = report
+            .findings
+            .iter()
+            .filter(|f| f.operation == *operation && f.scenario.as_deref() == Some(name.as_str()))
+            .map(|f| &f.message)
+            .collect();
+        assert!(problems.is_empty(), "{operation} / {name}: {problems:?}");
+    }
+    assert_eq!(report.scenarios, named.len());
+}
