@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/__admin/requests/{id}", get(one_request))
         .route("/__admin/scenarios", get(scenarios))
         .route("/__admin/state/{collection}", get(collection))
+        .route("/__admin/sample-request", get(sample_request))
         .route(
             "/__admin/postman/collection",
             get(crate::postman::collection_handler),
@@ -239,4 +240,76 @@ async fn collection(State(state): State<AppState>, Path(name): Path<String>) -> 
         )
             .into_response(),
     }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct SampleQuery {
+    operation: String,
+    scenario: Option<String>,
+    /// `json` (default) or `curl`.
+    format: Option<String>,
+}
+
+/// A ready-to-send request for an operation (or for one of its scenarios):
+/// the one `check` builds, with fresh SSP headers and JWT. `format=curl`
+/// gives a shell command line.
+async fn sample_request(
+    State(state): State<AppState>,
+    headers: http::HeaderMap,
+    Query(query): Query<SampleQuery>,
+) -> Response {
+    let snapshot = state.snapshot();
+    let Some(index) = snapshot
+        .model
+        .operations
+        .iter()
+        .position(|op| op.key == query.operation)
+    else {
+        let keys: Vec<&str> = snapshot
+            .model
+            .operations
+            .iter()
+            .map(|op| op.key.as_str())
+            .collect();
+        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no operation `{}`", query.operation), "operations": keys }))).into_response();
+    };
+    let scenarios = snapshot.scenarios.for_operation(index);
+    let scenario = match &query.scenario {
+        Some(name) => match scenarios.iter().find(|s| &s.name == name) {
+            Some(scenario) => Some(scenario),
+            None => {
+                let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+                return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("operation {} has no scenario `{name}`", query.operation), "scenarios": names }))).into_response();
+            }
+        },
+        None => None,
+    };
+    let request = crate::check::request_for(&snapshot, index, scenario);
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8080");
+    let url = format!("http://{host}{}", request.path_and_query());
+    if query.format.as_deref() == Some("curl") {
+        let quote = |text: &str| format!("'{}'", text.replace('\'', "'\\''"));
+        let mut line = format!("curl -sS -X {} {}", request.method, quote(&url));
+        for (name, value) in &request.headers {
+            line.push_str(&format!(" \\\n  -H {}", quote(&format!("{name}: {value}"))));
+        }
+        if let Some(body) = &request.body {
+            line.push_str(&format!(" \\\n  --data {}", quote(&body.to_string())));
+        }
+        line.push('\n');
+        return (
+            [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            line,
+        )
+            .into_response();
+    }
+    let header_map: serde_json::Map<String, Value> = request
+        .headers
+        .iter()
+        .map(|(n, v)| (n.clone(), json!(v)))
+        .collect();
+    Json(json!({ "method": request.method.as_str(), "url": url, "headers": header_map, "body": request.body })).into_response()
 }

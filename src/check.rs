@@ -118,7 +118,8 @@ fn add_gpconnect_headers(
             request.set_header(name, value);
         }
     };
-    keep("Ssp-TraceID", uuid::Uuid::new_v4().to_string(), request);
+    // A trace id is per request: never the spec's example.
+    request.set_header("Ssp-TraceID", uuid::Uuid::new_v4().to_string());
     keep("Ssp-From", "200000000359".to_string(), request);
     request.set_header("Ssp-To", asid.to_string());
     if let Some(interaction) = rules.interactions().first() {

@@ -556,3 +556,46 @@ fn every_scenario_of_the_pack_is_reachable() {
     }
     assert_eq!(report.scenarios, named.len());
 }
+
+/// `/__admin/sample-request` hands out a request that selects the scenario.
+#[tokio::test]
+async fn sample_request_selects_its_scenario() {
+    let server = Server::start(&[]);
+    let sample: Value = client()
+        .get(server.url("/__admin/sample-request?operation=PatientOperation_GetCareRecord&scenario=care-record-MED"))
+        .send()
+        .await
+        .expect("sample")
+        .json()
+        .await
+        .expect("json");
+    let mut request = client().request(Method::POST, sample["url"].as_str().expect("url"));
+    for (name, value) in sample["headers"].as_object().expect("headers") {
+        request = request.header(name.as_str(), value.as_str().unwrap_or(""));
+    }
+    let response = request
+        .body(sample["body"].to_string())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-mock-scenario"], "care-record-MED");
+    let curl = client()
+        .get(server.url("/__admin/sample-request?operation=Patient_Read&format=curl"))
+        .send()
+        .await
+        .expect("curl")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        curl.starts_with("curl -sS -X GET 'http://") && curl.contains("-H 'Authorization: Bearer "),
+        "{curl}"
+    );
+    let missing = client()
+        .get(server.url("/__admin/sample-request?operation=Nope"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(missing.status(), 404);
+}
