@@ -107,9 +107,16 @@ fn route_check_render(snapshot: &Snapshot, request: &MockRequest, ids: &RequestI
         )
         .0
     };
-    let mut answer = snapshot
-        .contract
-        .annotate(answer, &operation.key, &violations);
+    // A strict rejection says what is wrong in its body; the headers are
+    // for answers served despite violations (warn mode, skip_checks).
+    let rejected = answer.trace.as_deref().is_some_and(|t| t.rejected);
+    let mut answer = if rejected {
+        answer
+    } else {
+        snapshot
+            .contract
+            .annotate(answer, &operation.key, &violations)
+    };
     if !violations.is_empty() {
         let trace = answer.trace.get_or_insert_with(Default::default);
         trace.violations = violations.iter().map(Violation::diagnostics).collect();
@@ -231,7 +238,12 @@ fn select_and_render<'s>(
         .contract
         .rejection(&operation.key, violations, skips_checks)
     {
-        return (Answer::error(&outcome, style), None);
+        let mut answer = Answer::error(&outcome, style);
+        answer.trace = Some(Box::new(Trace {
+            rejected: true,
+            ..Trace::default()
+        }));
+        return (answer, None);
     }
     match selection {
         Selection::Scenario(scenario) => {

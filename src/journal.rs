@@ -42,6 +42,8 @@ pub struct Trace {
     /// Contract findings (rejections and warnings), as diagnostics.
     pub violations: Vec<String>,
     pub near_miss: Option<NearMiss>,
+    /// The request checks refused the request.
+    pub rejected: bool,
 }
 
 /// One journalled request.

@@ -81,7 +81,14 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
                 SpineCode::BAD_REQUEST,
                 format!("request body larger than {MAX_BODY_BYTES} bytes, or unreadable"),
             );
-            return into_response(Answer::error(&outcome, snapshot.error_style));
+            let mut answer = Answer::error(&outcome, snapshot.error_style);
+            if snapshot.contract.no_store() {
+                answer.headers.insert(
+                    http::header::CACHE_CONTROL,
+                    http::HeaderValue::from_static("no-store"),
+                );
+            }
+            return into_response(answer);
         }
     };
     let path_and_query = parts

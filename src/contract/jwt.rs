@@ -149,6 +149,21 @@ fn text_of(value: &Value) -> String {
 
 /// Checks the claims of a decoded token (DOMAIN.md §4).
 pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut Vec<Violation>) {
+    // DOMAIN.md §4 [unsure]: 2017-18 DSTU2 drafts named the practitioner
+    // claim `requesting_identity` (a Practitioner or a Person). Tolerated as
+    // an alias in DSTU2 only, when `requesting_practitioner` is absent.
+    if expect.era == Era::Dstu2 && !claims.contains_key("requesting_practitioner") {
+        if let Some(identity) = claims.get("requesting_identity").filter(|v| v.is_object()) {
+            let mut aliased = claims.clone();
+            let mut practitioner = identity.clone();
+            if practitioner.get("resourceType").and_then(Value::as_str) == Some("Person") {
+                practitioner["resourceType"] = Value::String("Practitioner".into());
+            }
+            aliased.insert("requesting_practitioner".into(), practitioner);
+            aliased.remove("requesting_identity");
+            return check_claims(&aliased, expect, out);
+        }
+    }
     const REQUIRED: [&str; 10] = [
         "iss",
         "sub",
@@ -596,5 +611,49 @@ mod tests {
         c.insert("requested_scope".into(), json!("patient/*.write"));
         assert_eq!(run(&c, Era::Stu3, true), vec![]);
         assert!(!run(&c, Era::Stu3, false).is_empty());
+    }
+
+    #[test]
+    fn dstu2_accepts_requesting_identity_as_an_alias() {
+        let mut claims = valid_dstu2_claims_for_alias_test();
+        let practitioner = claims
+            .remove("requesting_practitioner")
+            .expect("practitioner claim");
+        claims.insert("requesting_identity".into(), practitioner);
+        let expect = Expectation {
+            era: Era::Dstu2,
+            kind: None,
+            write: false,
+            now: claims["iat"].as_i64().unwrap_or(0),
+        };
+        let mut out = Vec::new();
+        check_claims(&claims, &expect, &mut out);
+        assert!(
+            out.is_empty(),
+            "{:?}",
+            out.iter().map(|v| v.diagnostics()).collect::<Vec<_>>()
+        );
+        let stu3 = Expectation {
+            era: Era::Stu3,
+            ..expect
+        };
+        let mut out = Vec::new();
+        check_claims(&claims, &stu3, &mut out);
+        assert!(!out.is_empty(), "STU3 has no alias");
+    }
+
+    fn valid_dstu2_claims_for_alias_test() -> Map<String, Value> {
+        let claims = crate::synth::jwt_claims(&crate::synth::JwtRequest {
+            era: Era::Dstu2,
+            record_kind: "patient",
+            write: false,
+            nhs_number: "9658218873",
+            ods_code: "A20047",
+            now: 1_700_000_000,
+        });
+        match claims {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }
     }
 }

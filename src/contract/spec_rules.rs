@@ -210,10 +210,17 @@ impl OperationRules {
             .filter(|m| is_json_media(m))
             .cloned()
             .collect();
+        let servable = match (json.is_empty(), produced.is_empty(), profile) {
+            (false, _, _) => json,
+            (true, false, _) => produced,
+            // A GP Connect operation declaring no media still answers FHIR JSON.
+            (true, true, Profile::GpConnect(era)) => vec![era.json_media_type().to_string()],
+            (true, true, Profile::None) => Vec::new(),
+        };
         OperationRules {
             params,
             body,
-            servable: if json.is_empty() { produced } else { json },
+            servable,
         }
     }
 

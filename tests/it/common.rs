@@ -100,6 +100,19 @@ impl Server {
     pub fn logs(&self) -> String {
         self.stderr.lock().map(|l| l.clone()).unwrap_or_default()
     }
+
+    /// Whether the server logs `needle` within a few seconds (its stderr
+    /// is read by another thread, so a line may arrive after the response).
+    pub fn logged(&self, needle: &str) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
 }
 
 impl Drop for Server {

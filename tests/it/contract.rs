@@ -397,11 +397,11 @@ async fn warn_mode_serves_and_lists_violations() {
     assert!(valid.headers.get("x-contract-violation").is_none());
     // Logged too.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !server.logs().contains("contract violation") && std::time::Instant::now() < deadline {
+    while !server.logged("contract violation") && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(
-        server.logs().contains("header Ssp-To is required"),
+        server.logged("header Ssp-To is required"),
         "{}",
         server.logs()
     );
@@ -536,4 +536,110 @@ async fn profile_none_answers_problem_json() {
         .await
         .expect("answered");
     assert_eq!(response.status(), 200);
+}
+
+/// The STU3 rules on GP Connect 1.5.0's own definition: `-1` interaction
+/// ids, no `requested_record`, STU3 identifier systems, amend or cancel.
+#[tokio::test]
+async fn stu3_rules_on_the_1_5_0_definition() {
+    let Some(spec) = crate::common::shared_spec("gpconnect-1.5.0-appointments.yaml") else {
+        return;
+    };
+    let spec = spec.display().to_string();
+    let server = Server::start(&["--spec", &spec]);
+    let http = client();
+    const BASE: &str = "/B82617/STU3/1/gpconnect/fhir";
+    const URN: &str = "urn:nhs:names:services:gpconnect:fhir:";
+    let stu3 = |operation: &str, path: &str, interaction: &str| {
+        Req::valid(operation)
+            .path(&format!("{BASE}{path}"))
+            .set("Ssp-InteractionID", &format!("{URN}{interaction}"))
+            .set("Accept", "application/fhir+json")
+            .drop_claim("/requested_record")
+    };
+    let metadata = || stu3("Metadata_Metadata", "/metadata", "rest:read:metadata-1");
+    let reply = metadata().send(&server, &http).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.headers["cache-control"], "no-store");
+    let reply = metadata()
+        .claim(
+            "/aud",
+            json!("https://provider.example/B82617/STU3/1/gpconnect/fhir"),
+        )
+        .send(&server, &http)
+        .await;
+    assert_eq!(reply.status, 200, "any STU3 aud: {}", reply.body);
+    let rejected = [
+        (
+            metadata().claim("/requested_record", json!({"resourceType": "Patient"})),
+            "JWT claim requested_record must be absent",
+            "BAD_REQUEST",
+        ),
+        (
+            metadata().set("Ssp-InteractionID", &format!("{URN}rest:read:metadata")),
+            "must be urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1",
+            "BAD_REQUEST",
+        ),
+        (
+            metadata().set("Accept", "application/json+fhir"),
+            "header Accept must allow application/fhir+json",
+            "BAD_REQUEST (415)",
+        ),
+        (
+            stu3(
+                "PatientIdentifier_SearchByIdentifier",
+                &format!("/Patient?identifier={NHS_SYSTEM}%7C{NHS}"),
+                "rest:search:patient-1",
+            ),
+            "system must be https://fhir.nhs.uk/Id/nhs-number",
+            "INVALID_IDENTIFIER_SYSTEM",
+        ),
+    ];
+    for (request, needle, code) in rejected {
+        let reply = request.send(&server, &http).await;
+        let (status, code) = match code.strip_suffix(" (415)") {
+            Some(code) => (415, code),
+            None => (400, code),
+        };
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code),
+            "{needle}: {}",
+            reply.body
+        );
+        assert!(reply.diagnostics().contains(needle), "{}", reply.body);
+        assert_eq!(
+            reply.body["meta"]["profile"][0],
+            "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-OperationOutcome-1"
+        );
+    }
+    let reply = stu3(
+        "PatientIdentifier_SearchByIdentifier",
+        &format!("/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number%7C{NHS}"),
+        "rest:search:patient-1",
+    )
+    .send(&server, &http)
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // Amend and cancel share PUT /Appointment/{id}; the swagger names only update.
+    for interaction in ["rest:update:appointment-1", "rest:cancel:appointment-1"] {
+        let reply = stu3("Appointment_Create", "/Appointment/1", interaction)
+            .set("Content-Type", "application/fhir+json");
+        let reply = Req {
+            method: Method::PUT,
+            ..reply
+        }
+        .send(&server, &http)
+        .await;
+        assert!(
+            !reply.diagnostics().contains("Ssp-InteractionID"),
+            "{interaction}: {}",
+            reply.body
+        );
+        assert!(
+            !reply.diagnostics().contains("JWT"),
+            "{interaction}: {}",
+            reply.body
+        );
+    }
 }

@@ -155,11 +155,7 @@ async fn template_edit_in_place_and_by_rename_is_served() {
         after["generation"].as_u64().expect("generation") >= generation + 2,
         "{after}"
     );
-    assert!(
-        server.logs().contains("reloaded generation"),
-        "{}",
-        server.logs()
-    );
+    assert!(server.logged("reloaded generation"), "{}", server.logs());
 }
 
 #[tokio::test]
@@ -191,9 +187,7 @@ async fn broken_scenario_keeps_old_behaviour_until_fixed() {
     assert!(error["line"].as_u64().is_some(), "{report}");
     assert!(!error["message"].as_str().unwrap_or("").is_empty());
     assert!(
-        server
-            .logs()
-            .contains("reload failed, still serving generation"),
+        server.logged("reload failed, still serving generation"),
         "{}",
         server.logs()
     );

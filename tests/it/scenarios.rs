@@ -476,7 +476,7 @@ async fn render_errors_answer_500_with_template_and_position() {
         }
     }
     assert!(
-        server.logs().contains("missing-var.json.hbs"),
+        server.logged("missing-var.json.hbs"),
         "render errors are logged"
     );
 }
