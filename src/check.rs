@@ -80,6 +80,17 @@ pub fn request_for(
             Some(target) => synth::selecting(&snapshot.model, operation, scenarios, target).0,
             None => synth::for_scenario(&snapshot.model, operation, scenario),
         };
+    if let Some(target) =
+        scenario.and_then(|s| scenarios.iter().position(|other| std::ptr::eq(other, s)))
+    {
+        synth::fit_state(
+            &mut request,
+            operation,
+            scenarios,
+            target,
+            &snapshot.templates.state().read(),
+        );
+    }
     if let Profile::GpConnect(era) = snapshot.contract.profile() {
         add_gpconnect_headers(&mut request, operation, era, snapshot.contract.asid());
     }

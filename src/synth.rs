@@ -14,8 +14,10 @@ use serde_json::{json, Map, Value};
 use crate::fhir::Era;
 use crate::request::MockRequest;
 use crate::scenario::matchers::Condition;
+use crate::scenario::stateful::StateCondition;
 use crate::scenario::Scenario;
 use crate::spec::{schema, ApiModel, Operation, ParamLocation};
+use crate::state::StateData;
 use crate::template::fhir_param_value;
 
 /// A request built for a scenario, in parts a collection exporter can use.
@@ -389,6 +391,115 @@ fn current_value(request: &SyntheticRequest, operation: &Operation, key: &Key) -
             path.query(body).first().map(scalar_text)
         }
     }
+}
+
+/// Fits the request to state, where state conditions read simple request
+/// values (`{{request.path_params.X}}`, `{{request.query.X}}`, or
+/// `{{ref_id (jsonpath request.body "PATH")}}`): earlier scenarios' state
+/// conditions are made to fail, then the target's to hold. An id that must
+/// be absent becomes an unknown one; one that must exist (with fields)
+/// becomes the id of a document of `data` that fits.
+pub fn fit_state(
+    request: &mut SyntheticRequest,
+    operation: &Operation,
+    scenarios: &[Scenario],
+    target: usize,
+    data: &StateData,
+) {
+    let own: Vec<Key> = scenarios[target]
+        .state_when
+        .conditions
+        .iter()
+        .filter_map(|c| id_key(&c.id_source).map(|(key, _)| key))
+        .collect();
+    for earlier in &scenarios[..target] {
+        for condition in &earlier.state_when.conditions {
+            if id_key(&condition.id_source).is_some_and(|(key, _)| !own.contains(&key)) {
+                fit_condition(request, operation, condition, data, false);
+            }
+        }
+    }
+    for condition in &scenarios[target].state_when.conditions {
+        fit_condition(request, operation, condition, data, true);
+    }
+}
+
+fn fit_condition(
+    request: &mut SyntheticRequest,
+    operation: &Operation,
+    condition: &StateCondition,
+    data: &StateData,
+    hold: bool,
+) {
+    let Some((key, reference)) = id_key(&condition.id_source) else {
+        return;
+    };
+    let documents = data.collections.get(&condition.collection);
+    let wants_document = condition.exists || !condition.fields.is_empty();
+    let fits = |document: &Value| {
+        condition.fields.iter().all(|(_, path, field_condition)| {
+            field_condition.holds(
+                path.query(document)
+                    .all()
+                    .into_iter()
+                    .map(|v| std::borrow::Cow::Owned(scalar_text(v))),
+            )
+        })
+    };
+    let unknown = || {
+        let mut candidate = 9999u64;
+        while documents.is_some_and(|docs| docs.contains_key(&candidate.to_string())) {
+            candidate += 1;
+        }
+        candidate.to_string()
+    };
+    let existing = |wanted: &dyn Fn(&Value) -> bool| {
+        documents
+            .and_then(|docs| docs.iter().find(|(_, doc)| wanted(doc)))
+            .map(|(id, _)| id.clone())
+    };
+    let id = match (hold, wants_document) {
+        (true, true) => match existing(&fits) {
+            Some(id) => id,
+            None => return,
+        },
+        (true, false) => unknown(),
+        // To fail, an existing document that does not fit, else none at all.
+        (false, true) if !condition.fields.is_empty() => {
+            existing(&|doc| !fits(doc)).unwrap_or_else(unknown)
+        }
+        (false, true) => unknown(),
+        (false, false) => match existing(&|_| true) {
+            Some(id) => id,
+            None => return,
+        },
+    };
+    let value = if reference {
+        // Keep the reference's resource type: `Slot/1` → `Slot/13`.
+        let current = current_value(request, operation, &key).unwrap_or_default();
+        match current.rsplit_once('/') {
+            Some((prefix, _)) => format!("{prefix}/{id}"),
+            None => format!("{}/{id}", condition.collection),
+        }
+    } else {
+        id
+    };
+    set_key(request, operation, &key, Some(value));
+}
+
+/// The request value an id template reads, and whether it is a reference.
+fn id_key(source: &str) -> Option<(Key, bool)> {
+    let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    if let Some(name) = inner.strip_prefix("request.path_params.") {
+        return Some((Key::Path(name.to_string()), false));
+    }
+    if let Some(name) = inner.strip_prefix("request.query.") {
+        return Some((Key::Query(name.to_string()), false));
+    }
+    let path = inner
+        .strip_prefix("ref_id (jsonpath request.body \"")?
+        .strip_suffix("\")")?;
+    Some((Key::Body(path.to_string()), true))
 }
 
 /// The first scenario whose request conditions hold. Stateful scenarios

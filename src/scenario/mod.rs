@@ -602,6 +602,7 @@ fn compile_scenario(
         state_when.conditions.push(StateCondition {
             collection: condition.collection.clone(),
             id_template: id,
+            id_source: condition.id.clone(),
             exists: condition.exists,
             fields,
         });

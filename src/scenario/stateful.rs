@@ -84,6 +84,8 @@ pub struct StateCondition {
     pub collection: String,
     /// Registered template name of the id.
     pub id_template: String,
+    /// The id template as written, so a request can be built to fit it.
+    pub id_source: String,
     pub exists: bool,
     pub fields: Vec<(String, JsonPath, Condition)>,
 }
