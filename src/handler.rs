@@ -261,20 +261,27 @@ fn select_and_render<'s>(
                     )
                 }
                 None => {
-                    let context = answer::template_context(
-                        request,
-                        path_params,
-                        ids.next(),
-                        Some(scenario),
-                        operation,
-                    );
-                    answer::render_scenario(
-                        &snapshot.templates,
-                        scenario,
-                        operation,
-                        &context,
-                        style,
-                    )
+                    let render = || {
+                        let context = answer::template_context(
+                            request,
+                            path_params,
+                            ids.next(),
+                            Some(scenario),
+                            operation,
+                        );
+                        answer::render_scenario(
+                            &snapshot.templates,
+                            scenario,
+                            operation,
+                            &context,
+                            style,
+                        )
+                    };
+                    // Request-independent answers are rendered once per snapshot.
+                    match snapshot.static_answer(index, scenario) {
+                        Some(cell) => cell.get_or_init(render).clone(),
+                        None => render(),
+                    }
                 }
             };
             (answer, Some(scenario))

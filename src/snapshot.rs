@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -122,6 +122,10 @@ pub struct Snapshot {
     pub hits: Vec<Vec<AtomicU64>>,
     /// See [`Settings::validate_responses`].
     pub validate_responses: bool,
+    /// Per operation, per scenario: the rendered answer of a scenario whose
+    /// templates do not depend on the request (filled on first use), or
+    /// `None` for scenarios rendered per request.
+    pub static_answers: Vec<Vec<Option<OnceLock<Answer>>>>,
     /// How long the load took, in milliseconds.
     pub load_ms: f64,
 }
@@ -181,6 +185,15 @@ impl Snapshot {
         // New collections are seeded now; existing state survives reloads.
         settings.state.seed_missing(scenarios.seeds());
         let response_validators = ResponseValidators::new(&model);
+        let static_answers = (0..model.operations.len())
+            .map(|index| {
+                scenarios
+                    .for_operation(index)
+                    .iter()
+                    .map(|scenario| is_static(scenario, &templates).then(OnceLock::new))
+                    .collect()
+            })
+            .collect();
         let hits = (0..model.operations.len())
             .map(|index| {
                 scenarios
@@ -204,6 +217,7 @@ impl Snapshot {
             response_validators,
             hits,
             validate_responses: settings.validate_responses,
+            static_answers,
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
     }
@@ -217,5 +231,39 @@ impl Snapshot {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+}
+
+/// A scenario whose answer is the same for every request: no state, no
+/// delay-independent surprises, templates that read nothing of the request.
+fn is_static(scenario: &Scenario, templates: &Templates) -> bool {
+    !scenario.is_stateful()
+        && scenario
+            .then
+            .body_template
+            .as_deref()
+            .is_none_or(|name| templates.is_request_independent(name))
+        && scenario
+            .then
+            .headers
+            .iter()
+            .all(|(_, source)| match source {
+                crate::scenario::HeaderSource::Fixed(_) => true,
+                crate::scenario::HeaderSource::Template(name) => {
+                    templates.is_request_independent(name)
+                }
+            })
+}
+
+impl Snapshot {
+    /// The once-rendered answer cell of a request-independent scenario.
+    pub fn static_answer(
+        &self,
+        operation: usize,
+        scenario: &Scenario,
+    ) -> Option<&OnceLock<Answer>> {
+        let scenarios = self.scenarios.for_operation(operation);
+        let position = scenarios.iter().position(|s| std::ptr::eq(s, scenario))?;
+        self.static_answers.get(operation)?.get(position)?.as_ref()
     }
 }

@@ -7,6 +7,7 @@
 //! `{{x}}` escapes for a JSON string (quote, backslash, control characters),
 //! never with HTML entities, so echoing request input always gives valid JSON.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -25,6 +26,10 @@ pub struct Templates {
     registry: Handlebars<'static>,
     /// The state the `state_*` helpers read.
     state: Arc<StateStore>,
+    /// Every template's and partial's text, to tell request-independent
+    /// templates (rendered once per snapshot) from the rest.
+    sources: HashMap<String, String>,
+    partial_sources: HashMap<String, String>,
     /// Names of the files loaded from the directory (not inline bodies).
     file_names: Vec<String>,
 }
@@ -80,6 +85,8 @@ impl Templates {
         Self {
             registry,
             state,
+            sources: HashMap::new(),
+            partial_sources: HashMap::new(),
             file_names: Vec::new(),
         }
     }
@@ -155,6 +162,9 @@ impl Templates {
                     .split('.')
                     .next()
                     .unwrap_or(partial);
+                templates
+                    .partial_sources
+                    .insert(name.to_string(), text.clone());
                 if let Err(error) = templates.registry.register_partial(name, &text) {
                     errors.push(template_error(error, &file_label, 0));
                 }
@@ -179,7 +189,37 @@ impl Templates {
     ) -> Result<(), LoadError> {
         self.registry
             .register_template_string(name, text)
-            .map_err(|error| template_error(error, file, first_line))
+            .map_err(|error| template_error(error, file, first_line))?;
+        self.sources.insert(name.to_string(), text.to_string());
+        Ok(())
+    }
+
+    /// Whether rendering `name` gives the same text for every request: it
+    /// and the partials it includes read nothing of the request, time,
+    /// randomness or state. Such answers are rendered once per snapshot.
+    pub fn is_request_independent(&self, name: &str) -> bool {
+        const DYNAMIC: &[&str] = &[
+            "request", "uuid", "now", "date_add", "state_", "{{> (", "{{>(",
+        ];
+        let mut pending = vec![match self.sources.get(name) {
+            Some(text) => text.as_str(),
+            None => return false,
+        }];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(text) = pending.pop() {
+            if DYNAMIC.iter().any(|token| text.contains(token)) {
+                return false;
+            }
+            for partial in partial_names(text) {
+                if seen.insert(partial) {
+                    match self.partial_sources.get(partial) {
+                        Some(source) => pending.push(source.as_str()),
+                        None => return false,
+                    }
+                }
+            }
+        }
+        true
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -207,6 +247,17 @@ impl Templates {
                 message: render_reason(&error),
             })
     }
+}
+
+/// The names of the partials a template includes: `{{> name ...}}`.
+fn partial_names(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices("{{>").filter_map(move |(index, _)| {
+        let rest = text[index + 3..].trim_start();
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '}')
+            .unwrap_or(rest.len());
+        (end > 0).then(|| &rest[..end])
+    })
 }
 
 fn render_reason(error: &RenderError) -> String {
@@ -735,5 +786,28 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.file, "pack/t.hbs");
         assert!(error.line.is_some());
+    }
+
+    #[test]
+    fn request_independence_follows_partials() {
+        let mut templates = Templates::empty();
+        templates
+            .partial_sources
+            .insert("fixed".into(), "{\"a\": 1}".into());
+        templates
+            .partial_sources
+            .insert("echo".into(), "\"{{request.path}}\"".into());
+        templates.register("static", "{{> fixed}}", "t", 1).unwrap();
+        templates
+            .register("via-partial", "{{> echo}}", "t", 1)
+            .unwrap();
+        templates.register("clock", "{{now}}", "t", 1).unwrap();
+        templates
+            .register("missing-partial", "{{> nowhere}}", "t", 1)
+            .unwrap();
+        assert!(templates.is_request_independent("static"));
+        assert!(!templates.is_request_independent("via-partial"));
+        assert!(!templates.is_request_independent("clock"));
+        assert!(!templates.is_request_independent("missing-partial"));
     }
 }
