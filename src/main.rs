@@ -80,12 +80,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         validate_responses: args.validate_responses,
         ..settings(&args.pack)
     };
-    let snapshot = match Snapshot::load(&sources, &settings, 1) {
+    let snapshot = match load(&sources, &settings) {
         Ok(snapshot) => snapshot,
-        Err(errors) => {
-            eprintln!("error: cannot load: {errors}");
-            return ExitCode::from(EXIT_LOAD_FAILED);
-        }
+        Err(code) => return code,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -188,12 +185,9 @@ fn check(args: CheckArgs) -> ExitCode {
     let started = std::time::Instant::now();
     let sources = sources(&args.pack);
     let settings = settings(&args.pack);
-    let snapshot = match Snapshot::load(&sources, &settings, 1) {
+    let snapshot = match load(&sources, &settings) {
         Ok(snapshot) => snapshot,
-        Err(errors) => {
-            eprintln!("error: cannot load: {errors}");
-            return ExitCode::from(EXIT_LOAD_FAILED);
-        }
+        Err(code) => return code,
     };
     let report = gpconnect_mock::check::run(&snapshot);
     match args.format {
@@ -228,12 +222,9 @@ fn check(args: CheckArgs) -> ExitCode {
 fn postman(args: PostmanArgs) -> ExitCode {
     let sources = sources(&args.pack);
     let settings = settings(&args.pack);
-    let snapshot = match Snapshot::load(&sources, &settings, 1) {
+    let snapshot = match load(&sources, &settings) {
         Ok(snapshot) => snapshot,
-        Err(errors) => {
-            eprintln!("error: cannot load: {errors}");
-            return ExitCode::from(EXIT_LOAD_FAILED);
-        }
+        Err(code) => return code,
     };
     let export = gpconnect_mock::postman::export(&snapshot, &args.base_url);
     for skipped in &export.skipped {
@@ -257,4 +248,12 @@ fn postman(args: PostmanArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Loads a snapshot, or prints every load error and gives exit code 2.
+fn load(sources: &Sources, settings: &Settings) -> Result<Snapshot, ExitCode> {
+    Snapshot::load(sources, settings, 1).map_err(|errors| {
+        eprintln!("error: cannot load: {errors}");
+        ExitCode::from(EXIT_LOAD_FAILED)
+    })
 }

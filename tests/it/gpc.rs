@@ -189,3 +189,45 @@ pub fn schedule_parameters(ods_code: &str, days: i64) -> Value {
         ]
     })
 }
+
+/// A GP Connect answer: status, headers, and the body as JSON.
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+/// Sends a valid GP Connect request of `operation` (JWT for `nhs`), with
+/// an optional FHIR JSON body; panics unless the answer is JSON.
+pub async fn send(
+    server: &crate::common::Server,
+    method: Method,
+    path: &str,
+    operation: &str,
+    nhs: &str,
+    body: Option<Value>,
+) -> Reply {
+    let mut request = request_for(
+        &crate::common::client(),
+        method,
+        &server.url(path),
+        operation,
+        nhs,
+    );
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", FHIR_JSON)
+            .body(body.to_string());
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{path}: body is not JSON ({e}): {text}"));
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}

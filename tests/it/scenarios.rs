@@ -5,40 +5,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::{client, fixture, run_cli, Server};
-use crate::gpc;
-
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-async fn send(
-    server: &Server,
-    method: Method,
-    path: &str,
-    operation: &str,
-    nhs: &str,
-    body: Option<Value>,
-) -> Reply {
-    let mut request = gpc::request_for(&client(), method, &server.url(path), operation, nhs);
-    if let Some(body) = body {
-        request = request
-            .header("Content-Type", gpc::FHIR_JSON)
-            .body(body.to_string());
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{path}: body is not JSON ({e}): {text}"));
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
+use crate::gpc::{self, send, Reply};
 
 async fn get(server: &Server, path: &str, operation: &str) -> Reply {
     send(server, Method::GET, path, operation, "9658218873", None).await

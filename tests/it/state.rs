@@ -5,13 +5,6 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::{client, Server};
-use crate::gpc;
-
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
 
 async fn send(
     server: &Server,
@@ -20,22 +13,9 @@ async fn send(
     operation: &str,
     body: Option<Value>,
 ) -> Reply {
-    let mut request = gpc::request(&client(), method, &server.url(path), operation);
-    if let Some(body) = body {
-        request = request
-            .header("Content-Type", gpc::FHIR_JSON)
-            .body(body.to_string());
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.json().await.unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    gpc::send(server, method, path, operation, "9658218873", body).await
 }
+use crate::gpc::{self, Reply};
 
 async fn admin(server: &Server, method: Method, path: &str) -> Value {
     client()
