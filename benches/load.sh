@@ -277,6 +277,8 @@ else
 fi
 
 # ---- load ------------------------------------------------------------------
+# Other work on the machine skews both servers' numbers: say how busy it was.
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "n/a")
 # Prints "requests/s p50_us p99_us non2xx socket_errors".
 run_wrk() {
     local name=$1 port=$2 conns=$3 row method path out
@@ -320,7 +322,7 @@ BARE_HWM=$(vmhwm "$BARE_PID")
 
 # ---- report ----------------------------------------------------------------
 echo
-echo "benches/load.sh: wrk -t1 -cN -d${DURATION}s --latency, loopback, $(nproc 2>/dev/null || echo ?) cores; ours = gpconnect-mock (default pack), bare = bare-server (same bytes)"
+echo "benches/load.sh: wrk -t1 -cN -d${DURATION}s --latency, loopback, $(nproc 2>/dev/null || echo ?) cores, load average before the run ${LOAD_BEFORE}; ours = gpconnect-mock (default pack), bare = bare-server (same bytes)"
 printf '%-58s %5s | %9s %9s %9s | %9s %9s %9s | %7s %7s\n' \
     "case" "conns" "ours rps" "p50 ms" "p99 ms" "bare rps" "p50 ms" "p99 ms" "rps %" "p99 x"
 for line in "${RESULTS[@]}"; do
