@@ -53,7 +53,10 @@ pub struct Entry {
     pub time: DateTime<Utc>,
     pub method: Method,
     pub path_and_query: String,
-    pub headers: HeaderMap,
+    /// The request headers as `name: value` lines: one small allocation,
+    /// rather than a header map whose values may share (and so keep alive)
+    /// the connection's read buffers.
+    pub headers: String,
     pub body: Bytes,
     pub body_len: usize,
     pub status: u16,
@@ -89,15 +92,15 @@ impl Entry {
         let mut out = self.summary();
         let headers: Vec<Value> = self
             .headers
-            .iter()
+            .lines()
+            .filter_map(|line| line.split_once(": "))
             .map(|(name, value)| {
-                let text = String::from_utf8_lossy(value.as_bytes());
-                let shown = if SECRET_HEADERS.contains(&name.as_str()) {
-                    truncate_secret(&text)
+                let shown = if SECRET_HEADERS.contains(&name) {
+                    truncate_secret(value)
                 } else {
-                    text.into_owned()
+                    value.to_string()
                 };
-                json!([name.as_str(), shown])
+                json!([name, shown])
             })
             .collect();
         out["headers"] = Value::Array(headers);
@@ -200,13 +203,30 @@ impl Journal {
     }
 }
 
-/// Cuts a body to [`BODY_CAP`] without copying.
+/// Cuts a body to [`BODY_CAP`]; a cut body is copied so the journal does
+/// not keep a large one alive.
 pub fn capped(body: &Bytes) -> Bytes {
     if body.len() > BODY_CAP {
-        body.slice(..BODY_CAP)
+        Bytes::copy_from_slice(&body[..BODY_CAP])
     } else {
         body.clone()
     }
+}
+
+/// Headers as `name: value` lines (names are lower case in `http`).
+pub fn header_lines(headers: &HeaderMap) -> String {
+    let size: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 3)
+        .sum();
+    let mut out = String::with_capacity(size);
+    for (name, value) in headers {
+        out.push_str(name.as_str());
+        out.push_str(": ");
+        out.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -219,7 +239,7 @@ mod tests {
             time: Utc::now(),
             method: Method::GET,
             path_and_query: "/x".into(),
-            headers: HeaderMap::new(),
+            headers: String::new(),
             body: Bytes::new(),
             body_len: 0,
             status,
@@ -247,7 +267,9 @@ mod tests {
         let journal = Journal::new(1);
         let mut e = entry(&journal, 200);
         let token = format!("Bearer {}", "x".repeat(300));
-        e.headers.insert("authorization", token.parse().unwrap());
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", token.parse().unwrap());
+        e.headers = header_lines(&headers);
         let detail = e.detail();
         let shown = detail["headers"][0][1].as_str().unwrap();
         assert!(

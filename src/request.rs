@@ -2,7 +2,9 @@
 //! with the query decoded and the body parsed at most once, so that every
 //! later stage (checks, scenario matching, templates) reads the same values.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json_path::JsonPath;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -22,6 +24,9 @@ pub struct MockRequest {
     pub headers: HeaderMap,
     pub body: Bytes,
     body_json: OnceLock<Option<Value>>,
+    /// JSONPath expression → the texts it selects in the body. Scenarios of
+    /// one operation often test the same paths; each is evaluated once.
+    body_selections: Mutex<Vec<(String, Arc<[String]>)>>,
 }
 
 impl MockRequest {
@@ -41,6 +46,7 @@ impl MockRequest {
             headers,
             body,
             body_json: OnceLock::new(),
+            body_selections: Mutex::new(Vec::new()),
         }
     }
 
@@ -76,6 +82,34 @@ impl MockRequest {
                 }
             })
             .as_ref()
+    }
+
+    /// The non-null values `path` selects in the JSON body, as text
+    /// (strings as they are, other values as JSON), evaluated once per
+    /// expression per request.
+    pub fn body_selection(&self, expression: &str, path: &JsonPath) -> Arc<[String]> {
+        let mut cache = self
+            .body_selections
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, values)) = cache.iter().find(|(known, _)| known == expression) {
+            return values.clone();
+        }
+        let values: Arc<[String]> = match self.body_json() {
+            Some(body) => path
+                .query(body)
+                .all()
+                .into_iter()
+                .filter(|value| !value.is_null())
+                .map(|value| match value {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+                .collect(),
+            None => Arc::from(Vec::new()),
+        };
+        cache.push((expression.to_string(), values.clone()));
+        values
     }
 
     pub fn body_text(&self) -> std::borrow::Cow<'_, str> {

@@ -121,7 +121,7 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
             source: header(&SOURCE_HEADER),
             trace: answer.trace.take(),
             method: request.method,
-            headers: request.headers,
+            headers: journal::header_lines(&request.headers),
         };
         journal.record(entry);
     }

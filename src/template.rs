@@ -198,28 +198,58 @@ impl Templates {
     /// and the partials it includes read nothing of the request, time,
     /// randomness or state. Such answers are rendered once per snapshot.
     pub fn is_request_independent(&self, name: &str) -> bool {
-        const DYNAMIC: &[&str] = &[
-            "request", "uuid", "now", "date_add", "state_", "{{> (", "{{>(",
-        ];
+        !self.mentions_any(
+            name,
+            &[
+                "request",
+                "uuid",
+                "now",
+                "date_add",
+                "state_get",
+                "state_list",
+                "state_count",
+            ],
+        )
+    }
+
+    /// Whether `name`, or a partial it includes (transitively), names any
+    /// of `words` inside a `{{ }}` expression. Unknown or dynamic partials
+    /// count as mentioning everything.
+    pub fn mentions_any(&self, name: &str, words: &[&str]) -> bool {
         let mut pending = vec![match self.sources.get(name) {
             Some(text) => text.as_str(),
-            None => return false,
+            None => return true,
         }];
         let mut seen = std::collections::HashSet::new();
         while let Some(text) = pending.pop() {
-            if DYNAMIC.iter().any(|token| text.contains(token)) {
-                return false;
+            for expression in expressions(text) {
+                if expression
+                    .trim_start_matches(['{', '#', '/', '~', ' '])
+                    .starts_with("> (")
+                    || expression
+                        .trim_start_matches(['{', '#', '/', '~', ' '])
+                        .starts_with(">(")
+                {
+                    return true;
+                }
+                if identifiers(expression).any(|word| {
+                    words
+                        .iter()
+                        .any(|w| word == *w || word.starts_with(&format!("{w}.")))
+                }) {
+                    return true;
+                }
             }
             for partial in partial_names(text) {
                 if seen.insert(partial) {
                     match self.partial_sources.get(partial) {
                         Some(source) => pending.push(source.as_str()),
-                        None => return false,
+                        None => return true,
                     }
                 }
             }
         }
-        true
+        false
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -247,6 +277,21 @@ impl Templates {
                 message: render_reason(&error),
             })
     }
+}
+
+/// The inside of every `{{ … }}` of a template.
+fn expressions(text: &str) -> impl Iterator<Item = &str> {
+    text.split("{{")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("}}").map(|(inside, _)| inside))
+}
+
+/// The words of an expression: helper names and paths (`request.body.x`).
+fn identifiers(expression: &str) -> impl Iterator<Item = &str> {
+    expression
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '@'))
+        .map(|word| word.trim_start_matches("../").trim_start_matches('@'))
+        .filter(|word| !word.is_empty())
 }
 
 /// The names of the partials a template includes: `{{> name ...}}`.
@@ -805,9 +850,30 @@ mod tests {
         templates
             .register("missing-partial", "{{> nowhere}}", "t", 1)
             .unwrap();
+        templates
+            .register(
+                "words-outside",
+                "{\"acceptUnknown\": \"request now\"}",
+                "t",
+                1,
+            )
+            .unwrap();
+        templates
+            .register(
+                "parent-path",
+                "{{#each x}}{{../request.id}}{{/each}}",
+                "t",
+                1,
+            )
+            .unwrap();
         assert!(templates.is_request_independent("static"));
         assert!(!templates.is_request_independent("via-partial"));
         assert!(!templates.is_request_independent("clock"));
         assert!(!templates.is_request_independent("missing-partial"));
+        assert!(
+            templates.is_request_independent("words-outside"),
+            "only words inside expressions count"
+        );
+        assert!(!templates.is_request_independent("parent-path"));
     }
 }

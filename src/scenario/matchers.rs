@@ -4,7 +4,6 @@
 
 use http::HeaderName;
 use regex::Regex;
-use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use crate::request::MockRequest;
@@ -179,19 +178,17 @@ impl When {
                 return Err(miss("header", name.as_str(), condition));
             }
         }
-        if !self.body.is_empty() {
-            let null = Value::Null;
-            let body = request.body_json().unwrap_or(&null);
-            for body_condition in &self.body {
-                let nodes = body_condition.path.query(body).all();
-                let values = nodes.into_iter().filter(|v| !v.is_null()).map(value_text);
-                if !body_condition.condition.holds(values) {
-                    return Err(miss(
-                        "body",
-                        &body_condition.expression,
-                        &body_condition.condition,
-                    ));
-                }
+        for body_condition in &self.body {
+            let values = request.body_selection(&body_condition.expression, &body_condition.path);
+            if !body_condition
+                .condition
+                .holds(values.iter().map(|v| Cow::Borrowed(v.as_str())))
+            {
+                return Err(miss(
+                    "body",
+                    &body_condition.expression,
+                    &body_condition.condition,
+                ));
             }
         }
         Ok(())
@@ -203,14 +200,6 @@ fn miss(place: &'static str, name: &str, condition: &Condition) -> Miss {
         place,
         name: name.to_string(),
         expected: condition.describe(),
-    }
-}
-
-/// Strings compare by their text; other JSON values by their JSON text.
-fn value_text(value: &Value) -> std::borrow::Cow<'_, str> {
-    match value {
-        Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-        other => std::borrow::Cow::Owned(other.to_string()),
     }
 }
 
