@@ -186,8 +186,9 @@ async fn scenarios(State(state): State<AppState>) -> Json<Value> {
                 .iter()
                 .enumerate()
                 .map(|(position, scenario)| {
-                    let hits =
-                        snapshot.hits[index][position].load(std::sync::atomic::Ordering::Relaxed);
+                    let hits = snapshot.runtime[index][position]
+                        .hits
+                        .load(std::sync::atomic::Ordering::Relaxed);
                     json!({
                         "name": scenario.name,
                         "file": scenario.file,

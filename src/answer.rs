@@ -125,17 +125,54 @@ fn example_bytes(example: Option<&Value>, media: &str) -> Bytes {
     }
 }
 
-/// Builds the template context of a request.
+/// The parts of the request a scenario's templates read. What none reads
+/// is left out of their context, so it is not built per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContextNeeds {
+    pub query: bool,
+    pub headers: bool,
+    pub body: bool,
+    pub body_text: bool,
+}
+
+impl ContextNeeds {
+    pub const ALL: ContextNeeds = ContextNeeds {
+        query: true,
+        headers: true,
+        body: true,
+        body_text: true,
+    };
+
+    /// What the templates `names` (and their partials) read. Naming the
+    /// whole `request` (`{{#with request}}`) reads everything.
+    pub fn of(names: &[&str], templates: &Templates) -> ContextNeeds {
+        let reads = |part: &str| {
+            names.iter().any(|name| {
+                templates.mentions_any(name, &[part]) || templates.mentions_whole_request(name)
+            })
+        };
+        ContextNeeds {
+            query: reads("request.query") || reads("request.query_all"),
+            headers: reads("request.headers"),
+            body: reads("request.body"),
+            body_text: reads("request.body_text"),
+        }
+    }
+}
+
+/// Builds the template context of a request: the parts in `needs`, and
+/// always the method, path, path parameters and id.
 pub fn template_context(
     request: &MockRequest,
     path_params: &[(String, String)],
     request_id: u64,
     scenario: Option<&Scenario>,
     operation: &Operation,
+    needs: ContextNeeds,
 ) -> Context {
     let mut query = Map::new();
     let mut query_all: Map<String, Value> = Map::new();
-    for (name, value) in &request.query {
+    for (name, value) in request.query.iter().filter(|_| needs.query) {
         if !query.contains_key(name) {
             query.insert(name.clone(), Value::String(value.clone()));
         }
@@ -147,7 +184,7 @@ pub fn template_context(
         }
     }
     let mut headers = Map::new();
-    for (name, value) in &request.headers {
+    for (name, value) in request.headers.iter().filter(|_| needs.headers) {
         if !headers.contains_key(name.as_str()) {
             headers.insert(
                 name.as_str().to_string(),
@@ -167,8 +204,8 @@ pub fn template_context(
             "query": query,
             "query_all": query_all,
             "headers": headers,
-            "body": request.body_json().cloned().unwrap_or(Value::Null),
-            "body_text": request.body_text(),
+            "body": if needs.body { request.body_json().cloned().unwrap_or(Value::Null) } else { Value::Null },
+            "body_text": if needs.body_text { request.body_text() } else { std::borrow::Cow::Borrowed("") },
             "id": request_id.to_string(),
         },
         "scenario": { "name": scenario.map(|s| s.name.as_str()) },
@@ -271,4 +308,45 @@ pub fn render_scenario(
     }
     answer.delay = then.delay;
     answer.with_header(SCENARIO_HEADER, &scenario.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_needs_follow_what_templates_read() {
+        let mut templates = Templates::empty();
+        let register = |templates: &mut Templates, name: &str, text: &str| {
+            templates.register(name, text, "t", 1).expect("compiles")
+        };
+        register(
+            &mut templates,
+            "body",
+            r#"{"slot": {{json request.body.slot}}}"#,
+        );
+        register(
+            &mut templates,
+            "headers",
+            r#""{{request.headers.ssp-from}}" {{request.query_all.x}}"#,
+        );
+        register(
+            &mut templates,
+            "whole",
+            "{{#with request}}{{path}}{{/with}}",
+        );
+        let body = ContextNeeds::of(&["body"], &templates);
+        assert_eq!(
+            body,
+            ContextNeeds {
+                query: false,
+                headers: false,
+                body: true,
+                body_text: false
+            }
+        );
+        let headers = ContextNeeds::of(&["headers"], &templates);
+        assert!(headers.headers && headers.query && !headers.body);
+        assert_eq!(ContextNeeds::of(&["whole"], &templates), ContextNeeds::ALL);
+    }
 }

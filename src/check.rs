@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::answer::template_context;
 use crate::answer::SCENARIO_HEADER;
+use crate::answer::{template_context, ContextNeeds};
 use crate::contract::{gpconnect, Profile};
 use crate::handler::{respond, RequestIds};
 use crate::scenario::stateful::{StateCondition, StateView};
@@ -346,7 +346,7 @@ fn arrange_state(
     let operation = &snapshot.model.operations[index];
     let mock = request.to_mock_request();
     let params = synth::path_params(operation, &request.path);
-    let context = template_context(&mock, &params, 1, None, operation);
+    let context = template_context(&mock, &params, 1, None, operation, ContextNeeds::ALL);
     let render = |name: &str| snapshot.templates.render(name, &context).ok();
     for _ in 0..8 {
         // Id templates may read state (`state_get`): render against `data`.

@@ -172,7 +172,14 @@ fn stateful_answer(
     let _writer = store.lock_writer();
     let data = store.read();
     let request_id = ids.next();
-    let mut context = answer::template_context(request, path_params, request_id, None, operation);
+    let mut context = answer::template_context(
+        request,
+        path_params,
+        request_id,
+        None,
+        operation,
+        answer::ContextNeeds::ALL,
+    );
     let (answer, chosen) = select_and_render(
         snapshot,
         index,
@@ -247,7 +254,11 @@ fn select_and_render<'s>(
     }
     match selection {
         Selection::Scenario(scenario) => {
-            snapshot.count_hit(index, scenario);
+            if let Some(runtime) = snapshot.runtime(index, scenario) {
+                runtime
+                    .hits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             let answer = match context {
                 Some(context) => {
                     context.data_mut()["scenario"]["name"] =
@@ -261,6 +272,8 @@ fn select_and_render<'s>(
                     )
                 }
                 None => {
+                    let runtime = snapshot.runtime(index, scenario);
+                    let needs = runtime.map_or(answer::ContextNeeds::ALL, |r| r.needs);
                     let render = || {
                         let context = answer::template_context(
                             request,
@@ -268,6 +281,7 @@ fn select_and_render<'s>(
                             ids.next(),
                             Some(scenario),
                             operation,
+                            needs,
                         );
                         answer::render_scenario(
                             &snapshot.templates,
@@ -278,7 +292,7 @@ fn select_and_render<'s>(
                         )
                     };
                     // Request-independent answers are rendered once per snapshot.
-                    match snapshot.static_answer(index, scenario) {
+                    match runtime.and_then(|r| r.static_answer.as_ref()) {
                         Some(cell) => cell.get_or_init(render).clone(),
                         None => render(),
                     }

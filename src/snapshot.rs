@@ -5,13 +5,13 @@
 //! (see `reload`), so a request sees one consistent version from start to end.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use crate::answer::{spec_fallback, Answer};
+use crate::answer::{spec_fallback, Answer, ContextNeeds};
 use crate::contract::{Contract, ContractMode, ProfileChoice};
 use crate::error::{LoadError, LoadErrors};
 use crate::fhir::{Era, ErrorStyle};
@@ -118,14 +118,11 @@ pub struct Snapshot {
     pub contract: Contract,
     /// Response schemas, compiled on first use (`check`, `--validate-responses`).
     pub response_validators: ResponseValidators,
-    /// How often each scenario answered since this snapshot loaded.
-    pub hits: Vec<Vec<AtomicU64>>,
+    /// Per operation, per scenario (same order as the scenario set): what
+    /// the request path keeps about each scenario.
+    pub runtime: Vec<Vec<ScenarioRuntime>>,
     /// See [`Settings::validate_responses`].
     pub validate_responses: bool,
-    /// Per operation, per scenario: the rendered answer of a scenario whose
-    /// templates do not depend on the request (filled on first use), or
-    /// `None` for scenarios rendered per request.
-    pub static_answers: Vec<Vec<Option<OnceLock<Answer>>>>,
     /// How long the load took, in milliseconds.
     pub load_ms: f64,
 }
@@ -185,21 +182,12 @@ impl Snapshot {
         // New collections are seeded now; existing state survives reloads.
         settings.state.seed_missing(scenarios.seeds());
         let response_validators = ResponseValidators::new(&model);
-        let static_answers = (0..model.operations.len())
+        let runtime = (0..model.operations.len())
             .map(|index| {
                 scenarios
                     .for_operation(index)
                     .iter()
-                    .map(|scenario| is_static(scenario, &templates).then(OnceLock::new))
-                    .collect()
-            })
-            .collect();
-        let hits = (0..model.operations.len())
-            .map(|index| {
-                scenarios
-                    .for_operation(index)
-                    .iter()
-                    .map(|_| AtomicU64::new(0))
+                    .map(|scenario| ScenarioRuntime::new(scenario, &templates))
                     .collect()
             })
             .collect();
@@ -215,55 +203,63 @@ impl Snapshot {
             error_style,
             contract,
             response_validators,
-            hits,
+            runtime,
             validate_responses: settings.validate_responses,
-            static_answers,
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
     }
 }
 
-impl Snapshot {
-    pub fn count_hit(&self, operation: usize, scenario: &Scenario) {
-        let scenarios = self.scenarios.for_operation(operation);
-        if let Some(position) = scenarios.iter().position(|s| std::ptr::eq(s, scenario)) {
-            if let Some(counter) = self.hits.get(operation).and_then(|h| h.get(position)) {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
+/// What the request path keeps about one scenario of a snapshot.
+#[derive(Debug)]
+pub struct ScenarioRuntime {
+    /// How often it answered since this snapshot loaded.
+    pub hits: AtomicU64,
+    /// Its answer, rendered once, when it is the same for every request.
+    pub static_answer: Option<OnceLock<Answer>>,
+    /// The parts of the request its templates read.
+    pub needs: ContextNeeds,
+}
+
+impl ScenarioRuntime {
+    fn new(scenario: &Scenario, templates: &Templates) -> Self {
+        let names: Vec<&str> = scenario
+            .then
+            .body_template
+            .iter()
+            .map(String::as_str)
+            .chain(
+                scenario
+                    .then
+                    .headers
+                    .iter()
+                    .filter_map(|(_, source)| match source {
+                        crate::scenario::HeaderSource::Template(name) => Some(name.as_str()),
+                        crate::scenario::HeaderSource::Fixed(_) => None,
+                    }),
+            )
+            .collect();
+        let is_static = !scenario.is_stateful()
+            && names
+                .iter()
+                .all(|name| templates.is_request_independent(name));
+        Self {
+            hits: AtomicU64::new(0),
+            static_answer: is_static.then(OnceLock::new),
+            needs: if scenario.is_stateful() {
+                ContextNeeds::ALL
+            } else {
+                ContextNeeds::of(&names, templates)
+            },
         }
     }
 }
 
-/// A scenario whose answer is the same for every request: no state, no
-/// delay-independent surprises, templates that read nothing of the request.
-fn is_static(scenario: &Scenario, templates: &Templates) -> bool {
-    !scenario.is_stateful()
-        && scenario
-            .then
-            .body_template
-            .as_deref()
-            .is_none_or(|name| templates.is_request_independent(name))
-        && scenario
-            .then
-            .headers
-            .iter()
-            .all(|(_, source)| match source {
-                crate::scenario::HeaderSource::Fixed(_) => true,
-                crate::scenario::HeaderSource::Template(name) => {
-                    templates.is_request_independent(name)
-                }
-            })
-}
-
 impl Snapshot {
-    /// The once-rendered answer cell of a request-independent scenario.
-    pub fn static_answer(
-        &self,
-        operation: usize,
-        scenario: &Scenario,
-    ) -> Option<&OnceLock<Answer>> {
+    /// The runtime record of `scenario`, one of operation `operation`'s.
+    pub fn runtime(&self, operation: usize, scenario: &Scenario) -> Option<&ScenarioRuntime> {
         let scenarios = self.scenarios.for_operation(operation);
         let position = scenarios.iter().position(|s| std::ptr::eq(s, scenario))?;
-        self.static_answers.get(operation)?.get(position)?.as_ref()
+        self.runtime.get(operation)?.get(position)
     }
 }

@@ -212,6 +212,34 @@ impl Templates {
         )
     }
 
+    /// Whether `name` (or a partial it includes) names `request` itself
+    /// rather than one of its parts, e.g. `{{#with request}}`.
+    pub fn mentions_whole_request(&self, name: &str) -> bool {
+        self.mentions_exactly(name, "request")
+    }
+
+    fn mentions_exactly(&self, name: &str, word: &str) -> bool {
+        let mut pending = vec![match self.sources.get(name) {
+            Some(text) => text.as_str(),
+            None => return true,
+        }];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(text) = pending.pop() {
+            if expressions(text).any(|expression| identifiers(expression).any(|w| w == word)) {
+                return true;
+            }
+            for partial in partial_names(text) {
+                if seen.insert(partial) {
+                    match self.partial_sources.get(partial) {
+                        Some(source) => pending.push(source.as_str()),
+                        None => return true,
+                    }
+                }
+            }
+        }
+        false
+    }
+
     /// Whether `name`, or a partial it includes (transitively), names any
     /// of `words` inside a `{{ }}` expression. Unknown or dynamic partials
     /// count as mentioning everything.
@@ -290,7 +318,11 @@ fn expressions(text: &str) -> impl Iterator<Item = &str> {
 fn identifiers(expression: &str) -> impl Iterator<Item = &str> {
     expression
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '@'))
-        .map(|word| word.trim_start_matches("../").trim_start_matches('@'))
+        .map(|word| {
+            word.trim_start_matches("../")
+                .trim_start_matches('@')
+                .trim_start_matches("root.")
+        })
         .filter(|word| !word.is_empty())
 }
 
