@@ -2,6 +2,9 @@
 //! interaction id per operation, the provider ASID, the JWT, identifier
 //! searches and DSTU2 `$gpc.getcarerecord`'s NHS number.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use http::{Method, StatusCode};
 use serde_json::Value;
 
@@ -243,6 +246,64 @@ pub struct OperationRules {
     care_record: bool,
     /// `GET /fhir/metadata`, for messages.
     label: String,
+    /// Tokens already checked for this operation.
+    tokens: TokenCache,
+}
+
+/// The outcome of checking a token's claims for one operation, kept until
+/// the token expires: a client that reuses its token (within its five
+/// minutes) is not decoded again. Only the expiry depends on the clock,
+/// and an entry is never used past `exp`.
+#[derive(Debug, Default)]
+struct TokenCache {
+    entries: Mutex<HashMap<String, CachedToken>>,
+}
+
+#[derive(Debug)]
+struct CachedToken {
+    jwt: Arc<Jwt>,
+    violations: Vec<Violation>,
+    until: i64,
+}
+
+/// Tokens are per request in GP Connect, so the cache is kept small.
+const TOKEN_CACHE_SIZE: usize = 256;
+
+impl TokenCache {
+    fn get(&self, token: &str, now: i64) -> Option<(Arc<Jwt>, Vec<Violation>)> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = entries.get(token).filter(|entry| now < entry.until)?;
+        Some((entry.jwt.clone(), entry.violations.clone()))
+    }
+
+    fn put(&self, token: &str, jwt: Arc<Jwt>, violations: &[Violation], now: i64) {
+        let Some(until) = jwt
+            .claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .filter(|exp| *exp > now)
+        else {
+            return;
+        };
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= TOKEN_CACHE_SIZE {
+            entries.clear();
+        }
+        entries.insert(
+            token.to_string(),
+            CachedToken {
+                jwt,
+                violations: violations.to_vec(),
+                until,
+            },
+        );
+    }
 }
 
 impl OperationRules {
@@ -295,6 +356,7 @@ impl OperationRules {
                 && operation.method == Method::POST
                 && operation.path.ends_with("/$gpc.getcarerecord"),
             label: format!("{} {}", operation.method, operation.full_path),
+            tokens: TokenCache::default(),
         }
     }
 
@@ -310,7 +372,7 @@ impl OperationRules {
         era: Era,
         asid: &str,
         out: &mut Vec<Violation>,
-    ) -> Option<Jwt> {
+    ) -> Option<Arc<Jwt>> {
         present(request, "Ssp-TraceID", out);
         present(request, "Ssp-From", out);
         if let Some(to) = present(request, "Ssp-To", out) {
@@ -354,8 +416,13 @@ impl OperationRules {
                 return None;
             }
         };
+        let now = chrono::Utc::now().timestamp();
+        if let Some((jwt, violations)) = self.tokens.get(token, now) {
+            out.extend(violations);
+            return Some(jwt);
+        }
         let jwt = match jwt::decode(token) {
-            Ok(jwt) => jwt,
+            Ok(jwt) => Arc::new(jwt),
             Err(error) => {
                 out.push(Violation::bad_request(
                     "header Authorization",
@@ -368,9 +435,12 @@ impl OperationRules {
             era,
             kind: self.kind,
             write: self.write,
-            now: chrono::Utc::now().timestamp(),
+            now,
         };
-        jwt::check_claims(&jwt.claims, &expect, out);
+        let mut found = Vec::new();
+        jwt::check_claims(&jwt.claims, &expect, &mut found);
+        self.tokens.put(token, jwt.clone(), &found, now);
+        out.extend(found);
         Some(jwt)
     }
 
@@ -569,5 +639,27 @@ mod tests {
         );
         assert_eq!(row(Method::PUT, "/fhir/Appointment/{id}"), Some((P, true)));
         assert_eq!(row(Method::GET, "/fhir/Location/{id}"), Some((O, false)));
+    }
+
+    #[test]
+    fn token_cache_serves_only_until_expiry() {
+        let cache = TokenCache::default();
+        let jwt = |exp: i64| {
+            Arc::new(Jwt {
+                claims: serde_json::json!({"exp": exp})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+        };
+        let found = vec![Violation::bad_request("JWT claim x", "is wrong")];
+        cache.put("live", jwt(1_000), &found, 900);
+        assert_eq!(cache.get("live", 950).map(|(_, v)| v), Some(found.clone()));
+        assert!(cache.get("live", 1_000).is_none(), "never past exp");
+        cache.put("expired", jwt(800), &found, 900);
+        assert!(
+            cache.get("expired", 900).is_none(),
+            "an expired token is not kept"
+        );
     }
 }

@@ -262,7 +262,7 @@ impl Contract {
                     .check_params(operation, root, request, path_params, &mut out);
                 gpc.check_identifier_search(request, era, &mut out);
                 rules.spec.check_body(operation, root, request, &mut out);
-                gpc.check_care_record(request, era, jwt.as_ref(), &mut out);
+                gpc.check_care_record(request, era, jwt.as_deref(), &mut out);
             }
             _ => {
                 rules.spec.check_media(operation, request, None, &mut out);
