@@ -24,6 +24,7 @@
 #   PORT=18080 BARE_PORT=18081                 loopback ports
 #   NO_BUILD=1         use the binaries already in target/release
 #   KEEP=1             keep the temp dir (wrk outputs, captured answers, logs)
+#   MOCK_ARGS="--journal-size 0"   extra flags for gpconnect-mock serve
 #
 # Nothing here is a pass/fail test: the numbers depend on the machine, and
 # wrk shares its cores with the servers. Loopback only; every run is bounded.
@@ -33,6 +34,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 DURATION=${DURATION:-10}
+MOCK_ARGS=${MOCK_ARGS:-}
 CONNECTIONS=${CONNECTIONS:-"1 50"}
 CASES=${CASES:-"metadata read search carerecord"}
 PORT=${PORT:-18080}
@@ -220,7 +222,7 @@ PY
 
 echo "== starting gpconnect-mock on 127.0.0.1:$PORT" >&2
 OURS_STARTUP=$(start_timed "$PORT" "$TMP/ours.log" "$TMP/ours.pid" \
-    "$OURS" serve --port "$PORT" --no-watch) || {
+    "$OURS" serve --port "$PORT" --no-watch $MOCK_ARGS) || {
     OURS_PID=$(cat "$TMP/ours.pid" 2>/dev/null || true)
     cat "$TMP/ours.log" >&2 || true
     die "gpconnect-mock did not start"
