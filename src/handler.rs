@@ -124,7 +124,13 @@ fn route_check_render(snapshot: &Snapshot, request: &MockRequest, ids: &RequestI
     if snapshot.validate_responses {
         validate_response(snapshot, operation_index, &mut answer);
     }
-    answer.with_header(OPERATION_HEADER, &operation.key)
+    match snapshot.operation_headers.get(operation_index) {
+        Some(value) => {
+            answer.headers.insert(OPERATION_HEADER, value.clone());
+            answer
+        }
+        None => answer.with_header(OPERATION_HEADER, &operation.key),
+    }
 }
 
 /// The scenario that came closest (most conditions holding) to a request

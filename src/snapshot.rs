@@ -112,6 +112,8 @@ pub struct Snapshot {
     pub templates: Templates,
     /// The spec-derived answer per operation (same index as operations).
     pub fallbacks: Vec<Answer>,
+    /// `X-Mock-Operation` per operation, built once.
+    pub operation_headers: Vec<http::HeaderValue>,
     pub era: Option<Era>,
     pub error_style: ErrorStyle,
     /// The compiled request checks.
@@ -182,6 +184,14 @@ impl Snapshot {
         // New collections are seeded now; existing state survives reloads.
         settings.state.seed_missing(scenarios.seeds());
         let response_validators = ResponseValidators::new(&model);
+        let operation_headers = model
+            .operations
+            .iter()
+            .map(|op| {
+                http::HeaderValue::from_str(&op.key)
+                    .unwrap_or(http::HeaderValue::from_static("unprintable"))
+            })
+            .collect();
         let runtime = (0..model.operations.len())
             .map(|index| {
                 scenarios
@@ -199,6 +209,7 @@ impl Snapshot {
             scenarios,
             templates,
             fallbacks,
+            operation_headers,
             era,
             error_style,
             contract,
