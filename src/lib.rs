@@ -32,6 +32,7 @@ pub mod error;
 pub mod fhir;
 pub mod handler;
 pub mod journal;
+pub mod memory;
 pub mod postman;
 pub mod reload;
 pub mod request;

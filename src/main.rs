@@ -14,11 +14,6 @@ use gpconnect_mock::server::{self, AppState};
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
 use gpconnect_mock::spec;
 
-// mimalloc keeps the footprint small and steady under load; glibc's
-// per-thread arenas grew the peak RSS by tens of megabytes.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Exit code for a definition or pack that does not load.
 const EXIT_LOAD_FAILED: u8 = 2;
 

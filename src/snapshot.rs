@@ -201,7 +201,7 @@ impl Snapshot {
                     .collect()
             })
             .collect();
-        Ok(Snapshot {
+        let snapshot = Snapshot {
             generation,
             loaded_at: Utc::now(),
             model,
@@ -217,7 +217,9 @@ impl Snapshot {
             runtime,
             validate_responses: settings.validate_responses,
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
-        })
+        };
+        crate::memory::release_free_memory();
+        Ok(snapshot)
     }
 }
 
