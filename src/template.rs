@@ -215,35 +215,24 @@ impl Templates {
     /// Whether `name` (or a partial it includes) names `request` itself
     /// rather than one of its parts, e.g. `{{#with request}}`.
     pub fn mentions_whole_request(&self, name: &str) -> bool {
-        self.mentions_exactly(name, "request")
-    }
-
-    fn mentions_exactly(&self, name: &str, word: &str) -> bool {
-        let mut pending = vec![match self.sources.get(name) {
-            Some(text) => text.as_str(),
-            None => return true,
-        }];
-        let mut seen = std::collections::HashSet::new();
-        while let Some(text) = pending.pop() {
-            if expressions(text).any(|expression| identifiers(expression).any(|w| w == word)) {
-                return true;
-            }
-            for partial in partial_names(text) {
-                if seen.insert(partial) {
-                    match self.partial_sources.get(partial) {
-                        Some(source) => pending.push(source.as_str()),
-                        None => return true,
-                    }
-                }
-            }
-        }
-        false
+        self.any_word(name, |word| word == "request")
     }
 
     /// Whether `name`, or a partial it includes (transitively), names any
-    /// of `words` inside a `{{ }}` expression. Unknown or dynamic partials
-    /// count as mentioning everything.
+    /// of `words` (or a path below one: `request.body.x`) inside a `{{ }}`
+    /// expression.
     pub fn mentions_any(&self, name: &str, words: &[&str]) -> bool {
+        self.any_word(name, |word| {
+            words.iter().any(|w| {
+                word == *w || (word.starts_with(w) && word.as_bytes().get(w.len()) == Some(&b'.'))
+            })
+        })
+    }
+
+    /// Walks `name` and the partials it includes, testing every word of
+    /// every expression. Unknown or dynamic partials (`{{> (expr)}}`) could
+    /// read anything, so they count as a match.
+    fn any_word(&self, name: &str, test: impl Fn(&str) -> bool) -> bool {
         let mut pending = vec![match self.sources.get(name) {
             Some(text) => text.as_str(),
             None => return true,
@@ -251,20 +240,11 @@ impl Templates {
         let mut seen = std::collections::HashSet::new();
         while let Some(text) = pending.pop() {
             for expression in expressions(text) {
-                if expression
-                    .trim_start_matches(['{', '#', '/', '~', ' '])
-                    .starts_with("> (")
-                    || expression
-                        .trim_start_matches(['{', '#', '/', '~', ' '])
-                        .starts_with(">(")
-                {
+                let start = expression.trim_start_matches(['{', '#', '/', '~', ' ']);
+                if start.starts_with("> (") || start.starts_with(">(") {
                     return true;
                 }
-                if identifiers(expression).any(|word| {
-                    words
-                        .iter()
-                        .any(|w| word == *w || word.starts_with(&format!("{w}.")))
-                }) {
+                if identifiers(expression).any(&test) {
                     return true;
                 }
             }

@@ -401,26 +401,25 @@ fn compile_scenario(
     let mut errors = Vec::new();
     let locate = |needle: &str| line_of(text, needle, line).or(Some(line));
     let mut when = When::default();
-    for (name, raw) in &def.when.path {
-        match compile_condition(raw) {
-            Ok(condition) => when.path.push((name.clone(), condition)),
-            Err(message) => errors.push(LoadError::new(
-                file,
-                locate(name),
-                format!("scenario `{}`: path `{name}`: {message}", def.name),
-            )),
+    // Compiles one `when` section, reporting each bad condition with its line.
+    let conditions = |section: &IndexMap<String, serde_yaml::Value>,
+                      place: &str,
+                      errors: &mut Vec<LoadError>| {
+        let mut out = Vec::new();
+        for (name, raw) in section {
+            match compile_condition(raw) {
+                Ok(condition) => out.push((name.clone(), condition)),
+                Err(message) => errors.push(LoadError::new(
+                    file,
+                    locate(name),
+                    format!("scenario `{}`: {place} `{name}`: {message}", def.name),
+                )),
+            }
         }
-    }
-    for (name, raw) in &def.when.query {
-        match compile_condition(raw) {
-            Ok(condition) => when.query.push((name.clone(), condition)),
-            Err(message) => errors.push(LoadError::new(
-                file,
-                locate(name),
-                format!("scenario `{}`: query `{name}`: {message}", def.name),
-            )),
-        }
-    }
+        out
+    };
+    when.path = conditions(&def.when.path, "path", &mut errors);
+    when.query = conditions(&def.when.query, "query", &mut errors);
     for (name, raw) in &def.when.headers {
         let header = match HeaderName::from_bytes(name.as_bytes()) {
             Ok(header) => header,
