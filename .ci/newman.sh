@@ -22,29 +22,9 @@ if [ "$installed" != "$VERSION" ] || [ ! -x "$NEWMAN" ]; then
     --loglevel error "newman@$VERSION"
 fi
 
-cargo build --quiet
 rm -rf "$OUT"
-mkdir -p "$OUT"
-target/debug/gpconnect-mock serve --port 0 --no-watch >"$OUT/server.out" 2>"$OUT/server.err" &
-server=$!
-trap 'kill "$server" 2>/dev/null || true' EXIT
-
-base=""
-for _ in $(seq 1 100); do
-  base=$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$OUT/server.out")
-  [ -n "$base" ] && break
-  if ! kill -0 "$server" 2>/dev/null; then
-    echo "the server exited:" >&2
-    cat "$OUT/server.err" >&2
-    exit 1
-  fi
-  sleep 0.2
-done
-if [ -z "$base" ]; then
-  echo "the server did not start listening" >&2
-  exit 1
-fi
-echo "server at $base"
+. "$(dirname "$0")/start-server.sh"
+start_server "$OUT"
 
 target/debug/gpconnect-mock postman --out "$OUT" --base-url "$base"
 
