@@ -421,16 +421,13 @@ fn compile_scenario(
     when.path = conditions(&def.when.path, "path", &mut errors);
     when.query = conditions(&def.when.query, "query", &mut errors);
     for (name, raw) in &def.when.headers {
-        let header = match HeaderName::from_bytes(name.as_bytes()) {
+        let header = match header_name(name) {
             Ok(header) => header,
-            Err(_) => {
+            Err(message) => {
                 errors.push(LoadError::new(
                     file,
                     locate(name),
-                    format!(
-                        "scenario `{}`: `{name}` is not a valid header name",
-                        def.name
-                    ),
+                    format!("scenario `{}`: {message}", def.name),
                 ));
                 continue;
             }
@@ -539,16 +536,16 @@ fn compile_scenario(
                 continue;
             }
         };
-        let Ok(header) = HeaderName::from_bytes(name.as_bytes()) else {
-            errors.push(LoadError::new(
-                file,
-                locate(name),
-                format!(
-                    "scenario `{}`: `{name}` is not a valid header name",
-                    def.name
-                ),
-            ));
-            continue;
+        let header = match header_name(name) {
+            Ok(header) => header,
+            Err(message) => {
+                errors.push(LoadError::new(
+                    file,
+                    locate(name),
+                    format!("scenario `{}`: {message}", def.name),
+                ));
+                continue;
+            }
         };
         if value.contains("{{") {
             let template_name = format!("{file}#{}#header:{name}", def.name);
@@ -660,6 +657,11 @@ fn compile_scenario(
             skip_checks: def.then.skip_checks,
         },
     })
+}
+
+fn header_name(name: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("`{name}` is not a valid header name"))
 }
 
 /// A seed file names a `collection` instead of an `operation`.
