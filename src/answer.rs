@@ -15,7 +15,7 @@ use crate::journal::Trace;
 use crate::request::MockRequest;
 use crate::scenario::{HeaderSource, Scenario};
 use crate::spec::{schema, ApiModel, Operation};
-use crate::template::Templates;
+use crate::template::{ProvenJson, Templates, VersionId};
 
 pub const OPERATION_HEADER: HeaderName = HeaderName::from_static("x-mock-operation");
 pub const SCENARIO_HEADER: HeaderName = HeaderName::from_static("x-mock-scenario");
@@ -264,7 +264,23 @@ pub fn render_scenario(
         None => String::new(),
     };
     let mut version_id = None;
-    if !body.is_empty() && is_json_media(&content_type) {
+    let proven = then
+        .body_template
+        .as_deref()
+        .and_then(|name| templates.proven_json(name));
+    if let Some(ProvenJson {
+        version_id: VersionId::Fixed(id),
+    }) = proven
+    {
+        version_id = Some(id.clone());
+    }
+    let must_parse = !matches!(
+        proven,
+        Some(ProvenJson {
+            version_id: VersionId::Absent | VersionId::Fixed(_)
+        })
+    );
+    if must_parse && !body.is_empty() && is_json_media(&content_type) {
         match serde_json::from_str::<BodyMeta>(&body) {
             Ok(meta) => version_id = meta.meta.and_then(|m| m.version_id),
             Err(error) => {

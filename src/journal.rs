@@ -5,9 +5,10 @@
 //! and body bytes as they are (the body cut at [`BODY_CAP`]); turning them
 //! into JSON, and cutting secrets short, happens only when an entry is read.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -137,80 +138,93 @@ fn truncate_secret(value: &str) -> String {
     format!("{head}…({count} chars)")
 }
 
-/// The bounded journal; newest last inside, newest first out.
-#[derive(Debug)]
+/// The bounded journal: a ring of slots, one per id modulo the capacity.
+///
+/// Recording takes no lock: the request path swaps its entry into its slot
+/// (the entry it replaces is dropped by that request, outside any critical
+/// section), so a request never waits for another one, nor for an admin
+/// reader. Readers copy the `Arc`s out and order them by id.
 pub struct Journal {
-    capacity: usize,
     next_id: AtomicU64,
-    /// Held only to push, pop or copy out `Arc`s; never across an await.
-    entries: Mutex<VecDeque<Arc<Entry>>>,
+    slots: Box<[ArcSwapOption<Entry>]>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("capacity", &self.slots.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Journal {
     pub fn new(capacity: usize) -> Self {
         Self {
-            capacity,
             next_id: AtomicU64::new(1),
-            entries: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            slots: (0..capacity).map(|_| ArcSwapOption::empty()).collect(),
         }
     }
 
     pub fn is_enabled(&self) -> bool {
-        self.capacity > 0
+        !self.slots.is_empty()
     }
 
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    fn slot(&self, id: u64) -> Option<&ArcSwapOption<Entry>> {
+        let capacity = self.slots.len() as u64;
+        if capacity == 0 {
+            return None;
+        }
+        usize::try_from(id % capacity)
+            .ok()
+            .and_then(|index| self.slots.get(index))
+    }
+
+    /// Stores `entry` in the slot of its id, unless a newer entry (one
+    /// `capacity` requests later, finished first) already holds it.
     pub fn record(&self, entry: Entry) {
-        if self.capacity == 0 {
+        let Some(slot) = self.slot(entry.id) else {
             return;
-        }
-        let entry = Arc::new(entry);
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        while entries.len() >= self.capacity {
-            entries.pop_front();
-        }
-        entries.push_back(entry);
+        };
+        let id = entry.id;
+        let entry = Some(Arc::new(entry));
+        let replaced = slot.rcu(|current| match current {
+            Some(newer) if newer.id > id => current.clone(),
+            _ => entry.clone(),
+        });
+        drop(replaced);
     }
 
     /// Newest first.
     pub fn snapshot(&self) -> Vec<Arc<Entry>> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.iter().rev().cloned().collect()
+        let mut entries: Vec<Arc<Entry>> = self
+            .slots
+            .iter()
+            .filter_map(|slot| slot.load_full())
+            .collect();
+        entries.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.id));
+        entries
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<Entry>> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.iter().find(|e| e.id == id).cloned()
+        self.slot(id)?.load_full().filter(|entry| entry.id == id)
     }
 
     pub fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
+        for slot in self.slots.iter() {
+            slot.store(None);
+        }
     }
 }
 
-/// Cuts a body to [`BODY_CAP`]; a cut body is copied so the journal does
-/// not keep a large one alive.
+/// The first [`BODY_CAP`] bytes of a body, copied: the request's own
+/// `Bytes` share the connection's read buffer, which a journalled slice
+/// would keep alive long after the connection is gone.
 pub fn capped(body: &Bytes) -> Bytes {
-    if body.len() > BODY_CAP {
-        Bytes::copy_from_slice(&body[..BODY_CAP])
-    } else {
-        body.clone()
-    }
+    Bytes::copy_from_slice(&body[..body.len().min(BODY_CAP)])
 }
 
 /// Headers as `name: value` lines (names are lower case in `http`).
@@ -260,6 +274,30 @@ mod tests {
         let statuses: Vec<u16> = journal.snapshot().iter().map(|e| e.status).collect();
         assert_eq!(statuses, vec![203, 202, 201]);
         assert!(journal.get(1).is_none(), "the oldest fell out");
+    }
+
+    #[test]
+    fn a_late_older_entry_never_replaces_a_newer_one() {
+        let journal = Journal::new(2);
+        let old = entry(&journal, 200); // id 1
+        let _skipped = journal.next_id(); // id 2
+        let newer = entry(&journal, 201); // id 3, same slot as id 1
+        journal.record(newer);
+        journal.record(old);
+        let ids: Vec<u64> = journal.snapshot().iter().map(|e| e.id).collect();
+        assert_eq!(ids, vec![3]);
+        assert!(journal.get(1).is_none());
+        journal.clear();
+        assert!(journal.snapshot().is_empty() && journal.get(3).is_none());
+    }
+
+    #[test]
+    fn recorded_bodies_do_not_share_the_request_buffer() {
+        let buffer = Bytes::from(vec![b'x'; 100]);
+        let body = buffer.slice(10..20);
+        let kept = capped(&body);
+        assert_eq!(kept, body);
+        assert_ne!(kept.as_ptr(), body.as_ptr());
     }
 
     #[test]

@@ -169,6 +169,7 @@ impl Snapshot {
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
         }
+        templates.prepare_for_requests();
         let era = settings
             .era_override
             .or_else(|| Era::detect(model.media_types()));

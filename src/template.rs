@@ -32,7 +32,30 @@ pub struct Templates {
     partial_sources: HashMap<String, String>,
     /// Names of the files loaded from the directory (not inline bodies).
     file_names: Vec<String>,
+    /// Templates whose every render is JSON (see [`Templates::prove_json`]).
+    proven_json: HashMap<String, ProvenJson>,
 }
+
+/// A template proven, before any request, to render valid JSON: its text
+/// is JSON, and each expression sits inside a string literal and writes
+/// JSON-escaped text. Its answers need no parse to be sent safely.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvenJson {
+    pub version_id: VersionId,
+}
+
+/// The `meta.versionId` (the ETag) of a proven template's output.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VersionId {
+    Absent,
+    Fixed(Value),
+    /// Written by an expression: read from each rendered body.
+    Varies,
+}
+
+/// Stands for an expression's output when a template's text is checked:
+/// a private-use character, valid inside a JSON string.
+const HOLE: char = '\u{E000}';
 
 impl std::fmt::Debug for Templates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -88,6 +111,7 @@ impl Templates {
             sources: HashMap::new(),
             partial_sources: HashMap::new(),
             file_names: Vec::new(),
+            proven_json: HashMap::new(),
         }
     }
 
@@ -260,6 +284,70 @@ impl Templates {
         false
     }
 
+    /// Readies the registry for requests once every template is
+    /// registered: constant partials inlined, JSON templates proven.
+    pub fn prepare_for_requests(&mut self) {
+        self.inline_constant_partials();
+        self.prove_json();
+    }
+
+    /// The proof that `name` always renders JSON, if there is one.
+    pub fn proven_json(&self, name: &str) -> Option<&ProvenJson> {
+        self.proven_json.get(name)
+    }
+
+    /// Finds the templates whose every render is valid JSON. The test is
+    /// conservative: top-level text and escaped expressions only (no blocks,
+    /// partials, `{{{raw}}}` or `json`), each expression inside a string
+    /// literal and not after a backslash, and the text with every
+    /// expression replaced by [`HOLE`] parses as a JSON object. Anything
+    /// else is parsed after each render, as before.
+    fn prove_json(&mut self) {
+        let proven: HashMap<String, ProvenJson> = self
+            .registry
+            .get_templates()
+            .iter()
+            .filter_map(|(name, template)| Some((name.clone(), prove_template_json(template)?)))
+            .collect();
+        self.proven_json = proven;
+    }
+
+    /// Replaces every `{{> name}}` whose partial renders the same text in
+    /// any context (plain text, or only such partials in turn) by that
+    /// text, in every registered template. Handlebars clones the whole
+    /// context for each partial it includes; a care record with three
+    /// resource partials paid that three times per request. Call once all
+    /// templates are registered. A template that defines inline partials
+    /// (`{{#*inline}}`), which shadow registered ones, is left as it is.
+    pub fn inline_constant_partials(&mut self) {
+        let templates = self.registry.get_templates();
+        let mut constant: HashMap<String, Option<String>> = HashMap::new();
+        let names: Vec<String> = templates.keys().cloned().collect();
+        for name in &names {
+            is_constant(
+                name,
+                templates,
+                &self.registry,
+                &mut constant,
+                &mut Vec::new(),
+            );
+        }
+        let rewritten: Vec<(String, handlebars::Template)> = names
+            .iter()
+            .filter_map(|name| {
+                let template = templates.get(name)?;
+                if has_decorators(template) {
+                    return None;
+                }
+                let mut copy = template.clone();
+                inline_partials(&mut copy, &constant).then(|| (name.clone(), copy))
+            })
+            .collect();
+        for (name, template) in rewritten {
+            self.registry.register_template(&name, template);
+        }
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.registry.has_template(name)
     }
@@ -285,6 +373,170 @@ impl Templates {
                 message: render_reason(&error),
             })
     }
+}
+
+/// Whether `{{ expression }}` writes JSON-escaped text: a value helper,
+/// a state helper, or a value path that names no helper.
+fn writes_escaped(expression: &handlebars::template::HelperTemplate) -> bool {
+    let Some(name) = expression.name.as_name() else {
+        return false;
+    };
+    let value_helper = VALUE_HELPERS.iter().any(|(helper, _)| *helper == name)
+        || [StateRead::Get, StateRead::List, StateRead::Count]
+            .iter()
+            .any(|kind| kind.name() == name);
+    if value_helper {
+        return true;
+    }
+    // Handlebars' own helpers, and `json`, which writes raw JSON.
+    const OTHER_HELPERS: &[&str] = &[
+        "json", "if", "unless", "each", "with", "lookup", "raw", "log", "eq", "ne", "gt", "gte",
+        "lt", "lte", "and", "or", "not", "len",
+    ];
+    expression.params.is_empty()
+        && expression.hash.is_empty()
+        && matches!(expression.name, handlebars::template::Parameter::Path(_))
+        && !OTHER_HELPERS.contains(&name)
+}
+
+/// See [`Templates::prove_json`].
+fn prove_template_json(template: &handlebars::Template) -> Option<ProvenJson> {
+    use handlebars::template::TemplateElement;
+    let mut text = String::new();
+    let (mut in_string, mut after_backslash) = (false, false);
+    for element in &template.elements {
+        match element {
+            TemplateElement::RawString(raw) => {
+                for byte in raw.bytes() {
+                    if after_backslash {
+                        after_backslash = false;
+                    } else if in_string && byte == b'\\' {
+                        after_backslash = true;
+                    } else if byte == b'"' {
+                        in_string = !in_string;
+                    }
+                }
+                text.push_str(raw);
+            }
+            TemplateElement::Comment(_) => {}
+            TemplateElement::Expression(expression)
+                if !expression.block && writes_escaped(expression) =>
+            {
+                if !in_string || after_backslash {
+                    return None;
+                }
+                text.push(HOLE);
+            }
+            _ => return None,
+        }
+    }
+    let value: Value = serde_json::from_str(&text).ok()?;
+    let object = value.as_object()?;
+    let version_id = match object.get("meta") {
+        None | Some(Value::Null) => VersionId::Absent,
+        Some(Value::Object(meta)) => match meta.get("versionId") {
+            None | Some(Value::Null) => VersionId::Absent,
+            Some(Value::String(id)) if id.contains(HOLE) => VersionId::Varies,
+            Some(id) => VersionId::Fixed(id.clone()),
+        },
+        Some(_) => return None,
+    };
+    Some(ProvenJson { version_id })
+}
+
+/// The name a `{{> name}}` includes, when it is a plain include: no
+/// context parameter, no hash, no partial block, not `@partial-block`.
+fn plain_partial_name(decorator: &handlebars::template::DecoratorTemplate) -> Option<&str> {
+    if !decorator.params.is_empty() || !decorator.hash.is_empty() || decorator.template.is_some() {
+        return None;
+    }
+    match &decorator.name {
+        handlebars::template::Parameter::Name(name) if !name.starts_with('@') => Some(name),
+        _ => None,
+    }
+}
+
+/// The text `name` renders in every context, if it is constant: memoised
+/// in `known`; `visiting` breaks include cycles (which are not constant).
+fn is_constant(
+    name: &str,
+    templates: &HashMap<String, handlebars::Template>,
+    registry: &Handlebars<'static>,
+    known: &mut HashMap<String, Option<String>>,
+    visiting: &mut Vec<String>,
+) -> bool {
+    use handlebars::template::TemplateElement;
+    if let Some(text) = known.get(name) {
+        return text.is_some();
+    }
+    let Some(template) = templates.get(name) else {
+        return false;
+    };
+    if visiting.iter().any(|v| v == name) {
+        return false;
+    }
+    visiting.push(name.to_string());
+    let constant = template.elements.iter().all(|element| match element {
+        TemplateElement::RawString(_) | TemplateElement::Comment(_) => true,
+        TemplateElement::PartialExpression(decorator) => plain_partial_name(decorator)
+            .is_some_and(|partial| is_constant(partial, templates, registry, known, visiting)),
+        _ => false,
+    });
+    visiting.pop();
+    // Rendered by Handlebars itself, so the text is exactly what an include
+    // writes (with `prevent_indent`, a partial is written as it renders).
+    let text = constant
+        .then(|| registry.render_with_context(name, &Context::null()).ok())
+        .flatten();
+    let is_constant = text.is_some();
+    known.insert(name.to_string(), text);
+    is_constant
+}
+
+fn has_decorators(template: &handlebars::Template) -> bool {
+    use handlebars::template::TemplateElement;
+    template.elements.iter().any(|element| match element {
+        TemplateElement::DecoratorExpression(_) | TemplateElement::DecoratorBlock(_) => true,
+        TemplateElement::HelperBlock(block) => {
+            block.template.as_ref().is_some_and(has_decorators)
+                || block.inverse.as_ref().is_some_and(has_decorators)
+        }
+        TemplateElement::PartialBlock(block) => block.template.as_ref().is_some_and(has_decorators),
+        _ => false,
+    })
+}
+
+/// Replaces constant plain includes in `template` and the blocks inside it
+/// by their text; true when anything changed.
+fn inline_partials(
+    template: &mut handlebars::Template,
+    constant: &HashMap<String, Option<String>>,
+) -> bool {
+    use handlebars::template::TemplateElement;
+    let mut changed = false;
+    for element in &mut template.elements {
+        match element {
+            TemplateElement::PartialExpression(decorator) => {
+                let text = plain_partial_name(decorator)
+                    .and_then(|name| constant.get(name))
+                    .and_then(|text| text.clone());
+                if let Some(text) = text {
+                    *element = TemplateElement::RawString(text);
+                    changed = true;
+                }
+            }
+            TemplateElement::HelperBlock(block) => {
+                if let Some(inner) = block.template.as_mut() {
+                    changed |= inline_partials(inner, constant);
+                }
+                if let Some(inner) = block.inverse.as_mut() {
+                    changed |= inline_partials(inner, constant);
+                }
+            }
+            _ => {}
+        }
+    }
+    changed
 }
 
 /// The inside of every `{{ … }}` of a template.
@@ -444,45 +696,47 @@ fn strict_param<'a>(
     Ok(param.value())
 }
 
+/// The value helpers: each writes its result JSON-escaped.
+static VALUE_HELPERS: &[(&str, HelperFn)] = &[
+    ("uuid", |_| Ok(json!(uuid::Uuid::new_v4().to_string()))),
+    ("now", helper_now),
+    ("date_add", helper_date_add),
+    ("jsonpath", helper_jsonpath),
+    ("fhir_param", helper_fhir_param),
+    ("eq", |h| Ok(json!(loosely_equal(param(h, 0), param(h, 1))))),
+    ("ne", |h| {
+        Ok(json!(!loosely_equal(param(h, 0), param(h, 1))))
+    }),
+    ("and", |h| {
+        Ok(json!(h.params().iter().all(|p| truthy(p.value()))))
+    }),
+    ("or", |h| {
+        Ok(json!(h.params().iter().any(|p| truthy(p.value()))))
+    }),
+    ("not", |h| Ok(json!(!truthy(param(h, 0))))),
+    ("default", helper_default),
+    ("upper", |h| Ok(json!(text(param(h, 0)).to_uppercase()))),
+    ("lower", |h| Ok(json!(text(param(h, 0)).to_lowercase()))),
+    ("concat", |h| {
+        Ok(json!(h
+            .params()
+            .iter()
+            .map(|p| text(p.value()))
+            .collect::<String>()))
+    }),
+    ("len", helper_len),
+    ("add", |h| {
+        Ok(number(number_of(param(h, 0)) + number_of(param(h, 1))))
+    }),
+    ("mul", |h| {
+        Ok(number(number_of(param(h, 0)) * number_of(param(h, 1))))
+    }),
+    ("range", helper_range),
+    ("ref_id", |h| Ok(json!(reference_id(&text(param(h, 0)))))),
+];
+
 fn register_helpers(registry: &mut Handlebars<'static>) {
-    let helpers: &[(&str, HelperFn)] = &[
-        ("uuid", |_| Ok(json!(uuid::Uuid::new_v4().to_string()))),
-        ("now", helper_now),
-        ("date_add", helper_date_add),
-        ("jsonpath", helper_jsonpath),
-        ("fhir_param", helper_fhir_param),
-        ("eq", |h| Ok(json!(loosely_equal(param(h, 0), param(h, 1))))),
-        ("ne", |h| {
-            Ok(json!(!loosely_equal(param(h, 0), param(h, 1))))
-        }),
-        ("and", |h| {
-            Ok(json!(h.params().iter().all(|p| truthy(p.value()))))
-        }),
-        ("or", |h| {
-            Ok(json!(h.params().iter().any(|p| truthy(p.value()))))
-        }),
-        ("not", |h| Ok(json!(!truthy(param(h, 0))))),
-        ("default", helper_default),
-        ("upper", |h| Ok(json!(text(param(h, 0)).to_uppercase()))),
-        ("lower", |h| Ok(json!(text(param(h, 0)).to_lowercase()))),
-        ("concat", |h| {
-            Ok(json!(h
-                .params()
-                .iter()
-                .map(|p| text(p.value()))
-                .collect::<String>()))
-        }),
-        ("len", helper_len),
-        ("add", |h| {
-            Ok(number(number_of(param(h, 0)) + number_of(param(h, 1))))
-        }),
-        ("mul", |h| {
-            Ok(number(number_of(param(h, 0)) * number_of(param(h, 1))))
-        }),
-        ("range", helper_range),
-        ("ref_id", |h| Ok(json!(reference_id(&text(param(h, 0)))))),
-    ];
-    for (name, function) in helpers {
+    for (name, function) in VALUE_HELPERS {
         registry.register_helper(name, Box::new(ValueHelper(*function)));
     }
     registry.register_helper("json", Box::new(JsonHelper));
@@ -777,6 +1031,207 @@ fn helper_fhir_param(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every template of `templates`, rendered with `data`.
+    fn render_all(
+        templates: &Templates,
+        data: &Value,
+    ) -> Vec<(String, Result<String, RenderFailure>)> {
+        let context = Context::wraps(data).expect("context");
+        let mut names: Vec<String> = templates.registry.get_templates().keys().cloned().collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|name| {
+                let out = templates.render(&name, &context);
+                (name, out)
+            })
+            .collect()
+    }
+
+    fn count_includes(template: &handlebars::Template) -> usize {
+        use handlebars::template::TemplateElement;
+        template
+            .elements
+            .iter()
+            .map(|element| match element {
+                TemplateElement::PartialExpression(_) => 1,
+                TemplateElement::HelperBlock(block) => {
+                    block.template.as_ref().map_or(0, count_includes)
+                        + block.inverse.as_ref().map_or(0, count_includes)
+                }
+                _ => 0,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn constant_partials_are_inlined_without_changing_output() {
+        let build = || {
+            let mut templates = Templates::empty();
+            for (name, text) in [
+                ("plain", "{\n  \"a\": 1\n}\n"),
+                ("nested", "[\n    {{> plain}}\n]"),
+                ("dynamic", "\"{{v}}\""),
+                ("with-hash", "{{x}}"),
+            ] {
+                templates
+                    .registry
+                    .register_partial(name, text)
+                    .expect("partial");
+            }
+            for (name, text) in [
+                (
+                    "standalone",
+                    "{\n  \"p\":\n    {{> plain}}\n  ,\"q\": {{> nested}}\n}",
+                ),
+                (
+                    "inline",
+                    "[{{> plain}},{{> nested}}, {{> dynamic}}, \"{{v}}\"]",
+                ),
+                (
+                    "in-block",
+                    "{{#if v}}{{> plain}}{{else}}{{> nested}}{{/if}}",
+                ),
+                ("hash", "{{> with-hash x=\"1\"}}{{> plain}}"),
+                (
+                    "shadowed",
+                    "{{#*inline \"plain\"}}other{{/inline}}{{> plain}}",
+                ),
+            ] {
+                templates.register(name, text, "t", 1).expect("template");
+            }
+            templates
+        };
+        let original = build();
+        let mut inlined = build();
+        inlined.inline_constant_partials();
+        for data in [json!({"v": "x\"y"}), json!({"v": false})] {
+            assert_eq!(render_all(&original, &data), render_all(&inlined, &data));
+        }
+        let includes = |name: &str| count_includes(&inlined.registry.get_templates()[name]);
+        assert_eq!(includes("standalone"), 0);
+        assert_eq!(includes("nested"), 0);
+        assert_eq!(includes("in-block"), 0);
+        assert_eq!(
+            includes("inline"),
+            1,
+            "the dynamic partial stays an include"
+        );
+        assert_eq!(includes("hash"), 1, "an include with a hash stays");
+        assert_eq!(
+            includes("shadowed"),
+            1,
+            "inline partials shadow registered ones"
+        );
+        assert_eq!(
+            inlined
+                .render("shadowed", &Context::null())
+                .expect("renders"),
+            "other"
+        );
+    }
+
+    #[test]
+    fn inlining_leaves_the_default_pack_output_unchanged() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let load = || Templates::load_dir(&dir, "templates", StateStore::new()).expect("loads");
+        let original = load();
+        let mut inlined = load();
+        inlined.inline_constant_partials();
+        let data = json!({
+            "request": {"id": "7", "path_params": {"id": "2"}, "query": {}, "query_all": {},
+                        "headers": {}, "body": null, "body_text": "", "method": "GET", "path": "/"},
+            "scenario": {"name": "s"}, "operation": {"key": "k"}
+        });
+        let varies = [
+            "now",
+            "uuid",
+            "date_add",
+            "state_get",
+            "state_list",
+            "state_count",
+        ];
+        let mut compared = 0;
+        for ((name, before), (_, after)) in render_all(&original, &data)
+            .into_iter()
+            .zip(render_all(&inlined, &data))
+        {
+            if original.sources.contains_key(&name) && original.mentions_any(&name, &varies) {
+                continue;
+            }
+            assert_eq!(before, after, "{name}");
+            compared += 1;
+        }
+        assert!(compared > 20, "only {compared} templates compared");
+    }
+
+    fn proof(text: &str) -> Option<ProvenJson> {
+        let mut templates = Templates::empty();
+        templates.register("t", text, "t", 1).expect("compiles");
+        templates.prepare_for_requests();
+        templates.proven_json("t").cloned()
+    }
+
+    #[test]
+    fn json_templates_are_proven_only_when_every_render_is_json() {
+        let fixed =
+            proof(r#"{"meta": {"versionId": "3"}, "id": "{{request.id}}", "t": "a{{now}}b"}"#);
+        assert_eq!(
+            fixed,
+            Some(ProvenJson {
+                version_id: VersionId::Fixed(json!("3"))
+            })
+        );
+        let varies = proof(r#"{"meta": {"versionId": "{{v}}"}}"#).expect("proven");
+        assert_eq!(varies.version_id, VersionId::Varies);
+        let absent = proof(r#"{"a": "\n{{v}}", "b": "\"{{v}}"}"#).expect("proven");
+        assert_eq!(absent.version_id, VersionId::Absent);
+        for unproven in [
+            r#"{"a": {{v}}}"#,
+            r#"{"a": "{{json v}}"}"#,
+            r#"{"a": "{{{v}}}"}"#,
+            r#"{"a": "{{#if v}}x{{/if}}"}"#,
+            r#"{"a": "{{lookup v "k"}}"}"#,
+            r#"{"a": "{{v}}",}"#,
+            r#"["{{v}}"]"#,
+            // `\\{{` is a backslash then the expression: `"\x` is no JSON.
+            r#"{"a": "\\{{v}}"}"#,
+            r#"{"meta": "{{v}}"}"#,
+        ] {
+            assert_eq!(proof(unproven), None, "{unproven}");
+        }
+    }
+
+    #[test]
+    fn proven_templates_render_json_for_any_value() {
+        let text = r#"{"a": "{{v}}", "b": "x\n{{upper v}}\"{{w.x}}", "c": ["{{concat v w}}"]}"#;
+        assert!(proof(text).is_some());
+        for v in [
+            json!("\"},\\"),
+            json!("\n\u{1}</x>"),
+            json!({"o": [1]}),
+            json!(3.5),
+            json!(null),
+        ] {
+            let out = render(text, json!({"v": v, "w": {"x": v}})).expect("renders");
+            serde_json::from_str::<Value>(&out).unwrap_or_else(|e| panic!("{out}: {e}"));
+        }
+    }
+
+    #[test]
+    fn the_default_care_record_needs_no_parse_per_request() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut templates =
+            Templates::load_dir(&dir, "templates", StateStore::new()).expect("loads");
+        templates.prepare_for_requests();
+        for name in [
+            "patient/carerecord/SUM.json.hbs",
+            "patient/read-meakin.json.hbs",
+        ] {
+            assert!(templates.proven_json(name).is_some(), "{name}");
+        }
+    }
 
     fn render(template: &str, data: Value) -> Result<String, RenderFailure> {
         let mut templates = Templates::empty();
