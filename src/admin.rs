@@ -122,7 +122,7 @@ async fn list_requests(
             filter
                 .operation
                 .as_deref()
-                .is_none_or(|op| e.operation.as_deref() == Some(op))
+                .is_none_or(|op| e.operation() == Some(op))
         })
         .filter(|e| filter.status.is_none_or(|status| e.status == status))
         .take(limit)

@@ -6,13 +6,11 @@
 //! into JSON, and cutting secrets short, happens only when an entry is read.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
-use arc_swap::ArcSwapOption;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderValue, Method};
 use serde_json::{json, Value};
 
 /// Bodies are kept up to this many bytes.
@@ -62,16 +60,34 @@ pub struct Entry {
     pub body_len: usize,
     pub status: u16,
     pub duration_us: u64,
-    pub operation: Option<String>,
-    pub scenario: Option<String>,
-    /// `example`, `schema` or `empty` when the spec answered.
-    pub source: Option<String>,
+    /// The answer's `X-Mock-Operation`, `X-Mock-Scenario` and
+    /// `X-Mock-Source` (`example`, `schema` or `empty` when the spec
+    /// answered): header values, shared with the answer rather than copied.
+    pub operation: Option<HeaderValue>,
+    pub scenario: Option<HeaderValue>,
+    pub source: Option<HeaderValue>,
     pub trace: Option<Box<Trace>>,
+}
+
+fn header_text(value: Option<&HeaderValue>) -> Option<&str> {
+    value.and_then(|value| value.to_str().ok())
 }
 
 impl Entry {
     pub fn matched(&self) -> bool {
         self.scenario.is_some()
+    }
+
+    pub fn operation(&self) -> Option<&str> {
+        header_text(self.operation.as_ref())
+    }
+
+    pub fn scenario(&self) -> Option<&str> {
+        header_text(self.scenario.as_ref())
+    }
+
+    pub fn source(&self) -> Option<&str> {
+        header_text(self.source.as_ref())
     }
 
     pub fn summary(&self) -> Value {
@@ -81,9 +97,9 @@ impl Entry {
             "method": self.method.as_str(),
             "path": self.path_and_query,
             "status": self.status,
-            "operation": self.operation,
-            "scenario": self.scenario,
-            "source": self.source,
+            "operation": self.operation(),
+            "scenario": self.scenario(),
+            "source": self.source(),
             "duration_ms": self.duration_us as f64 / 1000.0,
         })
     }
@@ -140,13 +156,13 @@ fn truncate_secret(value: &str) -> String {
 
 /// The bounded journal: a ring of slots, one per id modulo the capacity.
 ///
-/// Recording takes no lock: the request path swaps its entry into its slot
-/// (the entry it replaces is dropped by that request, outside any critical
-/// section), so a request never waits for another one, nor for an admin
-/// reader. Readers copy the `Arc`s out and order them by id.
+/// Requests never share a lock: each swaps its entry into the slot of its
+/// own id (uncontended, unless an admin reader is copying that slot out)
+/// and drops the entry it replaced after letting go. Readers copy the
+/// `Arc`s out and order them by id.
 pub struct Journal {
     next_id: AtomicU64,
-    slots: Box<[ArcSwapOption<Entry>]>,
+    slots: Box<[Mutex<Option<Arc<Entry>>>]>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -161,7 +177,7 @@ impl Journal {
     pub fn new(capacity: usize) -> Self {
         Self {
             next_id: AtomicU64::new(1),
-            slots: (0..capacity).map(|_| ArcSwapOption::empty()).collect(),
+            slots: (0..capacity).map(|_| Mutex::new(None)).collect(),
         }
     }
 
@@ -173,28 +189,30 @@ impl Journal {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn slot(&self, id: u64) -> Option<&ArcSwapOption<Entry>> {
+    fn slot(&self, id: u64) -> Option<MutexGuard<'_, Option<Arc<Entry>>>> {
         let capacity = self.slots.len() as u64;
         if capacity == 0 {
             return None;
         }
-        usize::try_from(id % capacity)
+        let slot = usize::try_from(id % capacity)
             .ok()
-            .and_then(|index| self.slots.get(index))
+            .and_then(|index| self.slots.get(index))?;
+        Some(slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     /// Stores `entry` in the slot of its id, unless a newer entry (one
     /// `capacity` requests later, finished first) already holds it.
     pub fn record(&self, entry: Entry) {
-        let Some(slot) = self.slot(entry.id) else {
-            return;
+        let entry = Arc::new(entry);
+        let replaced = {
+            let Some(mut slot) = self.slot(entry.id) else {
+                return;
+            };
+            match slot.as_ref() {
+                Some(newer) if newer.id > entry.id => Some(entry),
+                _ => slot.replace(entry),
+            }
         };
-        let id = entry.id;
-        let entry = Some(Arc::new(entry));
-        let replaced = slot.rcu(|current| match current {
-            Some(newer) if newer.id > id => current.clone(),
-            _ => entry.clone(),
-        });
         drop(replaced);
     }
 
@@ -203,19 +221,27 @@ impl Journal {
         let mut entries: Vec<Arc<Entry>> = self
             .slots
             .iter()
-            .filter_map(|slot| slot.load_full())
+            .filter_map(|slot| {
+                slot.lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .clone()
+            })
             .collect();
         entries.sort_unstable_by_key(|entry| std::cmp::Reverse(entry.id));
         entries
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<Entry>> {
-        self.slot(id)?.load_full().filter(|entry| entry.id == id)
+        self.slot(id)?.clone().filter(|entry| entry.id == id)
     }
 
     pub fn clear(&self) {
         for slot in self.slots.iter() {
-            slot.store(None);
+            let removed = slot
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            drop(removed);
         }
     }
 }
@@ -227,20 +253,22 @@ pub fn capped(body: &Bytes) -> Bytes {
     Bytes::copy_from_slice(&body[..body.len().min(BODY_CAP)])
 }
 
-/// Headers as `name: value` lines (names are lower case in `http`).
+/// Headers as `name: value` lines (names are lower case in `http`):
+/// copied as bytes, and made text once, invalid UTF-8 replaced.
 pub fn header_lines(headers: &HeaderMap) -> String {
     let size: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 3)
         .sum();
-    let mut out = String::with_capacity(size);
+    let mut out = Vec::with_capacity(size);
     for (name, value) in headers {
-        out.push_str(name.as_str());
-        out.push_str(": ");
-        out.push_str(&String::from_utf8_lossy(value.as_bytes()));
-        out.push('\n');
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'\n');
     }
-    out
+    String::from_utf8(out)
+        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
 #[cfg(test)]
@@ -289,6 +317,20 @@ mod tests {
         assert!(journal.get(1).is_none());
         journal.clear();
         assert!(journal.snapshot().is_empty() && journal.get(3).is_none());
+    }
+
+    #[test]
+    fn header_lines_keep_order_and_replace_invalid_text() {
+        let mut headers = HeaderMap::new();
+        headers.insert("ssp-from", HeaderValue::from_static("200000000359"));
+        headers.append(
+            "x-odd",
+            HeaderValue::from_bytes(b"caf\xe9").expect("obs-text is allowed"),
+        );
+        assert_eq!(
+            header_lines(&headers),
+            "ssp-from: 200000000359\nx-odd: caf\u{fffd}\n"
+        );
     }
 
     #[test]

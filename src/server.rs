@@ -101,13 +101,7 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
     drop(snapshot);
     let journal = &state.shared.journal;
     if journal.is_enabled() {
-        let header = |name: &http::HeaderName| {
-            answer
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
+        let header = |name: &http::HeaderName| answer.headers.get(name).cloned();
         let entry = Entry {
             id: journal.next_id(),
             time: chrono::Utc::now(),
