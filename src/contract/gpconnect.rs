@@ -3,9 +3,10 @@
 //! searches and DSTU2 `$gpc.getcarerecord`'s NHS number.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
-use http::{Method, StatusCode};
+use http::header::AUTHORIZATION;
+use http::{HeaderName, Method, StatusCode};
 use serde_json::Value;
 
 use super::jwt::{self, Expectation, Jwt, RecordKind};
@@ -16,16 +17,27 @@ use crate::request::MockRequest;
 use crate::spec::{Operation, Param, ParamLocation};
 
 /// A header's trimmed text, or a violation: missing, blank or not text.
-fn present<'r>(request: &'r MockRequest, name: &str, out: &mut Vec<Violation>) -> Option<&'r str> {
+/// `name` is the lower-case header name, `label` how messages spell it.
+fn present<'r>(
+    request: &'r MockRequest,
+    name: &HeaderName,
+    label: &str,
+    out: &mut Vec<Violation>,
+) -> Option<&'r str> {
     let problem = match request.headers.get(name).map(|value| value.to_str()) {
         Some(Ok(value)) if !value.trim().is_empty() => return Some(value.trim()),
         Some(Ok(_)) => "must not be blank",
         Some(Err(_)) => "must be visible ASCII text",
         None => "is required",
     };
-    out.push(Violation::bad_request(format!("header {name}"), problem));
+    out.push(Violation::bad_request(format!("header {label}"), problem));
     None
 }
+
+const SSP_TRACE_ID: HeaderName = HeaderName::from_static("ssp-traceid");
+const SSP_FROM: HeaderName = HeaderName::from_static("ssp-from");
+const SSP_TO: HeaderName = HeaderName::from_static("ssp-to");
+const SSP_INTERACTION_ID: HeaderName = HeaderName::from_static("ssp-interactionid");
 
 /// Headers these rules check (the spec's own rules skip them).
 pub const SSP_HEADERS: [&str; 5] = [
@@ -256,7 +268,9 @@ pub struct OperationRules {
 /// and an entry is never used past `exp`.
 #[derive(Debug, Default)]
 struct TokenCache {
-    entries: Mutex<HashMap<String, CachedToken>>,
+    /// Keyed by the whole `Authorization` value; read-mostly, so readers
+    /// share the lock, and foldhash keeps hashing a kilobyte token cheap.
+    entries: RwLock<HashMap<Box<[u8]>, CachedToken, foldhash::fast::RandomState>>,
 }
 
 #[derive(Debug)]
@@ -270,16 +284,16 @@ struct CachedToken {
 const TOKEN_CACHE_SIZE: usize = 256;
 
 impl TokenCache {
-    fn get(&self, token: &str, now: i64) -> Option<(Arc<Jwt>, Vec<Violation>)> {
+    fn get(&self, header: &[u8], now: i64) -> Option<(Arc<Jwt>, Vec<Violation>)> {
         let entries = self
             .entries
-            .lock()
+            .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = entries.get(token).filter(|entry| now < entry.until)?;
+        let entry = entries.get(header).filter(|entry| now < entry.until)?;
         Some((entry.jwt.clone(), entry.violations.clone()))
     }
 
-    fn put(&self, token: &str, jwt: Arc<Jwt>, violations: &[Violation], now: i64) {
+    fn put(&self, header: &[u8], jwt: Arc<Jwt>, violations: &[Violation], now: i64) {
         let Some(until) = jwt
             .claims
             .get("exp")
@@ -288,21 +302,19 @@ impl TokenCache {
         else {
             return;
         };
+        let entry = CachedToken {
+            jwt,
+            violations: violations.to_vec(),
+            until,
+        };
         let mut entries = self
             .entries
-            .lock()
+            .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if entries.len() >= TOKEN_CACHE_SIZE {
             entries.clear();
         }
-        entries.insert(
-            token.to_string(),
-            CachedToken {
-                jwt,
-                violations: violations.to_vec(),
-                until,
-            },
-        );
+        entries.insert(header.into(), entry);
     }
 }
 
@@ -373,9 +385,9 @@ impl OperationRules {
         asid: &str,
         out: &mut Vec<Violation>,
     ) -> Option<Arc<Jwt>> {
-        present(request, "Ssp-TraceID", out);
-        present(request, "Ssp-From", out);
-        if let Some(to) = present(request, "Ssp-To", out) {
+        present(request, &SSP_TRACE_ID, "Ssp-TraceID", out);
+        present(request, &SSP_FROM, "Ssp-From", out);
+        if let Some(to) = present(request, &SSP_TO, "Ssp-To", out) {
             if to != asid {
                 out.push(Violation::bad_request(
                     "header Ssp-To",
@@ -383,7 +395,7 @@ impl OperationRules {
                 ));
             }
         }
-        if let Some(id) = present(request, "Ssp-InteractionID", out) {
+        if let Some(id) = present(request, &SSP_INTERACTION_ID, "Ssp-InteractionID", out) {
             if !self.interactions.is_empty() && !self.interactions.iter().any(|i| i == id) {
                 let known = table(era).iter().any(|row| row.ids.contains(&id));
                 out.push(Violation::bad_request(
@@ -402,7 +414,15 @@ impl OperationRules {
                 ));
             }
         }
-        let authorization = present(request, "Authorization", out)?;
+        // A token seen before skips decoding, and even the header's text
+        // check: the cache is keyed by the header's exact bytes.
+        let now = chrono::Utc::now().timestamp();
+        let header = request.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
+        if let Some((jwt, violations)) = header.and_then(|bytes| self.tokens.get(bytes, now)) {
+            out.extend(violations);
+            return Some(jwt);
+        }
+        let authorization = present(request, &AUTHORIZATION, "Authorization", out)?;
         let token = match authorization.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("Bearer") => token.trim(),
             _ => {
@@ -416,11 +436,6 @@ impl OperationRules {
                 return None;
             }
         };
-        let now = chrono::Utc::now().timestamp();
-        if let Some((jwt, violations)) = self.tokens.get(token, now) {
-            out.extend(violations);
-            return Some(jwt);
-        }
         let jwt = match jwt::decode(token) {
             Ok(jwt) => Arc::new(jwt),
             Err(error) => {
@@ -439,7 +454,9 @@ impl OperationRules {
         };
         let mut found = Vec::new();
         jwt::check_claims(&jwt.claims, &expect, &mut found);
-        self.tokens.put(token, jwt.clone(), &found, now);
+        if let Some(header) = header {
+            self.tokens.put(header, jwt.clone(), &found, now);
+        }
         out.extend(found);
         Some(jwt)
     }
@@ -653,12 +670,12 @@ mod tests {
             })
         };
         let found = vec![Violation::bad_request("JWT claim x", "is wrong")];
-        cache.put("live", jwt(1_000), &found, 900);
-        assert_eq!(cache.get("live", 950).map(|(_, v)| v), Some(found.clone()));
-        assert!(cache.get("live", 1_000).is_none(), "never past exp");
-        cache.put("expired", jwt(800), &found, 900);
+        cache.put(b"live", jwt(1_000), &found, 900);
+        assert_eq!(cache.get(b"live", 950).map(|(_, v)| v), Some(found.clone()));
+        assert!(cache.get(b"live", 1_000).is_none(), "never past exp");
+        cache.put(b"expired", jwt(800), &found, 900);
         assert!(
-            cache.get("expired", 900).is_none(),
+            cache.get(b"expired", 900).is_none(),
             "an expired token is not kept"
         );
     }
