@@ -954,11 +954,71 @@ fn format_time(time: &DateTime<FixedOffset>, format: &str) -> Result<String, Ren
 }
 
 fn helper_now(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
-    let offset =
-        parse_offset(hash_str(h, "offset").unwrap_or("")).map_err(RenderErrorReason::Other)?;
-    let time = (Utc::now() + offset).fixed_offset();
+    let offset_text = hash_str(h, "offset").unwrap_or("");
     let format = hash_str(h, "format").unwrap_or(DEFAULT_DATE_TIME_FORMAT);
-    Ok(json!(format_time(&time, format)?))
+    let now = Utc::now();
+    let second = now.timestamp();
+    if let Some(text) = NOW_CACHE.with(|cache| cache.borrow().get(second, offset_text, format)) {
+        return Ok(Value::String(text));
+    }
+    let offset = parse_offset(offset_text).map_err(RenderErrorReason::Other)?;
+    let time = (now + offset).fixed_offset();
+    let text = format_time(&time, format)?;
+    if !has_subsecond_items(format) {
+        NOW_CACHE.with(|cache| cache.borrow_mut().put(second, offset_text, format, &text));
+    }
+    Ok(Value::String(text))
+}
+
+/// Whether a strftime format shows fractions of a second.
+fn has_subsecond_items(format: &str) -> bool {
+    use chrono::format::{Fixed, Item, Numeric, StrftimeItems};
+    StrftimeItems::new(format).any(|item| {
+        matches!(
+            item,
+            Item::Numeric(Numeric::Nanosecond, _)
+                | Item::Fixed(
+                    Fixed::Nanosecond
+                        | Fixed::Nanosecond3
+                        | Fixed::Nanosecond6
+                        | Fixed::Nanosecond9
+                        | Fixed::Internal(_)
+                )
+        )
+    })
+}
+
+thread_local! {
+    /// `{{now}}` texts of the current second, per offset and format: a
+    /// template renders the same few on every request.
+    static NOW_CACHE: std::cell::RefCell<NowCache> = const { std::cell::RefCell::new(NowCache { second: i64::MIN, texts: Vec::new() }) };
+}
+
+struct NowCache {
+    second: i64,
+    /// (offset, format, text); a handful per second at most.
+    texts: Vec<(String, String, String)>,
+}
+
+impl NowCache {
+    fn get(&self, second: i64, offset: &str, format: &str) -> Option<String> {
+        if self.second != second {
+            return None;
+        }
+        self.texts
+            .iter()
+            .find(|(o, f, _)| o == offset && f == format)
+            .map(|(_, _, text)| text.clone())
+    }
+
+    fn put(&mut self, second: i64, offset: &str, format: &str, text: &str) {
+        if self.second != second || self.texts.len() >= 16 {
+            self.second = second;
+            self.texts.clear();
+        }
+        self.texts
+            .push((offset.to_string(), format.to_string(), text.to_string()));
+    }
 }
 
 fn helper_date_add(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
@@ -1274,6 +1334,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "9658218873 yes d X");
+    }
+
+    #[test]
+    fn now_is_cached_per_second_only_for_formats_without_fractions() {
+        assert!(!has_subsecond_items(DEFAULT_DATE_TIME_FORMAT));
+        assert!(!has_subsecond_items("%Y-%m-%dT11:00:00+00:00"));
+        for format in ["%f", "%.3f", "%H:%M:%S%.f", "%9f"] {
+            assert!(has_subsecond_items(format), "{format}");
+        }
+        let first = render(r#"{{now format="%s%.9f"}}"#, json!({})).unwrap();
+        let second = render(r#"{{now format="%s%.9f"}}"#, json!({})).unwrap();
+        assert_ne!(first, second, "nanoseconds are never served from the cache");
     }
 
     #[test]

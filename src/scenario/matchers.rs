@@ -152,6 +152,23 @@ impl When {
         request: &MockRequest,
         path_params: &[(String, String)],
     ) -> Result<(), Miss> {
+        match self.first_failure(request, path_params) {
+            None => Ok(()),
+            Some((place, name, condition)) => Err(miss(place, name, condition)),
+        }
+    }
+
+    /// Whether every condition holds; allocates nothing, for selection.
+    pub fn holds(&self, request: &MockRequest, path_params: &[(String, String)]) -> bool {
+        self.first_failure(request, path_params).is_none()
+    }
+
+    /// The first condition that does not hold: where, what, and the condition.
+    fn first_failure<'w>(
+        &'w self,
+        request: &MockRequest,
+        path_params: &[(String, String)],
+    ) -> Option<(&'static str, &'w str, &'w Condition)> {
         use std::borrow::Cow;
         for (name, condition) in &self.path {
             let values = path_params
@@ -159,12 +176,12 @@ impl When {
                 .filter(|(n, _)| n == name)
                 .map(|(_, v)| Cow::Borrowed(v.as_str()));
             if !condition.holds(values) {
-                return Err(miss("path parameter", name, condition));
+                return Some(("path parameter", name, condition));
             }
         }
         for (name, condition) in &self.query {
             if !condition.holds(request.query_values(name).map(Cow::Borrowed)) {
-                return Err(miss("query parameter", name, condition));
+                return Some(("query parameter", name, condition));
             }
         }
         for (name, condition) in &self.headers {
@@ -175,7 +192,7 @@ impl When {
                 .filter_map(|v| v.to_str().ok())
                 .map(Cow::Borrowed);
             if !condition.holds(values) {
-                return Err(miss("header", name.as_str(), condition));
+                return Some(("header", name.as_str(), condition));
             }
         }
         for body_condition in &self.body {
@@ -184,14 +201,10 @@ impl When {
                 .condition
                 .holds(values.iter().map(|v| Cow::Borrowed(v.as_str())))
             {
-                return Err(miss(
-                    "body",
-                    &body_condition.expression,
-                    &body_condition.condition,
-                ));
+                return Some(("body", &body_condition.expression, &body_condition.condition));
             }
         }
-        Ok(())
+        None
     }
 }
 

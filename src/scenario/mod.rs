@@ -135,13 +135,20 @@ impl ScenarioSet {
                 None => Selection::UnknownForced(forced.to_string()),
             };
         }
+        // Misses are described (which allocates) only for the first one.
         let mut first_miss = None;
         for scenario in scenarios {
-            let result = scenario
-                .when
-                .check(request, path_params)
-                .and_then(|()| scenario.state_when.check(&scenario.machine, state));
-            match result {
+            if !scenario.when.holds(request, path_params) {
+                if first_miss.is_none() {
+                    first_miss = scenario
+                        .when
+                        .check(request, path_params)
+                        .err()
+                        .map(|miss| (scenario, miss));
+                }
+                continue;
+            }
+            match scenario.state_when.check(&scenario.machine, state) {
                 Ok(()) => return Selection::Scenario(scenario),
                 Err(miss) => {
                     if first_miss.is_none() {
