@@ -34,7 +34,9 @@ pub struct Answer {
 
 impl Answer {
     pub fn new(status: StatusCode, content_type: &str, body: Bytes) -> Self {
-        let mut headers = HeaderMap::new();
+        // Room for what the request path adds (scenario, operation, ETag,
+        // Cache-Control) without growing the map.
+        let mut headers = HeaderMap::with_capacity(8);
         if let Ok(value) = HeaderValue::from_str(content_type) {
             headers.insert(CONTENT_TYPE, value);
         }

@@ -34,12 +34,30 @@ impl RequestIds {
 /// included, are never to be cached.
 pub fn respond(snapshot: &Snapshot, request: &MockRequest, ids: &RequestIds) -> Answer {
     let mut answer = route_check_render(snapshot, request, ids);
-    if snapshot.contract.no_store() {
+    add_fixed_headers(snapshot, None, &mut answer);
+    answer
+}
+
+/// `X-Mock-Operation` (when `operation` is given) and, for GP Connect,
+/// `Cache-Control: no-store`. Answers rendered once per snapshot get them
+/// then; for those, this finds them present and allocates nothing.
+fn add_fixed_headers(snapshot: &Snapshot, operation: Option<usize>, answer: &mut Answer) {
+    if let Some(index) = operation {
+        if !answer.headers.contains_key(OPERATION_HEADER) {
+            let value = snapshot.operation_headers.get(index).cloned().or_else(|| {
+                let key = &snapshot.model.operations.get(index)?.key;
+                HeaderValue::from_str(key).ok()
+            });
+            if let Some(value) = value {
+                answer.headers.insert(OPERATION_HEADER, value);
+            }
+        }
+    }
+    if snapshot.contract.no_store() && !answer.headers.contains_key(CACHE_CONTROL) {
         answer
             .headers
             .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    answer
 }
 
 fn route_check_render(snapshot: &Snapshot, request: &MockRequest, ids: &RequestIds) -> Answer {
@@ -124,13 +142,8 @@ fn route_check_render(snapshot: &Snapshot, request: &MockRequest, ids: &RequestI
     if snapshot.validate_responses {
         validate_response(snapshot, operation_index, &mut answer);
     }
-    match snapshot.operation_headers.get(operation_index) {
-        Some(value) => {
-            answer.headers.insert(OPERATION_HEADER, value.clone());
-            answer
-        }
-        None => answer.with_header(OPERATION_HEADER, &operation.key),
-    }
+    add_fixed_headers(snapshot, Some(operation_index), &mut answer);
+    answer
 }
 
 /// The scenario that came closest (most conditions holding) to a request
@@ -299,7 +312,13 @@ fn select_and_render<'s>(
                     };
                     // Request-independent answers are rendered once per snapshot.
                     match runtime.and_then(|r| r.static_answer.as_ref()) {
-                        Some(cell) => cell.get_or_init(render).clone(),
+                        Some(cell) => cell
+                            .get_or_init(|| {
+                                let mut answer = render();
+                                add_fixed_headers(snapshot, Some(index), &mut answer);
+                                answer
+                            })
+                            .clone(),
                         None => render(),
                     }
                 }

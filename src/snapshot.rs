@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use crate::answer::{spec_fallback, Answer, ContextNeeds};
+use crate::answer::{spec_fallback, Answer, ContextNeeds, OPERATION_HEADER};
 use crate::contract::{Contract, ContractMode, ProfileChoice};
 use crate::error::{LoadError, LoadErrors};
 use crate::fhir::{Era, ErrorStyle};
@@ -177,15 +177,7 @@ impl Snapshot {
         // problem+json otherwise.
         let contract = Contract::compile(&model, settings, era);
         let error_style = contract.error_style();
-        let fallbacks = model
-            .operations
-            .iter()
-            .map(|op| spec_fallback(&model, op))
-            .collect();
-        // New collections are seeded now; existing state survives reloads.
-        settings.state.seed_missing(scenarios.seeds());
-        let response_validators = ResponseValidators::new(&model);
-        let operation_headers = model
+        let operation_headers: Vec<http::HeaderValue> = model
             .operations
             .iter()
             .map(|op| {
@@ -193,6 +185,27 @@ impl Snapshot {
                     .unwrap_or(http::HeaderValue::from_static("unprintable"))
             })
             .collect();
+        // Complete with the headers every answer gets, so serving one
+        // copies it and adds nothing.
+        let fallbacks = model
+            .operations
+            .iter()
+            .zip(&operation_headers)
+            .map(|(op, header)| {
+                let mut answer = spec_fallback(&model, op);
+                answer.headers.insert(OPERATION_HEADER, header.clone());
+                if contract.no_store() {
+                    answer.headers.insert(
+                        http::header::CACHE_CONTROL,
+                        http::HeaderValue::from_static("no-store"),
+                    );
+                }
+                answer
+            })
+            .collect();
+        // New collections are seeded now; existing state survives reloads.
+        settings.state.seed_missing(scenarios.seeds());
+        let response_validators = ResponseValidators::new(&model);
         let runtime = (0..model.operations.len())
             .map(|index| {
                 scenarios
