@@ -12,13 +12,18 @@
 #    unsigned DSTU2 JWT) and fails unless gpconnect-mock answers 200; the
 #    answers (status, content type, body) are saved and served by the bare
 #    server;
-# 4. runs `wrk -t1 -cN -dDs --latency` per case at 1 and 50 connections
-#    against both servers, and prints one line per case x connections:
-#    requests/s, p50 and p99 for both, and ours/bare; then the startup time
+# 4. runs `wrk -t1 -cN -dDs --latency` per case at 1 and 50 connections,
+#    ROUNDS times per server, alternating ours and bare, and prints one
+#    line per case x connections: the median requests/s, p50 and p99 for
+#    both, and ours/bare; then the startup time
 #    and peak RSS (VmHWM) of gpconnect-mock after the run.
 #
 # Environment (all optional):
-#   DURATION=10        seconds per wrk run
+#   DURATION=5         seconds per wrk run
+#   ROUNDS=3           runs per server and case, alternating ours and bare;
+#                      the table shows the median of each figure, so a
+#                      burst of other work on the machine skews one round,
+#                      not the result
 #   CONNECTIONS="1 50" connection counts
 #   CASES="metadata read search carerecord"   a subset of the cases
 #   PORT=18080 BARE_PORT=18081                 loopback ports
@@ -33,7 +38,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
 MOCK_ARGS=${MOCK_ARGS:-}
 CONNECTIONS=${CONNECTIONS:-"1 50"}
 CASES=${CASES:-"metadata read search carerecord"}
@@ -298,15 +304,32 @@ run_wrk() {
          END { if (!found) exit 1 }' "$out" || { cat "$out" >&2; die "no WRK_RESULT in wrk output"; }
 }
 
+# Lines "rps p50 p99 non2xx errors" of several rounds -> the median of
+# each of the first three columns, and the sums of the last two.
+medians() {
+    local lines column values=()
+    lines=$(grep -v '^$')
+    for column in 1 2 3; do
+        values+=("$(cut -d' ' -f"$column" <<<"$lines" | sort -n |
+            awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')")
+    done
+    awk -v m="${values[*]}" '{ bad += $4; err += $5 } END { print m, bad, err }' <<<"$lines"
+}
+
 ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
 
 RESULTS=()
 WARNINGS=()
 for name in $CASES; do
     for conns in $CONNECTIONS; do
-        echo "== $(label "$name") at $conns connection(s), ${DURATION}s each" >&2
-        read -r o_rps o_p50 o_p99 o_bad o_err < <(run_wrk "$name" "$PORT" "$conns")
-        read -r b_rps b_p50 b_p99 b_bad b_err < <(run_wrk "$name" "$BARE_PORT" "$conns")
+        echo "== $(label "$name") at $conns connection(s): $ROUNDS rounds of ${DURATION}s per server, alternating" >&2
+        ours_runs="" bare_runs=""
+        for _ in $(seq 1 "$ROUNDS"); do
+            ours_runs+="$(run_wrk "$name" "$PORT" "$conns")"$'\n'
+            bare_runs+="$(run_wrk "$name" "$BARE_PORT" "$conns")"$'\n'
+        done
+        read -r o_rps o_p50 o_p99 o_bad o_err < <(medians <<<"$ours_runs")
+        read -r b_rps b_p50 b_p99 b_bad b_err < <(medians <<<"$bare_runs")
         if [ "$o_bad" != 0 ] || [ "$o_err" != 0 ]; then
             WARNINGS+=("gpconnect-mock: $(label "$name") at $conns: $o_bad non-2xx answers, $o_err socket errors")
         fi
@@ -324,7 +347,7 @@ BARE_HWM=$(vmhwm "$BARE_PID")
 
 # ---- report ----------------------------------------------------------------
 echo
-echo "benches/load.sh: wrk -t1 -cN -d${DURATION}s --latency, loopback, $(nproc 2>/dev/null || echo ?) cores, load average before the run ${LOAD_BEFORE}; ours = gpconnect-mock (default pack), bare = bare-server (same bytes)"
+echo "benches/load.sh: wrk -t1 -cN -d${DURATION}s --latency, median of $ROUNDS alternating rounds, loopback, $(nproc 2>/dev/null || echo ?) cores, load average before the run ${LOAD_BEFORE}; ours = gpconnect-mock (default pack), bare = bare-server (same bytes)"
 printf '%-58s %5s | %9s %9s %9s | %9s %9s %9s | %7s %7s\n' \
     "case" "conns" "ours rps" "p50 ms" "p99 ms" "bare rps" "p50 ms" "p99 ms" "rps %" "p99 x"
 for line in "${RESULTS[@]}"; do
