@@ -172,8 +172,11 @@ pub fn template_context(
     operation: &Operation,
     needs: ContextNeeds,
 ) -> Context {
-    let mut query = Map::new();
-    let mut query_all: Map<String, Value> = Map::new();
+    // Maps are built at their final size: growing them one insert at a
+    // time reallocated on every request.
+    let query_len = if needs.query { request.query.len() } else { 0 };
+    let mut query = Map::with_capacity(query_len);
+    let mut query_all: Map<String, Value> = Map::with_capacity(query_len);
     for (name, value) in request.query.iter().filter(|_| needs.query) {
         if !query.contains_key(name) {
             query.insert(name.clone(), Value::String(value.clone()));
@@ -185,7 +188,11 @@ pub fn template_context(
             }
         }
     }
-    let mut headers = Map::new();
+    let mut headers = Map::with_capacity(if needs.headers {
+        request.headers.keys_len()
+    } else {
+        0
+    });
     for (name, value) in request.headers.iter().filter(|_| needs.headers) {
         if !headers.contains_key(name.as_str()) {
             headers.insert(
@@ -194,25 +201,42 @@ pub fn template_context(
             );
         }
     }
-    let path_params: Map<String, Value> = path_params
-        .iter()
-        .map(|(name, value)| (name.clone(), Value::String(value.clone())))
-        .collect();
-    Context::from(json!({
-        "request": {
-            "method": request.method.as_str(),
-            "path": request.path,
-            "path_params": path_params,
-            "query": query,
-            "query_all": query_all,
-            "headers": headers,
-            "body": if needs.body { request.body_json().cloned().unwrap_or(Value::Null) } else { Value::Null },
-            "body_text": if needs.body_text { request.body_text() } else { std::borrow::Cow::Borrowed("") },
-            "id": request_id.to_string(),
-        },
-        "scenario": { "name": scenario.map(|s| s.name.as_str()) },
-        "operation": { "key": operation.key },
-    }))
+    let mut params = Map::with_capacity(path_params.len());
+    for (name, value) in path_params {
+        params.insert(name.clone(), Value::String(value.clone()));
+    }
+    let body = if needs.body {
+        request.body_json().cloned().unwrap_or(Value::Null)
+    } else {
+        Value::Null
+    };
+    let body_text = if needs.body_text {
+        request.body_text().into_owned()
+    } else {
+        String::new()
+    };
+    let mut request_map = Map::with_capacity(9);
+    request_map.insert("method".into(), Value::String(request.method.as_str().into()));
+    request_map.insert("path".into(), Value::String(request.path.clone()));
+    request_map.insert("path_params".into(), Value::Object(params));
+    request_map.insert("query".into(), Value::Object(query));
+    request_map.insert("query_all".into(), Value::Object(query_all));
+    request_map.insert("headers".into(), Value::Object(headers));
+    request_map.insert("body".into(), body);
+    request_map.insert("body_text".into(), Value::String(body_text));
+    request_map.insert("id".into(), Value::String(request_id.to_string()));
+    let mut scenario_map = Map::with_capacity(1);
+    scenario_map.insert(
+        "name".into(),
+        scenario.map_or(Value::Null, |s| Value::String(s.name.clone())),
+    );
+    let mut operation_map = Map::with_capacity(1);
+    operation_map.insert("key".into(), Value::String(operation.key.clone()));
+    let mut root = Map::with_capacity(3);
+    root.insert("request".into(), Value::Object(request_map));
+    root.insert("scenario".into(), Value::Object(scenario_map));
+    root.insert("operation".into(), Value::Object(operation_map));
+    Context::from(Value::Object(root))
 }
 
 /// Only what the answer needs from a rendered body: is it JSON, and its
