@@ -6,6 +6,7 @@
 //! into JSON, and cutting secrets short, happens only when an entry is read.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -51,11 +52,8 @@ pub struct Entry {
     pub id: u64,
     pub time: DateTime<Utc>,
     pub method: Method,
-    pub path_and_query: String,
-    /// The request headers as `name: value` lines: one small allocation,
-    /// rather than a header map whose values may share (and so keep alive)
-    /// the connection's read buffers.
-    pub headers: String,
+    /// The request target and headers as received: see [`RequestHead`].
+    pub head: RequestHead,
     pub body: Bytes,
     pub body_len: usize,
     pub status: u16,
@@ -95,7 +93,7 @@ impl Entry {
             "id": self.id,
             "time": self.time.to_rfc3339(),
             "method": self.method.as_str(),
-            "path": self.path_and_query,
+            "path": self.head.path_and_query(),
             "status": self.status,
             "operation": self.operation(),
             "scenario": self.scenario(),
@@ -108,7 +106,8 @@ impl Entry {
     pub fn detail(&self) -> Value {
         let mut out = self.summary();
         let headers: Vec<Value> = self
-            .headers
+            .head
+            .header_lines()
             .lines()
             .filter_map(|line| line.split_once(": "))
             .map(|(name, value)| {
@@ -253,22 +252,45 @@ pub fn capped(body: &Bytes) -> Bytes {
     Bytes::copy_from_slice(&body[..body.len().min(BODY_CAP)])
 }
 
-/// Headers as `name: value` lines (names are lower case in `http`):
-/// copied as bytes, and made text once, invalid UTF-8 replaced.
-pub fn header_lines(headers: &HeaderMap) -> String {
-    let size: usize = headers
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 3)
-        .sum();
-    let mut out = Vec::with_capacity(size);
-    for (name, value) in headers {
-        out.extend_from_slice(name.as_str().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.push(b'\n');
+/// A request's target and its headers as `name: value` lines, copied into
+/// one buffer: a single small allocation, rather than a header map whose
+/// values may share (and so keep alive) the connection's read buffers.
+/// Made text only when read, invalid UTF-8 replaced then.
+#[derive(Debug, Clone, Default)]
+pub struct RequestHead {
+    bytes: Box<[u8]>,
+    target_len: usize,
+}
+
+impl RequestHead {
+    pub fn new(path_and_query: &str, headers: &HeaderMap) -> Self {
+        let size: usize = path_and_query.len()
+            + headers
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len() + 3)
+                .sum::<usize>();
+        let mut bytes = Vec::with_capacity(size);
+        bytes.extend_from_slice(path_and_query.as_bytes());
+        for (name, value) in headers {
+            bytes.extend_from_slice(name.as_str().as_bytes());
+            bytes.extend_from_slice(b": ");
+            bytes.extend_from_slice(value.as_bytes());
+            bytes.push(b'\n');
+        }
+        Self {
+            bytes: bytes.into_boxed_slice(),
+            target_len: path_and_query.len(),
+        }
     }
-    String::from_utf8(out)
-        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+
+    pub fn path_and_query(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes[..self.target_len])
+    }
+
+    /// `name: value` lines (names are lower case in `http`).
+    pub fn header_lines(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes[self.target_len..])
+    }
 }
 
 #[cfg(test)]
@@ -280,8 +302,7 @@ mod tests {
             id: journal.next_id(),
             time: Utc::now(),
             method: Method::GET,
-            path_and_query: "/x".into(),
-            headers: String::new(),
+            head: RequestHead::new("/x", &HeaderMap::new()),
             body: Bytes::new(),
             body_len: 0,
             status,
@@ -320,15 +341,17 @@ mod tests {
     }
 
     #[test]
-    fn header_lines_keep_order_and_replace_invalid_text() {
+    fn request_heads_keep_order_and_replace_invalid_text() {
         let mut headers = HeaderMap::new();
         headers.insert("ssp-from", HeaderValue::from_static("200000000359"));
         headers.append(
             "x-odd",
             HeaderValue::from_bytes(b"caf\xe9").expect("obs-text is allowed"),
         );
+        let head = RequestHead::new("/fhir/metadata?a=1", &headers);
+        assert_eq!(head.path_and_query(), "/fhir/metadata?a=1");
         assert_eq!(
-            header_lines(&headers),
+            head.header_lines(),
             "ssp-from: 200000000359\nx-odd: caf\u{fffd}\n"
         );
     }
@@ -349,7 +372,7 @@ mod tests {
         let token = format!("Bearer {}", "x".repeat(300));
         let mut headers = HeaderMap::new();
         headers.insert("authorization", token.parse().unwrap());
-        e.headers = header_lines(&headers);
+        e.head = RequestHead::new("/x", &headers);
         let detail = e.detail();
         let shown = detail["headers"][0][1].as_str().unwrap();
         assert!(

@@ -105,7 +105,7 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
         let entry = Entry {
             id: journal.next_id(),
             time: chrono::Utc::now(),
-            path_and_query: path_and_query.to_string(),
+            head: journal::RequestHead::new(path_and_query, &request.headers),
             body: journal::capped(&request.body),
             body_len: request.body.len(),
             status: answer.status.as_u16(),
@@ -115,7 +115,6 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
             source: header(&SOURCE_HEADER),
             trace: answer.trace.take(),
             method: request.method,
-            headers: journal::header_lines(&request.headers),
         };
         journal.record(entry);
     }
