@@ -2,7 +2,8 @@
 //! with the query decoded and the body parsed at most once, so that every
 //! later stage (checks, scenario matching, templates) reads the same values.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::cell::RefCell;
+use std::sync::{Arc, OnceLock};
 
 use serde_json_path::JsonPath;
 
@@ -25,8 +26,10 @@ pub struct MockRequest {
     pub body: Bytes,
     body_json: OnceLock<Option<Value>>,
     /// JSONPath expression → the texts it selects in the body. Scenarios of
-    /// one operation often test the same paths; each is evaluated once.
-    body_selections: Mutex<Vec<(String, Arc<[String]>)>>,
+    /// one operation often test the same paths; each is evaluated once. A
+    /// request is answered on one thread, so no lock is needed (nor taken
+    /// a dozen times per selection).
+    body_selections: RefCell<Vec<(String, Arc<[String]>)>>,
 }
 
 impl MockRequest {
@@ -46,7 +49,7 @@ impl MockRequest {
             headers,
             body,
             body_json: OnceLock::new(),
-            body_selections: Mutex::new(Vec::new()),
+            body_selections: RefCell::new(Vec::new()),
         }
     }
 
@@ -88,11 +91,12 @@ impl MockRequest {
     /// (strings as they are, other values as JSON), evaluated once per
     /// expression per request.
     pub fn body_selection(&self, expression: &str, path: &JsonPath) -> Arc<[String]> {
-        let mut cache = self
+        if let Some((_, values)) = self
             .body_selections
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((_, values)) = cache.iter().find(|(known, _)| known == expression) {
+            .borrow()
+            .iter()
+            .find(|(known, _)| known == expression)
+        {
             return values.clone();
         }
         let values: Arc<[String]> = match self.body_json() {
@@ -108,7 +112,9 @@ impl MockRequest {
                 .collect(),
             None => Arc::from(Vec::new()),
         };
-        cache.push((expression.to_string(), values.clone()));
+        self.body_selections
+            .borrow_mut()
+            .push((expression.to_string(), values.clone()));
         values
     }
 
