@@ -110,14 +110,7 @@ impl Entry {
             .header_lines()
             .lines()
             .filter_map(|line| line.split_once(": "))
-            .map(|(name, value)| {
-                let shown = if SECRET_HEADERS.contains(&name) {
-                    truncate_secret(value)
-                } else {
-                    value.to_string()
-                };
-                json!([name, shown])
-            })
+            .map(|(name, value)| json!([name, value]))
             .collect();
         out["headers"] = Value::Array(headers);
         out["body"] = match serde_json::from_slice::<Value>(&self.body) {
@@ -264,17 +257,32 @@ pub struct RequestHead {
 
 impl RequestHead {
     pub fn new(path_and_query: &str, headers: &HeaderMap) -> Self {
+        // A cut secret is 16 characters and its length: 48 bytes covers it.
         let size: usize = path_and_query.len()
             + headers
                 .iter()
-                .map(|(name, value)| name.as_str().len() + value.len() + 3)
+                .map(|(name, value)| {
+                    let shown = if SECRET_HEADERS.contains(&name.as_str()) {
+                        value.len().min(48)
+                    } else {
+                        value.len()
+                    };
+                    name.as_str().len() + shown + 3
+                })
                 .sum::<usize>();
         let mut bytes = Vec::with_capacity(size);
         bytes.extend_from_slice(path_and_query.as_bytes());
         for (name, value) in headers {
             bytes.extend_from_slice(name.as_str().as_bytes());
             bytes.extend_from_slice(b": ");
-            bytes.extend_from_slice(value.as_bytes());
+            // Secrets are cut short as they are recorded: the journal
+            // never holds a usable token (and a JWT is most of a head).
+            if SECRET_HEADERS.contains(&name.as_str()) {
+                let shown = truncate_secret(&String::from_utf8_lossy(value.as_bytes()));
+                bytes.extend_from_slice(shown.as_bytes());
+            } else {
+                bytes.extend_from_slice(value.as_bytes());
+            }
             bytes.push(b'\n');
         }
         Self {
