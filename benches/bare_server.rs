@@ -1,12 +1,15 @@
 //! The baseline of `benches/load.sh`: a bare axum server that answers fixed
-//! bytes (status, content type, body) looked up by method and path, with
+//! bytes (status, headers, body) looked up by method and path, with
 //! nothing else on the request path. Bench-only: built with
 //! `cargo build --release --features bench-bare --bin bare-server`.
 //!
 //! Usage: `bare-server --port PORT --dir DIR`, where `DIR/manifest.tsv`
 //! holds one answer per line, tab-separated:
-//! `METHOD  PATH_AND_QUERY  STATUS  CONTENT_TYPE  BODY_FILE` (the body file
-//! relative to `DIR`). A request is looked up by method and path with its
+//! `METHOD  PATH_AND_QUERY  STATUS  CONTENT_TYPE  BODY_FILE  [HEAD_FILE]`
+//! (files relative to `DIR`). `HEAD_FILE` is a response head as `curl -D`
+//! writes it: its headers are sent too (all but those hyper writes itself:
+//! `Content-Length`, `Date`, `Transfer-Encoding`, `Connection`), so both
+//! servers put the same bytes on the wire. A request is looked up by method and path with its
 //! query, then by method and path alone; anything else answers 404.
 
 use std::collections::HashMap;
@@ -18,13 +21,13 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
-use http::{HeaderValue, Method, StatusCode};
+use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, TRANSFER_ENCODING};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 /// A fixed answer.
 struct Fixed {
     status: StatusCode,
-    content_type: HeaderValue,
+    headers: HeaderMap,
     body: Bytes,
 }
 
@@ -59,14 +62,52 @@ fn load(dir: &std::path::Path) -> Result<Table, Box<dyn std::error::Error>> {
     let mut table = HashMap::new();
     for line in manifest.lines().filter(|l| !l.trim().is_empty()) {
         let fields: Vec<&str> = line.split('\t').collect();
-        let [method, path, status, content_type, body_file] = fields[..] else {
-            return Err(format!("manifest line needs 5 tab-separated fields: {line}").into());
+        let (method, path, status, content_type, body_file, head_file) = match fields[..] {
+            [method, path, status, content_type, body_file] => {
+                (method, path, status, content_type, body_file, None)
+            }
+            [method, path, status, content_type, body_file, head_file] => (
+                method,
+                path,
+                status,
+                content_type,
+                body_file,
+                Some(head_file),
+            ),
+            _ => {
+                return Err(
+                    format!("manifest line needs 5 or 6 tab-separated fields: {line}").into(),
+                )
+            }
         };
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_str(content_type)?);
+        if let Some(head_file) = head_file {
+            let head = std::fs::read_to_string(dir.join(head_file))?;
+            for header in head.lines().skip(1) {
+                let Some((name, value)) = header.split_once(':') else {
+                    continue;
+                };
+                let name = HeaderName::from_bytes(name.trim().as_bytes())?;
+                if [
+                    CONTENT_TYPE,
+                    CONTENT_LENGTH,
+                    DATE,
+                    TRANSFER_ENCODING,
+                    CONNECTION,
+                ]
+                .contains(&name)
+                {
+                    continue;
+                }
+                headers.append(name, HeaderValue::from_str(value.trim())?);
+            }
+        }
         table.insert(
             (Method::from_bytes(method.as_bytes())?, path.to_string()),
             Fixed {
                 status: StatusCode::from_u16(status.parse()?)?,
-                content_type: HeaderValue::from_str(content_type)?,
+                headers,
                 body: Bytes::from(std::fs::read(dir.join(body_file))?),
             },
         );
@@ -88,9 +129,7 @@ async fn answer(State(table): State<Table>, request: Request) -> Response {
         Some(fixed) => {
             let mut response = Response::new(Body::from(fixed.body.clone()));
             *response.status_mut() = fixed.status;
-            response
-                .headers_mut()
-                .insert(CONTENT_TYPE, fixed.content_type.clone());
+            *response.headers_mut() = fixed.headers.clone();
             response
         }
         None => {

@@ -10,7 +10,7 @@
 #    timing process start to the first 200 on /fhir/metadata;
 # 3. for each case sends one valid GP Connect request (SSP headers and an
 #    unsigned DSTU2 JWT) and fails unless gpconnect-mock answers 200; the
-#    answers (status, content type, body) are saved and served by the bare
+#    answers (status, headers, body) are saved and served by the bare
 #    server;
 # 4. runs `wrk -t1 -cN -dDs --latency` per case at 1 and 50 connections,
 #    ROUNDS times per server, alternating ours and bare, and prints one
@@ -246,7 +246,7 @@ for name in $CASES; do
     data=()
     [ "$method" = POST ] && data=(--data-binary @"$TMP/$name.body")
     meta=$(curl -s -X "$method" -H @"$TMP/$name.headers" "${data[@]}" \
-        -o "$TMP/bare/$name.out" -w '%{http_code}\t%{content_type}' \
+        -o "$TMP/bare/$name.out" -D "$TMP/bare/$name.head" -w '%{http_code}\t%{content_type}' \
         "http://127.0.0.1:$PORT$path") || die "curl failed for $method $path"
     status=${meta%%$'\t'*}
     content_type=${meta#*$'\t'}
@@ -256,7 +256,7 @@ for name in $CASES; do
         echo >&2
         die "$method $path must answer 200 from gpconnect-mock before load; it answered $status"
     fi
-    printf '%s\t%s\t%s\t%s\t%s\n' "$method" "$path" "$status" "$content_type" "$name.out" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$method" "$path" "$status" "$content_type" "$name.out" "$name.head" \
         >>"$TMP/bare/manifest.tsv"
     printf '   %-55s %s %s, %s bytes\n' "$method $path" "$status" "$content_type" \
         "$(wc -c <"$TMP/bare/$name.out")" >&2

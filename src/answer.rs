@@ -216,7 +216,10 @@ pub fn template_context(
         String::new()
     };
     let mut request_map = Map::with_capacity(9);
-    request_map.insert("method".into(), Value::String(request.method.as_str().into()));
+    request_map.insert(
+        "method".into(),
+        Value::String(request.method.as_str().into()),
+    );
     request_map.insert("path".into(), Value::String(request.path.clone()));
     request_map.insert("path_params".into(), Value::Object(params));
     request_map.insert("query".into(), Value::Object(query));

@@ -5,8 +5,8 @@
 //! and body bytes as they are (the body cut at [`BODY_CAP`]); turning them
 //! into JSON, and cutting secrets short, happens only when an entry is read.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;

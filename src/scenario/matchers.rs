@@ -201,7 +201,11 @@ impl When {
                 .condition
                 .holds(values.iter().map(|v| Cow::Borrowed(v.as_str())))
             {
-                return Some(("body", &body_condition.expression, &body_condition.condition));
+                return Some((
+                    "body",
+                    &body_condition.expression,
+                    &body_condition.condition,
+                ));
             }
         }
         None
