@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 use handlebars::{
     Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError,
-    RenderErrorReason, ScopedJson,
+    RenderErrorReason, Renderable, ScopedJson,
 };
 use serde_json::{json, Value};
 
@@ -34,6 +34,18 @@ pub struct Templates {
     file_names: Vec<String>,
     /// Templates whose every render is JSON (see [`Templates::prove_json`]).
     proven_json: HashMap<String, ProvenJson>,
+    /// The longest output of each template so far, to size the next one.
+    size_hints: HashMap<String, std::sync::atomic::AtomicUsize>,
+}
+
+/// Handlebars output into a string allocated up front.
+struct SizedOutput(String);
+
+impl Output for SizedOutput {
+    fn write(&mut self, segment: &str) -> Result<(), std::io::Error> {
+        self.0.push_str(segment);
+        Ok(())
+    }
 }
 
 /// A template proven, before any request, to render valid JSON: its text
@@ -112,6 +124,7 @@ impl Templates {
             partial_sources: HashMap::new(),
             file_names: Vec::new(),
             proven_json: HashMap::new(),
+            size_hints: HashMap::new(),
         }
     }
 
@@ -289,6 +302,12 @@ impl Templates {
     pub fn prepare_for_requests(&mut self) {
         self.inline_constant_partials();
         self.prove_json();
+        self.size_hints = self
+            .registry
+            .get_templates()
+            .keys()
+            .map(|name| (name.clone(), std::sync::atomic::AtomicUsize::new(256)))
+            .collect();
     }
 
     /// The proof that `name` always renders JSON, if there is one.
@@ -360,18 +379,36 @@ impl Templates {
         &self.file_names
     }
 
+    /// Renders `name` into a string sized from its earlier renders
+    /// (Handlebars' own output starts at 8 KiB and doubles: a waste for a
+    /// small body, a copy for a large one).
     pub fn render(&self, name: &str, context: &Context) -> Result<String, RenderFailure> {
-        self.registry
-            .render_with_context(name, context)
-            .map_err(|error| RenderFailure {
-                template: error
-                    .template_name
-                    .clone()
-                    .unwrap_or_else(|| name.to_string()),
-                line: error.line_no,
-                column: error.column_no,
-                message: render_reason(&error),
-            })
+        let failure = |error: RenderError| RenderFailure {
+            template: error
+                .template_name
+                .clone()
+                .unwrap_or_else(|| name.to_string()),
+            line: error.line_no,
+            column: error.column_no,
+            message: render_reason(&error),
+        };
+        let Some(template) = self.registry.get_template(name) else {
+            return self
+                .registry
+                .render_with_context(name, context)
+                .map_err(failure);
+        };
+        let hint = self.size_hints.get(name);
+        let capacity = hint.map_or(1024, |h| h.load(std::sync::atomic::Ordering::Relaxed));
+        let mut output = SizedOutput(String::with_capacity(capacity));
+        let mut render_context = RenderContext::new(template.name.as_ref());
+        template
+            .render(&self.registry, context, &mut render_context, &mut output)
+            .map_err(failure)?;
+        if let Some(hint) = hint {
+            hint.fetch_max(output.0.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(output.0)
     }
 }
 
