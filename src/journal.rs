@@ -136,14 +136,31 @@ pub fn near_miss_json(miss: Option<&NearMiss>) -> Value {
     }
 }
 
-/// `Bearer eyJhbGciOi…(312 chars)`: enough to recognise, not to reuse.
-fn truncate_secret(value: &str) -> String {
-    let count = value.chars().count();
-    if count <= 16 {
-        return "…".to_string();
+/// Writes `Bearer eyJhbGciOi…(312 chars)`: enough to recognise, not to
+/// reuse. Tokens are ASCII, so the common case counts bytes and copies 16.
+fn write_cut_secret(value: &[u8], out: &mut Vec<u8>) {
+    use std::io::Write as _;
+    const SHOWN: usize = 16;
+    let (head, count) = if value.is_ascii() {
+        (
+            std::borrow::Cow::Borrowed(&value[..value.len().min(SHOWN)]),
+            value.len(),
+        )
+    } else {
+        let text = String::from_utf8_lossy(value);
+        let head: String = text.chars().take(SHOWN).collect();
+        (
+            std::borrow::Cow::Owned(head.into_bytes()),
+            text.chars().count(),
+        )
+    };
+    if count <= SHOWN {
+        out.extend_from_slice("…".as_bytes());
+        return;
     }
-    let head: String = value.chars().take(16).collect();
-    format!("{head}…({count} chars)")
+    out.extend_from_slice(&head);
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "…({count} chars)");
 }
 
 /// The bounded journal: a ring of slots, one per id modulo the capacity.
@@ -278,8 +295,7 @@ impl RequestHead {
             // Secrets are cut short as they are recorded: the journal
             // never holds a usable token (and a JWT is most of a head).
             if SECRET_HEADERS.contains(&name.as_str()) {
-                let shown = truncate_secret(&String::from_utf8_lossy(value.as_bytes()));
-                bytes.extend_from_slice(shown.as_bytes());
+                write_cut_secret(value.as_bytes(), &mut bytes);
             } else {
                 bytes.extend_from_slice(value.as_bytes());
             }
@@ -361,6 +377,24 @@ mod tests {
         assert_eq!(
             head.header_lines(),
             "ssp-from: 200000000359\nx-odd: caf\u{fffd}\n"
+        );
+    }
+
+    #[test]
+    fn secrets_are_cut_by_characters() {
+        let cut = |value: &[u8]| {
+            let mut out = Vec::new();
+            write_cut_secret(value, &mut out);
+            String::from_utf8(out).expect("text")
+        };
+        assert_eq!(cut(b"short"), "…");
+        assert_eq!(
+            cut("ééééééééééééééééé".as_bytes()),
+            "éééééééééééééééé…(17 chars)"
+        );
+        assert_eq!(
+            cut(b"Bearer abcdefghijklmnop"),
+            "Bearer abcdefghi…(23 chars)"
         );
     }
 
