@@ -39,21 +39,20 @@ pub fn respond(snapshot: &Snapshot, request: &MockRequest, ids: &RequestIds) -> 
 }
 
 /// `X-Mock-Operation` (when `operation` is given) and, for GP Connect,
-/// `Cache-Control: no-store`. Answers rendered once per snapshot get them
-/// then; for those, this finds them present and allocates nothing.
+/// `Cache-Control: no-store`, which no scenario overrides. Answers rendered
+/// once per snapshot get them then; serving those replaces each value in
+/// place, which allocates nothing.
 fn add_fixed_headers(snapshot: &Snapshot, operation: Option<usize>, answer: &mut Answer) {
     if let Some(index) = operation {
-        if !answer.headers.contains_key(OPERATION_HEADER) {
-            let value = snapshot.operation_headers.get(index).cloned().or_else(|| {
-                let key = &snapshot.model.operations.get(index)?.key;
-                HeaderValue::from_str(key).ok()
-            });
-            if let Some(value) = value {
-                answer.headers.insert(OPERATION_HEADER, value);
-            }
+        let value = snapshot.operation_headers.get(index).cloned().or_else(|| {
+            let key = &snapshot.model.operations.get(index)?.key;
+            HeaderValue::from_str(key).ok()
+        });
+        if let Some(value) = value {
+            answer.headers.insert(OPERATION_HEADER, value);
         }
     }
-    if snapshot.contract.no_store() && !answer.headers.contains_key(CACHE_CONTROL) {
+    if snapshot.contract.no_store() {
         answer
             .headers
             .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
