@@ -1,9 +1,10 @@
 //! The request journal: what the mock received and why it answered as it
 //! did, in a bounded ring buffer (`--journal-size`).
 //!
-//! Recording is cheap on purpose: the entry keeps the request's header map
-//! and body bytes as they are (the body cut at [`BODY_CAP`]); turning them
-//! into JSON, and cutting secrets short, happens only when an entry is read.
+//! Recording is cheap on purpose: the entry copies the request target and
+//! headers into one buffer (secrets cut short) and the body bytes (cut at
+//! [`BODY_CAP`]), takes no lock shared with other requests, and turns
+//! nothing into JSON: that happens only when an entry is read.
 
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
