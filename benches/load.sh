@@ -54,6 +54,11 @@ die() {
     exit 1
 }
 
+for setting in "DURATION=$DURATION" "ROUNDS=$ROUNDS"; do
+    [[ ${setting#*=} =~ ^[1-9][0-9]*$ ]] ||
+        die "${setting%%=*} must be a whole number of at least 1, was '${setting#*=}'"
+done
+
 # ---- tools -----------------------------------------------------------------
 if ! command -v wrk >/dev/null 2>&1; then
     echo "load.sh: wrk not found; installing it from Debian packages (apt-get install -y wrk)" >&2

@@ -62,6 +62,22 @@ impl Answer {
     }
 }
 
+/// Adds the headers every answer carries: `X-Mock-Operation` for a routed
+/// operation and, for GP Connect, `Cache-Control: no-store`, both replacing
+/// whatever a scenario set. Answers built once per snapshot get them then;
+/// serving those replaces each value in place, which allocates nothing.
+pub fn add_fixed_headers(answer: &mut Answer, operation: Option<&HeaderValue>, no_store: bool) {
+    if let Some(operation) = operation {
+        answer.headers.insert(OPERATION_HEADER, operation.clone());
+    }
+    if no_store {
+        answer.headers.insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+    }
+}
+
 /// Media types whose bodies must be valid JSON.
 pub fn is_json_media(media: &str) -> bool {
     let essence = crate::fhir::media_essence(media);

@@ -4,10 +4,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use http::header::{ALLOW, CACHE_CONTROL};
+use http::header::ALLOW;
 use http::{HeaderValue, StatusCode};
 
-use crate::answer::{self, Answer, OPERATION_HEADER};
+use crate::answer::{self, Answer};
 use crate::contract::{violation_header, Violation, VIOLATION_HEADER};
 use crate::fhir::{Outcome, SpineCode};
 use crate::journal::{NearMiss, Trace};
@@ -33,33 +33,18 @@ impl RequestIds {
 /// Answers one request from one snapshot. GP Connect answers, errors
 /// included, are never to be cached.
 pub fn respond(snapshot: &Snapshot, request: &MockRequest, ids: &RequestIds) -> Answer {
-    let mut answer = route_check_render(snapshot, request, ids);
-    add_fixed_headers(snapshot, None, &mut answer);
+    let (mut answer, operation) = route_check_render(snapshot, request, ids);
+    let operation_header = operation.and_then(|index| snapshot.operation_headers.get(index));
+    answer::add_fixed_headers(&mut answer, operation_header, snapshot.contract.no_store());
     answer
 }
 
-/// `X-Mock-Operation` (when `operation` is given) and, for GP Connect,
-/// `Cache-Control: no-store`, which no scenario overrides. Answers rendered
-/// once per snapshot get them then; serving those replaces each value in
-/// place, which allocates nothing.
-fn add_fixed_headers(snapshot: &Snapshot, operation: Option<usize>, answer: &mut Answer) {
-    if let Some(index) = operation {
-        let value = snapshot.operation_headers.get(index).cloned().or_else(|| {
-            let key = &snapshot.model.operations.get(index)?.key;
-            HeaderValue::from_str(key).ok()
-        });
-        if let Some(value) = value {
-            answer.headers.insert(OPERATION_HEADER, value);
-        }
-    }
-    if snapshot.contract.no_store() {
-        answer
-            .headers
-            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-}
-
-fn route_check_render(snapshot: &Snapshot, request: &MockRequest, ids: &RequestIds) -> Answer {
+/// The answer, and the operation it was routed to (none for 404 and 405).
+fn route_check_render(
+    snapshot: &Snapshot,
+    request: &MockRequest,
+    ids: &RequestIds,
+) -> (Answer, Option<usize>) {
     let style = snapshot.error_style;
     let (operation_index, path_params) =
         match snapshot.routes.lookup(&request.method, &request.path) {
@@ -80,7 +65,7 @@ fn route_check_render(snapshot: &Snapshot, request: &MockRequest, ids: &RequestI
                 if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
                     answer.headers.insert(ALLOW, value);
                 }
-                return answer;
+                return (answer, None);
             }
             Lookup::NotFound { nearest } => {
                 let hint = match nearest {
@@ -95,7 +80,7 @@ fn route_check_render(snapshot: &Snapshot, request: &MockRequest, ids: &RequestI
                         request.method, request.path
                     ),
                 );
-                return Answer::error(&outcome, style);
+                return (Answer::error(&outcome, style), None);
             }
         };
     let operation = &snapshot.model.operations[operation_index];
@@ -141,8 +126,7 @@ fn route_check_render(snapshot: &Snapshot, request: &MockRequest, ids: &RequestI
     if snapshot.validate_responses {
         validate_response(snapshot, operation_index, &mut answer);
     }
-    add_fixed_headers(snapshot, Some(operation_index), &mut answer);
-    answer
+    (answer, Some(operation_index))
 }
 
 /// The scenario that came closest (most conditions holding) to a request
@@ -314,7 +298,11 @@ fn select_and_render<'s>(
                         Some(cell) => cell
                             .get_or_init(|| {
                                 let mut answer = render();
-                                add_fixed_headers(snapshot, Some(index), &mut answer);
+                                answer::add_fixed_headers(
+                                    &mut answer,
+                                    snapshot.operation_headers.get(index),
+                                    snapshot.contract.no_store(),
+                                );
                                 answer
                             })
                             .clone(),

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use crate::answer::{spec_fallback, Answer, ContextNeeds, OPERATION_HEADER};
+use crate::answer::{add_fixed_headers, spec_fallback, Answer, ContextNeeds};
 use crate::contract::{Contract, ContractMode, ProfileChoice};
 use crate::error::{LoadError, LoadErrors};
 use crate::fhir::{Era, ErrorStyle};
@@ -193,13 +193,7 @@ impl Snapshot {
             .zip(&operation_headers)
             .map(|(op, header)| {
                 let mut answer = spec_fallback(&model, op);
-                answer.headers.insert(OPERATION_HEADER, header.clone());
-                if contract.no_store() {
-                    answer.headers.insert(
-                        http::header::CACHE_CONTROL,
-                        http::HeaderValue::from_static("no-store"),
-                    );
-                }
+                add_fixed_headers(&mut answer, Some(header), contract.no_store());
                 answer
             })
             .collect();

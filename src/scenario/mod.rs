@@ -407,6 +407,18 @@ fn compile_scenario(
 ) -> Result<Scenario, Vec<LoadError>> {
     let mut errors = Vec::new();
     let locate = |needle: &str| line_of(text, needle, line).or(Some(line));
+    // A header name, in conditions or in the answer, or an error at its line.
+    let checked_header = |name: &str, errors: &mut Vec<LoadError>| match header_name(name) {
+        Ok(header) => Some(header),
+        Err(message) => {
+            errors.push(LoadError::new(
+                file,
+                locate(name),
+                format!("scenario `{}`: {message}", def.name),
+            ));
+            None
+        }
+    };
     let mut when = When::default();
     // Compiles one `when` section, reporting each bad condition with its line.
     let conditions = |section: &IndexMap<String, serde_yaml::Value>,
@@ -428,16 +440,8 @@ fn compile_scenario(
     when.path = conditions(&def.when.path, "path", &mut errors);
     when.query = conditions(&def.when.query, "query", &mut errors);
     for (name, raw) in &def.when.headers {
-        let header = match header_name(name) {
-            Ok(header) => header,
-            Err(message) => {
-                errors.push(LoadError::new(
-                    file,
-                    locate(name),
-                    format!("scenario `{}`: {message}", def.name),
-                ));
-                continue;
-            }
+        let Some(header) = checked_header(name, &mut errors) else {
+            continue;
         };
         match compile_condition(raw) {
             Ok(condition) => when.headers.push((header, condition)),
@@ -543,16 +547,8 @@ fn compile_scenario(
                 continue;
             }
         };
-        let header = match header_name(name) {
-            Ok(header) => header,
-            Err(message) => {
-                errors.push(LoadError::new(
-                    file,
-                    locate(name),
-                    format!("scenario `{}`: {message}", def.name),
-                ));
-                continue;
-            }
+        let Some(header) = checked_header(name, &mut errors) else {
+            continue;
         };
         if value.contains("{{") {
             let template_name = format!("{file}#{}#header:{name}", def.name);
