@@ -1,6 +1,7 @@
 //! What the mock sends back, before it becomes an HTTP response: rendering
 //! a scenario, the spec-derived fallback, and error answers.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,7 +16,7 @@ use crate::journal::Trace;
 use crate::request::MockRequest;
 use crate::scenario::{HeaderSource, Scenario};
 use crate::spec::{schema, ApiModel, Operation};
-use crate::template::{ProvenJson, Templates, VersionId};
+use crate::template::{FlatValues, ProvenJson, Templates, VersionId};
 
 pub const OPERATION_HEADER: HeaderName = HeaderName::from_static("x-mock-operation");
 pub const SCENARIO_HEADER: HeaderName = HeaderName::from_static("x-mock-scenario");
@@ -34,10 +35,15 @@ pub struct Answer {
 
 impl Answer {
     pub fn new(status: StatusCode, content_type: &str, body: Bytes) -> Self {
+        Self::typed(status, HeaderValue::from_str(content_type).ok(), body)
+    }
+
+    /// An answer whose `Content-Type` header is ready (or none).
+    pub fn typed(status: StatusCode, content_type: Option<HeaderValue>, body: Bytes) -> Self {
         // Room for what the request path adds (scenario, operation, ETag,
         // Cache-Control) without growing the map.
         let mut headers = HeaderMap::with_capacity(8);
-        if let Ok(value) = HeaderValue::from_str(content_type) {
+        if let Some(value) = content_type {
             headers.insert(CONTENT_TYPE, value);
         }
         Self {
@@ -271,6 +277,59 @@ struct MetaVersion {
     version_id: Option<Value>,
 }
 
+/// What a scenario's templates are rendered from.
+pub enum RenderSource<'a> {
+    /// The request: flat templates read it directly, and its Handlebars
+    /// context (the parts in `needs`) is built only for a template that is
+    /// not flat.
+    Request {
+        request: &'a MockRequest,
+        path_params: &'a [(String, String)],
+        request_id: u64,
+        needs: ContextNeeds,
+    },
+    /// A context the caller built (stateful operations, which read state).
+    Context(&'a Context),
+}
+
+/// The values of a request context, read from the request itself for a
+/// flat template: what [`template_context`] would put at the same path.
+struct RequestValues<'a> {
+    request: &'a MockRequest,
+    path_params: &'a [(String, String)],
+    request_id: u64,
+    scenario: &'a Scenario,
+    operation: &'a Operation,
+}
+
+impl FlatValues for RequestValues<'_> {
+    fn text(&self, path: &[String]) -> Option<Cow<'_, str>> {
+        let [root, key, rest @ ..] = path else {
+            return None;
+        };
+        match (root.as_str(), key.as_str(), rest) {
+            ("request", "id", []) => Some(Cow::Owned(self.request_id.to_string())),
+            ("request", "method", []) => Some(Cow::Borrowed(self.request.method.as_str())),
+            ("request", "path", []) => Some(Cow::Borrowed(&self.request.path)),
+            ("request", "path_params", [name]) => self
+                .path_params
+                .iter()
+                .find(|(param, _)| param == name)
+                .map(|(_, value)| Cow::Borrowed(value.as_str())),
+            ("request", "query", [name]) => self.request.query_value(name).map(Cow::Borrowed),
+            // The context's header names are lower case: `SSP-From` is not
+            // one of them, even though HTTP would match it.
+            ("request", "headers", [name]) if !name.bytes().any(|b| b.is_ascii_uppercase()) => {
+                let value = self.request.headers.get(name.as_str())?;
+                Some(String::from_utf8_lossy(value.as_bytes()))
+            }
+            ("scenario", "name", []) => Some(Cow::Borrowed(&self.scenario.name)),
+            ("operation", "key", []) => Some(Cow::Borrowed(&self.operation.key)),
+            _ => None,
+        }
+    }
+}
+
 /// Renders a scenario's answer. A render failure, or a body that is not JSON
 /// where the media type is, becomes a 500 OperationOutcome naming the
 /// template and position: broken JSON is never sent.
@@ -278,10 +337,42 @@ pub fn render_scenario(
     templates: &Templates,
     scenario: &Scenario,
     operation: &Operation,
-    context: &Context,
+    source: RenderSource<'_>,
     style: ErrorStyle,
 ) -> Answer {
     let then = &scenario.then;
+    let built_context = std::cell::OnceCell::new();
+    let render = |name: &str| match &source {
+        RenderSource::Context(context) => templates.render(name, context),
+        RenderSource::Request {
+            request,
+            path_params,
+            request_id,
+            needs,
+        } => {
+            let values = RequestValues {
+                request,
+                path_params,
+                request_id: *request_id,
+                scenario,
+                operation,
+            };
+            if let Some(text) = templates.render_flat(name, &values) {
+                return Ok(text);
+            }
+            let context = built_context.get_or_init(|| {
+                template_context(
+                    request,
+                    path_params,
+                    *request_id,
+                    Some(scenario),
+                    operation,
+                    *needs,
+                )
+            });
+            templates.render(name, context)
+        }
+    };
     let internal_error = |diagnostics: String| {
         tracing::error!(scenario = %scenario.name, file = %scenario.file, "{diagnostics}");
         Answer::error(
@@ -295,9 +386,8 @@ pub fn render_scenario(
         // Name the scenario that failed, so a client can tell which to fix.
         .with_header(SCENARIO_HEADER, &scenario.name)
     };
-    let content_type = content_type_for(operation, then.status.as_u16());
     let body = match &then.body_template {
-        Some(name) => match templates.render(name, context) {
+        Some(name) => match render(name) {
             Ok(body) => body,
             Err(failure) => {
                 return internal_error(format!(
@@ -325,7 +415,7 @@ pub fn render_scenario(
             version_id: VersionId::Absent | VersionId::Fixed(_)
         })
     );
-    if must_parse && !body.is_empty() && is_json_media(&content_type) {
+    if must_parse && !body.is_empty() && then.json_body {
         match serde_json::from_str::<BodyMeta>(&body) {
             Ok(meta) => version_id = meta.meta.and_then(|m| m.version_id),
             Err(error) => {
@@ -340,10 +430,8 @@ pub fn render_scenario(
             }
         }
     }
-    let mut answer = Answer::new(then.status, &content_type, Bytes::from(body));
-    if answer.body.is_empty() {
-        answer.headers.remove(CONTENT_TYPE);
-    }
+    let content_type = then.content_type.clone().filter(|_| !body.is_empty());
+    let mut answer = Answer::typed(then.status, content_type, Bytes::from(body));
     if let Some(version) = version_id {
         let version = match version {
             Value::String(s) => s,
@@ -356,7 +444,7 @@ pub fn render_scenario(
             HeaderSource::Fixed(value) => {
                 answer.headers.insert(name.clone(), value.clone());
             }
-            HeaderSource::Template(template) => match templates.render(template, context) {
+            HeaderSource::Template(template) => match render(template) {
                 Ok(value) => match HeaderValue::from_str(value.trim()) {
                     Ok(value) => {
                         answer.headers.insert(name.clone(), value);
@@ -374,6 +462,131 @@ pub fn render_scenario(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::{Settings, Snapshot, Sources};
+    use http::Method;
+
+    fn default_snapshot() -> Snapshot {
+        let sources = Sources::resolve(None, None, None);
+        Snapshot::load(&sources, &Settings::default(), 1).expect("the default pack loads")
+    }
+
+    fn sample_request() -> MockRequest {
+        let mut headers = HeaderMap::new();
+        headers.insert("ssp-from", HeaderValue::from_static("200000000359"));
+        headers.append("ssp-from", HeaderValue::from_static("second"));
+        headers.insert("x-quoted", HeaderValue::from_static("say \"hi\""));
+        MockRequest::new(
+            Method::GET,
+            "/fhir/Patient/2?a=first&a=second&b=x%22y",
+            headers,
+            Bytes::new(),
+        )
+    }
+
+    /// Renders `name` both ways: flat from the request, and with Handlebars
+    /// from the full context. The flat side is `None` when it gives up.
+    fn both_ways(
+        templates: &Templates,
+        name: &str,
+        scenario: &Scenario,
+        operation: &Operation,
+    ) -> (
+        Option<String>,
+        Result<String, crate::template::RenderFailure>,
+    ) {
+        let request = sample_request();
+        let path_params = vec![("id".to_string(), "2".to_string())];
+        let values = RequestValues {
+            request: &request,
+            path_params: &path_params,
+            request_id: 41,
+            scenario,
+            operation,
+        };
+        let flat = templates.render_flat(name, &values);
+        let context = template_context(
+            &request,
+            &path_params,
+            41,
+            Some(scenario),
+            operation,
+            ContextNeeds::ALL,
+        );
+        (flat, templates.render(name, &context))
+    }
+
+    #[test]
+    fn flat_renders_of_the_default_pack_equal_handlebars_renders() {
+        let snapshot = default_snapshot();
+        let mut flat_count = 0;
+        for (index, operation) in snapshot.model.operations.iter().enumerate() {
+            for scenario in snapshot.scenarios.for_operation(index) {
+                let Some(name) = scenario.then.body_template.as_deref() else {
+                    continue;
+                };
+                if !snapshot.templates.is_flat(name) {
+                    continue;
+                }
+                flat_count += 1;
+                // `{{now}}` may cross a second between the two renders.
+                let equal = (0..3).any(|_| {
+                    let (flat, rendered) =
+                        both_ways(&snapshot.templates, name, scenario, operation);
+                    flat.is_some() && flat.ok_or(()) == rendered.map_err(|_| ())
+                });
+                assert!(equal, "{name}: the flat render differs from Handlebars'");
+            }
+        }
+        assert!(
+            flat_count >= 20,
+            "only {flat_count} default scenarios render flat"
+        );
+        assert!(snapshot
+            .templates
+            .is_flat("patient/carerecord/SUM.json.hbs"));
+    }
+
+    #[test]
+    fn flat_values_are_those_of_the_context() {
+        let snapshot = default_snapshot();
+        let operation = &snapshot.model.operations[0];
+        let scenario = snapshot
+            .scenarios
+            .for_operation(0)
+            .first()
+            .expect("the first operation has scenarios");
+        let mut templates = Templates::empty();
+        let cases = [
+            (
+                "all",
+                r#""{{request.id}}|{{request.method}}|{{request.path}}|{{request.path_params.id}}|{{request.query.a}}|{{request.query.b}}|{{request.headers.ssp-from}}|{{request.headers.x-quoted}}|{{scenario.name}}|{{operation.key}}""#,
+            ),
+            ("missing-query", "{{request.query.zzz}}"),
+            ("missing-param", "{{request.path_params.zzz}}"),
+            ("upper-case-header", "{{request.headers.SSP-From}}"),
+            ("body", "{{request.body.x}}"),
+            ("object", "{{request.query}}"),
+        ];
+        for (name, text) in cases {
+            templates.register(name, text, "t", 1).expect("compiles");
+        }
+        templates.prepare_for_requests();
+        let (flat, rendered) = both_ways(&templates, "all", scenario, operation);
+        let rendered = rendered.expect("renders");
+        assert_eq!(flat.as_deref(), Some(rendered.as_str()));
+        assert!(
+            rendered
+                .starts_with(r#""41|GET|/fhir/Patient/2|2|first|x\"y|200000000359|say \"hi\"|"#),
+            "{rendered}"
+        );
+        for (name, _) in &cases[1..] {
+            let (flat, rendered) = both_ways(&templates, name, scenario, operation);
+            assert_eq!(flat, None, "{name} must go through Handlebars");
+            if *name != "object" {
+                assert!(rendered.is_err(), "{name}: strict mode refuses it");
+            }
+        }
+    }
 
     #[test]
     fn context_needs_follow_what_templates_read() {

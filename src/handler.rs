@@ -269,7 +269,7 @@ fn select_and_render<'s>(
                         &snapshot.templates,
                         scenario,
                         operation,
-                        context,
+                        answer::RenderSource::Context(context),
                         style,
                     )
                 }
@@ -277,19 +277,17 @@ fn select_and_render<'s>(
                     let runtime = snapshot.runtime(index, scenario);
                     let needs = runtime.map_or(answer::ContextNeeds::ALL, |r| r.needs);
                     let render = || {
-                        let context = answer::template_context(
+                        let source = answer::RenderSource::Request {
                             request,
                             path_params,
-                            ids.next(),
-                            Some(scenario),
-                            operation,
+                            request_id: ids.next(),
                             needs,
-                        );
+                        };
                         answer::render_scenario(
                             &snapshot.templates,
                             scenario,
                             operation,
-                            &context,
+                            source,
                             style,
                         )
                     };

@@ -22,7 +22,7 @@ use serde_json_path::JsonPath;
 
 use crate::error::{line_of, LoadError};
 use crate::request::MockRequest;
-use crate::spec::ApiModel;
+use crate::spec::{ApiModel, Operation};
 use crate::template::Templates;
 use matchers::{BodyCondition, Condition, Miss, When};
 use stateful::{
@@ -51,6 +51,11 @@ pub struct Then {
     pub delay: Duration,
     /// Serve this scenario even when the request breaks the contract.
     pub skip_checks: bool,
+    /// The `Content-Type` of its answers: the operation's declared media
+    /// type for `status`, worked out once.
+    pub content_type: Option<HeaderValue>,
+    /// Whether that media type is JSON, so its bodies must parse.
+    pub json_body: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -346,7 +351,7 @@ fn load_file(
             return;
         }
     };
-    let Some(&operation) = keys.get(parsed.operation.as_str()) else {
+    let Some(&operation_index) = keys.get(parsed.operation.as_str()) else {
         let mut nearest: Vec<(usize, &str)> = keys
             .keys()
             .map(|key| (strsim::levenshtein(key, &parsed.operation), *key))
@@ -368,20 +373,21 @@ fn load_file(
     for def in parsed.scenarios {
         let line = line_of(text, &def.name, search_from).unwrap_or(1);
         search_from = line + 1;
-        let existing = &set.by_operation[operation];
+        let existing = &set.by_operation[operation_index];
         if let Some(other) = existing.iter().find(|s| s.name == def.name) {
             errors.push(LoadError::new(
                 file,
                 Some(line),
                 format!(
                     "duplicate scenario name `{}` for operation {} (first defined at {}:{})",
-                    def.name, model.operations[operation].key, other.file, other.line
+                    def.name, model.operations[operation_index].key, other.file, other.line
                 ),
             ));
             continue;
         }
-        match compile_scenario(def, file, line, text, templates) {
-            Ok(scenario) => set.by_operation[operation].push(scenario),
+        let operation = &model.operations[operation_index];
+        match compile_scenario(def, operation, file, line, text, templates) {
+            Ok(scenario) => set.by_operation[operation_index].push(scenario),
             Err(mut scenario_errors) => errors.append(&mut scenario_errors),
         }
     }
@@ -400,6 +406,7 @@ fn yaml_message(error: &serde_yaml::Error) -> String {
 
 fn compile_scenario(
     def: ScenarioDef,
+    operation: &Operation,
     file: &str,
     line: usize,
     text: &str,
@@ -496,6 +503,10 @@ fn compile_scenario(
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };
+    let media = crate::answer::content_type_for(operation, status.as_u16());
+    let json_body = crate::answer::is_json_media(&media);
+    // A media type that is no header value is not sent (as before).
+    let content_type = HeaderValue::from_str(&media).ok();
     let body_template = match (&def.then.template, &def.then.body) {
         (Some(_), Some(_)) => {
             errors.push(LoadError::new(
@@ -658,6 +669,8 @@ fn compile_scenario(
             body_template,
             delay: Duration::from_millis(def.then.delay_ms),
             skip_checks: def.then.skip_checks,
+            content_type,
+            json_body,
         },
     })
 }

@@ -21,6 +21,11 @@ use serde_json::{json, Value};
 use crate::error::LoadError;
 use crate::state::{reference_id, StateStore};
 
+mod flat;
+
+use flat::FlatTemplate;
+pub use flat::FlatValues;
+
 /// The compiled templates of one snapshot.
 pub struct Templates {
     registry: Handlebars<'static>,
@@ -36,6 +41,8 @@ pub struct Templates {
     proven_json: HashMap<String, ProvenJson>,
     /// The longest output of each template so far, to size the next one.
     size_hints: HashMap<String, std::sync::atomic::AtomicUsize>,
+    /// Templates rendered without Handlebars (see [`flat`]).
+    flat: HashMap<String, FlatTemplate>,
 }
 
 /// Handlebars output into a string allocated up front.
@@ -125,6 +132,7 @@ impl Templates {
             file_names: Vec::new(),
             proven_json: HashMap::new(),
             size_hints: HashMap::new(),
+            flat: HashMap::new(),
         }
     }
 
@@ -298,10 +306,17 @@ impl Templates {
     }
 
     /// Readies the registry for requests once every template is
-    /// registered: constant partials inlined, JSON templates proven.
+    /// registered: constant partials inlined, JSON templates proven, flat
+    /// templates compiled.
     pub fn prepare_for_requests(&mut self) {
         self.inline_constant_partials();
         self.prove_json();
+        self.flat = self
+            .registry
+            .get_templates()
+            .iter()
+            .filter_map(|(name, template)| Some((name.clone(), FlatTemplate::compile(template)?)))
+            .collect();
         self.size_hints = self
             .registry
             .get_templates()
@@ -377,6 +392,18 @@ impl Templates {
 
     pub fn file_names(&self) -> &[String] {
         &self.file_names
+    }
+
+    /// Renders `name` without Handlebars, reading `values`, when it is a
+    /// flat template and every value it writes is one `values` knows.
+    /// `None` means: render it with [`Templates::render`].
+    pub fn render_flat(&self, name: &str, values: &dyn FlatValues) -> Option<String> {
+        self.flat.get(name)?.render(values)
+    }
+
+    /// Whether `name` is rendered without Handlebars when its values are known.
+    pub fn is_flat(&self, name: &str) -> bool {
+        self.flat.contains_key(name)
     }
 
     /// Renders `name` into a string sized from its earlier renders
@@ -651,6 +678,17 @@ fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Resu
 /// Escapes text for the inside of a JSON string literal.
 pub fn escape_json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
+    escape_json_into(&mut out, text);
+    out
+}
+
+/// [`escape_json_string`], appending to `out`.
+fn escape_json_into(out: &mut String, text: &str) {
+    let needs_escape = |c: char| c == '"' || c == '\\' || (c as u32) < 0x20;
+    if !text.contains(needs_escape) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -658,11 +696,13 @@ pub fn escape_json_string(text: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                use std::fmt::Write;
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
             c => out.push(c),
         }
     }
-    out
 }
 
 type HelperFn = fn(&Helper<'_>) -> Result<Value, RenderErrorReason>;
@@ -993,10 +1033,15 @@ fn format_time(time: &DateTime<FixedOffset>, format: &str) -> Result<String, Ren
 fn helper_now(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
     let offset_text = hash_str(h, "offset").unwrap_or("");
     let format = hash_str(h, "format").unwrap_or(DEFAULT_DATE_TIME_FORMAT);
+    now_text(offset_text, format).map(Value::String)
+}
+
+/// The current time moved by `offset_text` and formatted with `format`.
+fn now_text(offset_text: &str, format: &str) -> Result<String, RenderErrorReason> {
     let now = Utc::now();
     let second = now.timestamp();
     if let Some(text) = NOW_CACHE.with(|cache| cache.borrow().get(second, offset_text, format)) {
-        return Ok(Value::String(text));
+        return Ok(text);
     }
     let offset = parse_offset(offset_text).map_err(RenderErrorReason::Other)?;
     let time = (now + offset).fixed_offset();
@@ -1004,7 +1049,7 @@ fn helper_now(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
     if !has_subsecond_items(format) {
         NOW_CACHE.with(|cache| cache.borrow_mut().put(second, offset_text, format, &text));
     }
-    Ok(Value::String(text))
+    Ok(text)
 }
 
 /// Whether a strftime format shows fractions of a second.
