@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::sync::{Arc, OnceLock};
 
-use serde_json_path::JsonPath;
+use crate::scenario::body_path::BodyPath;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -25,11 +25,11 @@ pub struct MockRequest {
     pub headers: HeaderMap,
     pub body: Bytes,
     body_json: OnceLock<Option<Value>>,
-    /// JSONPath expression → the texts it selects in the body. Scenarios of
-    /// one operation often test the same paths; each is evaluated once. A
-    /// request is answered on one thread, so no lock is needed (nor taken
-    /// a dozen times per selection).
-    body_selections: RefCell<Vec<(String, Arc<[String]>)>>,
+    /// By body-condition slot: the texts its JSONPath selects in the body.
+    /// Scenarios of one operation often test the same paths; each is
+    /// evaluated once. A request is answered on one thread, so no lock is
+    /// needed (nor taken a dozen times per selection).
+    body_selections: RefCell<Vec<Option<Arc<[String]>>>>,
 }
 
 impl MockRequest {
@@ -89,20 +89,14 @@ impl MockRequest {
 
     /// The non-null values `path` selects in the JSON body, as text
     /// (strings as they are, other values as JSON), evaluated once per
-    /// expression per request.
-    pub fn body_selection(&self, expression: &str, path: &JsonPath) -> Arc<[String]> {
-        if let Some((_, values)) = self
-            .body_selections
-            .borrow()
-            .iter()
-            .find(|(known, _)| known == expression)
-        {
+    /// `slot` (one per distinct expression of the scenario set).
+    pub fn body_selection(&self, slot: usize, path: &BodyPath) -> Arc<[String]> {
+        if let Some(Some(values)) = self.body_selections.borrow().get(slot) {
             return values.clone();
         }
         let values: Arc<[String]> = match self.body_json() {
             Some(body) => path
-                .query(body)
-                .all()
+                .select(body)
                 .into_iter()
                 .filter(|value| !value.is_null())
                 .map(|value| match value {
@@ -112,9 +106,11 @@ impl MockRequest {
                 .collect(),
             None => Arc::from(Vec::new()),
         };
-        self.body_selections
-            .borrow_mut()
-            .push((expression.to_string(), values.clone()));
+        let mut selections = self.body_selections.borrow_mut();
+        if selections.len() <= slot {
+            selections.resize(slot + 1, None);
+        }
+        selections[slot] = Some(values.clone());
         values
     }
 

@@ -185,7 +185,7 @@ pub fn for_scenario(
                     satisfy(
                         &mut body,
                         &condition.expression,
-                        &condition.path,
+                        condition.path.json_path(),
                         &condition.condition,
                     );
                 }

@@ -4,8 +4,8 @@
 
 use http::HeaderName;
 use regex::Regex;
-use serde_json_path::JsonPath;
 
+use super::body_path::BodyPath;
 use crate::request::MockRequest;
 
 /// One test on a set of candidate values (all values of a query parameter or
@@ -78,8 +78,11 @@ fn example_for_regex(pattern: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct BodyCondition {
     pub expression: String,
-    pub path: JsonPath,
+    pub path: BodyPath,
     pub condition: Condition,
+    /// The same expression has the same slot in every scenario of a set,
+    /// so a request evaluates it once (see [`MockRequest::body_selection`]).
+    pub slot: usize,
 }
 
 /// Every condition of a `when`; all must hold.
@@ -196,7 +199,7 @@ impl When {
             }
         }
         for body_condition in &self.body {
-            let values = request.body_selection(&body_condition.expression, &body_condition.path);
+            let values = request.body_selection(body_condition.slot, &body_condition.path);
             if !body_condition
                 .condition
                 .holds(values.iter().map(|v| Cow::Borrowed(v.as_str())))
@@ -263,8 +266,9 @@ mod tests {
         let when = When {
             body: vec![BodyCondition {
                 expression: expression.into(),
-                path: JsonPath::parse(expression).unwrap(),
+                path: BodyPath::parse(expression).unwrap(),
                 condition: Condition::OneOf(vec!["ADM".into(), "SUM".into()]),
+                slot: 0,
             }],
             ..When::default()
         };

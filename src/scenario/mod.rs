@@ -7,6 +7,7 @@
 //! the first whose `when` holds wins; the header `X-Mock-Scenario` forces one
 //! by name.
 
+pub mod body_path;
 pub mod matchers;
 pub mod stateful;
 
@@ -24,6 +25,7 @@ use crate::error::{line_of, LoadError};
 use crate::request::MockRequest;
 use crate::spec::{ApiModel, Operation};
 use crate::template::Templates;
+use body_path::BodyPath;
 use matchers::{BodyCondition, Condition, Miss, When};
 use stateful::{
     ActionDef, StateAction, StateCondition, StateConditionDef, StateThen, StateView, StateWhen,
@@ -140,29 +142,25 @@ impl ScenarioSet {
                 None => Selection::UnknownForced(forced.to_string()),
             };
         }
-        // Misses are described (which allocates) only for the first one.
-        let mut first_miss = None;
+        // The first miss is described (which allocates) only when no
+        // scenario matches: a request that matches never pays for it.
+        let mut first_miss: Option<(&Scenario, Option<Miss>)> = None;
         for scenario in scenarios {
             if !scenario.when.holds(request, path_params) {
-                if first_miss.is_none() {
-                    first_miss = scenario
-                        .when
-                        .check(request, path_params)
-                        .err()
-                        .map(|miss| (scenario, miss));
-                }
+                first_miss.get_or_insert((scenario, None));
                 continue;
             }
             match scenario.state_when.check(&scenario.machine, state) {
                 Ok(()) => return Selection::Scenario(scenario),
                 Err(miss) => {
-                    if first_miss.is_none() {
-                        first_miss = Some((scenario, miss));
-                    }
+                    first_miss.get_or_insert((scenario, Some(miss)));
                 }
             }
         }
-        Selection::None(first_miss)
+        Selection::None(first_miss.and_then(|(scenario, miss)| {
+            let miss = miss.or_else(|| scenario.when.check(request, path_params).err())?;
+            Some((scenario, miss))
+        }))
     }
 }
 
@@ -307,6 +305,7 @@ pub fn load_dir(
     for (operation, scenarios) in set.by_operation.iter().enumerate() {
         set.stateful[operation] = scenarios.iter().any(Scenario::is_stateful);
     }
+    number_body_slots(&mut set);
     if errors.is_empty() {
         Ok(set)
     } else {
@@ -393,6 +392,23 @@ fn load_file(
     }
 }
 
+/// Gives each distinct body expression of an operation's scenarios one
+/// slot, shared by the conditions that use it.
+fn number_body_slots(set: &mut ScenarioSet) {
+    for scenarios in &mut set.by_operation {
+        let mut slots: Vec<String> = Vec::new();
+        for condition in scenarios.iter_mut().flat_map(|s| s.when.body.iter_mut()) {
+            condition.slot = match slots.iter().position(|e| *e == condition.expression) {
+                Some(slot) => slot,
+                None => {
+                    slots.push(condition.expression.clone());
+                    slots.len() - 1
+                }
+            };
+        }
+    }
+}
+
 /// serde_yaml's message already carries "at line N column M"; keep it, and
 /// say which fields exist when a field is unknown.
 fn yaml_message(error: &serde_yaml::Error) -> String {
@@ -460,7 +476,7 @@ fn compile_scenario(
         }
     }
     for (expression, raw) in &def.when.body {
-        let path = match JsonPath::parse(expression) {
+        let path = match BodyPath::parse(expression) {
             Ok(path) => path,
             Err(error) => {
                 errors.push(LoadError::new(
@@ -479,6 +495,8 @@ fn compile_scenario(
                 expression: expression.clone(),
                 path,
                 condition,
+                // Numbered once the whole set is loaded.
+                slot: 0,
             }),
             Err(message) => errors.push(LoadError::new(
                 file,
@@ -828,5 +846,79 @@ mod tests {
         assert!(parse("{like: x}")
             .unwrap_err()
             .contains("unknown condition operator `like`"));
+    }
+
+    fn default_set() -> ScenarioSet {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let model = crate::spec::load_file(&root.join("downloads/swagger/swagger.json"))
+            .expect("the default spec loads");
+        let mut templates = Templates::load_dir(
+            &root.join("templates"),
+            "templates",
+            crate::state::StateStore::new(),
+        )
+        .expect("the default templates load");
+        load_dir(&root.join("scenarios"), "scenarios", &model, &mut templates)
+            .expect("the default scenarios load")
+    }
+
+    #[test]
+    fn default_body_paths_are_walked_and_share_slots_by_expression() {
+        let set = default_set();
+        let mut conditions = 0;
+        for scenarios in &set.by_operation {
+            let body: Vec<&BodyCondition> =
+                scenarios.iter().flat_map(|s| s.when.body.iter()).collect();
+            for condition in &body {
+                conditions += 1;
+                assert!(
+                    condition.path.is_walked(),
+                    "{} is not walked",
+                    condition.expression
+                );
+                for other in &body {
+                    assert_eq!(
+                        condition.slot == other.slot,
+                        condition.expression == other.expression
+                    );
+                }
+            }
+        }
+        assert!(conditions >= 20, "only {conditions} body conditions");
+    }
+
+    #[test]
+    fn care_record_scenarios_are_chosen_by_their_body_paths() {
+        let set = default_set();
+        let index = set
+            .by_operation
+            .iter()
+            .position(|s| s.iter().any(|s| s.name == "care-record-SUM"))
+            .expect("the care record operation");
+        let request = |section: &str, nhs_number: &str| {
+            let body = format!(
+                r#"{{"resourceType":"Parameters","parameter":[{{"name":"patientNHSNumber","valueIdentifier":{{"value":"{nhs_number}"}}}},{{"name":"recordSection","valueCodeableConcept":{{"coding":[{{"code":"{section}"}}]}}}}]}}"#
+            );
+            MockRequest::new(
+                http::Method::POST,
+                "/fhir/Patient/$gpc.getcarerecord",
+                http::HeaderMap::new(),
+                bytes::Bytes::from(body),
+            )
+        };
+        let chosen = |section: &str, nhs_number: &str| match set.select(
+            index,
+            &request(section, nhs_number),
+            &[],
+            None,
+        ) {
+            Selection::Scenario(scenario) => scenario.name.clone(),
+            other => panic!("no scenario: {other:?}"),
+        };
+        assert_eq!(chosen("SUM", "9658218873"), "care-record-SUM");
+        assert_eq!(chosen("MED", "9658218873"), "care-record-MED");
+        assert_eq!(chosen("SUM", "9658218865"), "care-record-no-clinical-data");
+        assert_eq!(chosen("SUM", "9000000009"), "patient-not-found");
+        assert_eq!(chosen("sum", "9658218873"), "invalid-record-section");
     }
 }
