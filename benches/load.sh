@@ -30,6 +30,10 @@
 #   NO_BUILD=1         use the binaries already in target/release
 #   KEEP=1             keep the temp dir (wrk outputs, captured answers, logs)
 #   MOCK_ARGS="--journal-size 0"   extra flags for gpconnect-mock serve
+#                      (e.g. "--workers 2"; by default it runs one worker
+#                      thread per two cores)
+#   BARE_WORKERS=1     worker threads of the bare server (default: tokio's,
+#                      one per core)
 #
 # Nothing here is a pass/fail test: the numbers depend on the machine, and
 # wrk shares its cores with the servers. Loopback only; every run is bounded.
@@ -53,6 +57,13 @@ die() {
     echo "load.sh: error: $*" >&2
     exit 1
 }
+
+BARE_CMD=("$BARE")
+if [ -n "${BARE_WORKERS:-}" ]; then
+    [[ $BARE_WORKERS =~ ^[1-9][0-9]*$ ]] ||
+        die "BARE_WORKERS must be a whole number of at least 1, was '$BARE_WORKERS'"
+    BARE_CMD=(env "TOKIO_WORKER_THREADS=$BARE_WORKERS" "$BARE")
+fi
 
 for setting in "DURATION=$DURATION" "ROUNDS=$ROUNDS"; do
     [[ ${setting#*=} =~ ^[1-9][0-9]*$ ]] ||
@@ -239,6 +250,13 @@ OURS_STARTUP=$(start_timed "$PORT" "$TMP/ours.log" "$TMP/ours.pid" \
     die "gpconnect-mock did not start"
 }
 OURS_PID=$(cat "$TMP/ours.pid")
+OURS_WORKERS=$(grep -o '[0-9]* worker threads\?' "$TMP/ours.log" | head -1 || true)
+OURS_WORKERS=${OURS_WORKERS:-"? worker threads"}
+if [ -n "${BARE_WORKERS:-}" ]; then
+    BARE_WORKERS_TEXT="$BARE_WORKERS worker threads"
+else
+    BARE_WORKERS_TEXT="tokio's default of one worker thread per core"
+fi
 
 # ---- capture each case's answer from gpconnect-mock ------------------------
 mkdir -p "$TMP/bare"
@@ -273,7 +291,7 @@ echo "== starting bare-server on 127.0.0.1:$BARE_PORT" >&2
 # only when it can answer.
 if grep -q $'^GET\t/fhir/metadata\t' "$TMP/bare/manifest.tsv"; then
     BARE_STARTUP=$(start_timed "$BARE_PORT" "$TMP/bare.log" "$TMP/bare.pid" \
-        "$BARE" --port "$BARE_PORT" --dir "$TMP/bare") || {
+        "${BARE_CMD[@]}" --port "$BARE_PORT" --dir "$TMP/bare") || {
         BARE_PID=$(cat "$TMP/bare.pid" 2>/dev/null || true)
         cat "$TMP/bare.log" >&2 || true
         die "bare-server did not start"
@@ -281,7 +299,7 @@ if grep -q $'^GET\t/fhir/metadata\t' "$TMP/bare/manifest.tsv"; then
     BARE_PID=$(cat "$TMP/bare.pid")
 else
     BARE_STARTUP="-"
-    "$BARE" --port "$BARE_PORT" --dir "$TMP/bare" >"$TMP/bare.log" 2>&1 </dev/null &
+    "${BARE_CMD[@]}" --port "$BARE_PORT" --dir "$TMP/bare" >"$TMP/bare.log" 2>&1 </dev/null &
     BARE_PID=$!
     for _ in $(seq 1 200); do
         curl -s -o /dev/null "http://127.0.0.1:$BARE_PORT/" && break
@@ -352,7 +370,7 @@ BARE_HWM=$(vmhwm "$BARE_PID")
 
 # ---- report ----------------------------------------------------------------
 echo
-echo "benches/load.sh: wrk -t1 -cN -d${DURATION}s --latency, median of $ROUNDS alternating rounds, loopback, $(nproc 2>/dev/null || echo ?) cores, load average before the run ${LOAD_BEFORE}; ours = gpconnect-mock (default pack), bare = bare-server (same bytes)"
+echo "benches/load.sh: wrk -t1 -cN -d${DURATION}s --latency, median of $ROUNDS alternating rounds, loopback, $(nproc 2>/dev/null || echo ?) cores, load average before the run ${LOAD_BEFORE}; ours = gpconnect-mock (default pack, $OURS_WORKERS), bare = bare-server (same bytes, $BARE_WORKERS_TEXT)"
 printf '%-58s %5s | %9s %9s %9s | %9s %9s %9s | %7s %7s\n' \
     "case" "conns" "ours rps" "p50 ms" "p99 ms" "bare rps" "p50 ms" "p99 ms" "rps %" "p99 x"
 for line in "${RESULTS[@]}"; do

@@ -105,6 +105,25 @@ pub struct ServeArgs {
     /// added as X-Contract-Violation headers
     #[arg(long)]
     pub validate_responses: bool,
+    /// Threads answering requests [default: half the CPU cores, at least 1,
+    /// leaving the rest to the client under test]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub workers: Option<u16>,
+}
+
+impl ServeArgs {
+    /// The worker threads to run: `--workers`, else half the cores. The
+    /// mock shares the machine with the client it serves (and that
+    /// client's test runner); on two cores, one worker answers more
+    /// requests, sooner, than two contending with the client.
+    pub fn worker_threads(&self) -> usize {
+        match self.workers {
+            Some(workers) => usize::from(workers),
+            None => {
+                std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Args)]

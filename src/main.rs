@@ -86,6 +86,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(code) => return code,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.worker_threads())
         .enable_all()
         .build()
     {
@@ -129,7 +130,9 @@ async fn serve_async(
         gpconnect_mock::reload::spawn_watcher(state.clone())
             .context("cannot watch the spec and pack for changes")?;
     }
-    println!("gpconnect-mock listening on http://{local} ({summary})");
+    let workers = args.worker_threads();
+    let threads = if workers == 1 { "thread" } else { "threads" };
+    println!("gpconnect-mock listening on http://{local} ({summary}; {workers} worker {threads})");
     server::run(listener, state, shutdown_signal())
         .await
         .context("server failed")

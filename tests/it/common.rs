@@ -14,6 +14,7 @@ pub struct Server {
     pub base: String,
     /// Everything the server logged to stderr so far is collected here.
     pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    banner: String,
 }
 
 pub fn project_dir() -> PathBuf {
@@ -75,15 +76,16 @@ impl Server {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on http://").nth(1) {
                     let address = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = sender.send(address);
+                    let _ = sender.send((address, line.clone()));
                 }
             }
         });
         match receiver.recv_timeout(Duration::from_secs(20)) {
-            Ok(address) => Server {
+            Ok((address, banner)) => Server {
                 child,
                 base: format!("http://{address}"),
                 stderr: log,
+                banner,
             },
             Err(_) => {
                 let _ = child.kill();
@@ -91,6 +93,15 @@ impl Server {
                 panic!("server did not print its listening line; stderr:\n{output}");
             }
         }
+    }
+
+    /// The line the server printed when it started listening.
+    pub fn banner(&self) -> &str {
+        &self.banner
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -298,3 +298,55 @@ fn routes_prints_method_full_path_key_and_codes() {
         "{stdout}"
     );
 }
+
+/// The threads of a process named like tokio's workers (Linux only).
+fn worker_threads_of(pid: u32) -> Option<usize> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    Some(
+        tasks
+            .filter_map(Result::ok)
+            .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+            // "tokio-rt-worker" now, "tokio-runtime-worker" before 1.44.
+            .filter(|name| {
+                name.starts_with("tokio-rt-worker") || name.starts_with("tokio-runtime-w")
+            })
+            .count(),
+    )
+}
+
+#[tokio::test]
+async fn workers_flag_sets_the_threads_answering_requests() {
+    let server = Server::start(&["--no-watch", "--workers", "3"]);
+    assert!(
+        server.banner().contains("; 3 worker threads)"),
+        "{}",
+        server.banner()
+    );
+    let response = client()
+        .get(server.url("/__admin/health"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    match worker_threads_of(server.pid()) {
+        Some(count) => assert_eq!(count, 3),
+        None => println!("skipped the thread count: no /proc here"),
+    }
+    let default = Server::start(&["--no-watch"]);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let expected = (cores / 2).max(1);
+    assert!(
+        default
+            .banner()
+            .contains(&format!("; {expected} worker thread")),
+        "{cores} cores: {}",
+        default.banner()
+    );
+}
+
+#[test]
+fn zero_workers_is_refused_naming_the_flag() {
+    let (code, _, stderr) = run_cli(&["serve", "--workers", "0"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--workers"), "{stderr}");
+}
