@@ -253,7 +253,7 @@ OURS_PID=$(cat "$TMP/ours.pid")
 OURS_WORKERS=$(grep -o '[0-9]* worker threads\?' "$TMP/ours.log" | head -1 || true)
 OURS_WORKERS=${OURS_WORKERS:-"? worker threads"}
 if [ -n "${BARE_WORKERS:-}" ]; then
-    BARE_WORKERS_TEXT="$BARE_WORKERS worker threads"
+    BARE_WORKERS_TEXT="$BARE_WORKERS worker thread(s)"
 else
     BARE_WORKERS_TEXT="tokio's default of one worker thread per core"
 fi

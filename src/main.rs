@@ -18,7 +18,6 @@ use gpconnect_mock::spec;
 const EXIT_LOAD_FAILED: u8 = 2;
 
 fn main() -> ExitCode {
-    gpconnect_mock::memory::limit_arenas();
     let cli = Cli::parse();
     // `serve` narrates at info; the one-shot commands only warn, so their
     // own output stays readable.
