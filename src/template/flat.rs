@@ -2,7 +2,7 @@
 //! text and plain `{{value}}`s, `{{now …}}` or `{{uuid}}`. A flat template is
 //! rendered by writing its parts one after another, straight from the
 //! request: no Handlebars context is built and no interpreter walks it. A
-//! care record is 12 KB of text around three values; building a JSON
+//! care record is 8 KB of text around three values; building a JSON
 //! context and walking it cost more than the rest of the answer.
 //!
 //! A flat render only vouches for what it knows. A path its reader does not
