@@ -848,17 +848,10 @@ mod tests {
     }
 
     fn default_set() -> ScenarioSet {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let model = crate::spec::load_file(&root.join("downloads/swagger/swagger.json"))
-            .expect("the default spec loads");
-        let mut templates = Templates::load_dir(
-            &root.join("templates"),
-            "templates",
-            crate::state::StateStore::new(),
-        )
-        .expect("the default templates load");
-        load_dir(&root.join("scenarios"), "scenarios", &model, &mut templates)
-            .expect("the default scenarios load")
+        let sources = crate::snapshot::Sources::resolve(None, None, None);
+        crate::snapshot::Snapshot::load(&sources, &crate::snapshot::Settings::default(), 1)
+            .expect("the default pack loads")
+            .scenarios
     }
 
     #[test]

@@ -37,12 +37,20 @@ pub struct Templates {
     partial_sources: HashMap<String, String>,
     /// Names of the files loaded from the directory (not inline bodies).
     file_names: Vec<String>,
-    /// Templates whose every render is JSON (see [`Templates::prove_json`]).
-    proven_json: HashMap<String, ProvenJson>,
-    /// The longest output of each template so far, to size the next one.
-    size_hints: HashMap<String, std::sync::atomic::AtomicUsize>,
-    /// Templates rendered without Handlebars (see [`flat`]).
-    flat: HashMap<String, FlatTemplate>,
+    /// What [`Templates::prepare_for_requests`] worked out about each
+    /// registered template.
+    prepared: HashMap<String, Prepared>,
+}
+
+/// What is known about one template before any request.
+#[derive(Debug)]
+struct Prepared {
+    /// The proof that every render is JSON (see [`prove_template_json`]).
+    proven_json: Option<ProvenJson>,
+    /// The template as parts, when it renders without Handlebars.
+    flat: Option<FlatTemplate>,
+    /// The longest output so far, to size the next one.
+    size_hint: std::sync::atomic::AtomicUsize,
 }
 
 /// Handlebars output into a string allocated up front.
@@ -130,9 +138,7 @@ impl Templates {
             sources: HashMap::new(),
             partial_sources: HashMap::new(),
             file_names: Vec::new(),
-            proven_json: HashMap::new(),
-            size_hints: HashMap::new(),
-            flat: HashMap::new(),
+            prepared: HashMap::new(),
         }
     }
 
@@ -306,44 +312,28 @@ impl Templates {
     }
 
     /// Readies the registry for requests once every template is
-    /// registered: constant partials inlined, JSON templates proven, flat
-    /// templates compiled.
+    /// registered: constant partials inlined, then each template proven
+    /// JSON and compiled flat where it can be.
     pub fn prepare_for_requests(&mut self) {
         self.inline_constant_partials();
-        self.prove_json();
-        self.flat = self
+        self.prepared = self
             .registry
             .get_templates()
             .iter()
-            .filter_map(|(name, template)| Some((name.clone(), FlatTemplate::compile(template)?)))
-            .collect();
-        self.size_hints = self
-            .registry
-            .get_templates()
-            .keys()
-            .map(|name| (name.clone(), std::sync::atomic::AtomicUsize::new(256)))
+            .map(|(name, template)| {
+                let prepared = Prepared {
+                    proven_json: prove_template_json(template),
+                    flat: FlatTemplate::compile(template),
+                    size_hint: std::sync::atomic::AtomicUsize::new(256),
+                };
+                (name.clone(), prepared)
+            })
             .collect();
     }
 
     /// The proof that `name` always renders JSON, if there is one.
     pub fn proven_json(&self, name: &str) -> Option<&ProvenJson> {
-        self.proven_json.get(name)
-    }
-
-    /// Finds the templates whose every render is valid JSON. The test is
-    /// conservative: top-level text and escaped expressions only (no blocks,
-    /// partials, `{{{raw}}}` or `json`), each expression inside a string
-    /// literal and not after a backslash, and the text with every
-    /// expression replaced by [`HOLE`] parses as a JSON object. Anything
-    /// else is parsed after each render, as before.
-    fn prove_json(&mut self) {
-        let proven: HashMap<String, ProvenJson> = self
-            .registry
-            .get_templates()
-            .iter()
-            .filter_map(|(name, template)| Some((name.clone(), prove_template_json(template)?)))
-            .collect();
-        self.proven_json = proven;
+        self.prepared.get(name)?.proven_json.as_ref()
     }
 
     /// Replaces every `{{> name}}` whose partial renders the same text in
@@ -398,12 +388,14 @@ impl Templates {
     /// flat template and every value it writes is one `values` knows.
     /// `None` means: render it with [`Templates::render`].
     pub fn render_flat(&self, name: &str, values: &dyn FlatValues) -> Option<String> {
-        self.flat.get(name)?.render(values)
+        self.prepared.get(name)?.flat.as_ref()?.render(values)
     }
 
     /// Whether `name` is rendered without Handlebars when its values are known.
     pub fn is_flat(&self, name: &str) -> bool {
-        self.flat.contains_key(name)
+        self.prepared
+            .get(name)
+            .is_some_and(|prepared| prepared.flat.is_some())
     }
 
     /// Renders `name` into a string sized from its earlier renders
@@ -425,7 +417,7 @@ impl Templates {
                 .render_with_context(name, context)
                 .map_err(failure);
         };
-        let hint = self.size_hints.get(name);
+        let hint = self.prepared.get(name).map(|prepared| &prepared.size_hint);
         let capacity = hint.map_or(1024, |h| h.load(std::sync::atomic::Ordering::Relaxed));
         let mut output = SizedOutput(String::with_capacity(capacity));
         let mut render_context = RenderContext::new(template.name.as_ref());
@@ -463,7 +455,12 @@ fn writes_escaped(expression: &handlebars::template::HelperTemplate) -> bool {
         && !OTHER_HELPERS.contains(&name)
 }
 
-/// See [`Templates::prove_json`].
+/// The proof that every render of `template` is valid JSON, if it can be
+/// given. The test is conservative: top-level text and escaped expressions
+/// only (no blocks, partials, `{{{raw}}}` or `json`), each expression inside
+/// a string literal and not after a backslash, and the text with every
+/// expression replaced by [`HOLE`] parses as a JSON object. Any other
+/// template's output is parsed after each render.
 fn prove_template_json(template: &handlebars::Template) -> Option<ProvenJson> {
     use handlebars::template::TemplateElement;
     let mut text = String::new();
