@@ -25,18 +25,12 @@ pub fn fixture(path: &str) -> PathBuf {
     project_dir().join("tests/fixtures").join(path)
 }
 
-/// `../shared/specs/<name>`, or `None` (with a printed reason) when absent.
-pub fn shared_spec(name: &str) -> Option<PathBuf> {
+/// `../shared/specs/<name>`. Tests that call it are `#[ignore]`d unless
+/// `cfg(has_shared_specs)` (see `src/build.rs`), so it is there.
+pub fn shared_spec(name: &str) -> PathBuf {
     let path = project_dir().join("../shared/specs").join(name);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!(
-            "skipped: {} is absent (the shared specs are not beside this checkout)",
-            path.display()
-        );
-        None
-    }
+    assert!(path.is_file(), "{} is absent", path.display());
+    path
 }
 
 pub fn binary() -> &'static str {
