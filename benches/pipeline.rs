@@ -1,5 +1,6 @@
-//! The in-process request pipeline, per case: `handler::respond` (route →
-//! check → select → render) on the default snapshot, in time per request.
+//! The in-process request path, per case: `pipeline::serve` (route →
+//! check → decide → render → finish) on the default snapshot, in time per
+//! request.
 //! No HTTP server, no sockets: this is the part of a request that is ours.
 //!
 //! `cargo bench --bench pipeline` (add a filter, e.g. `-- carerecord`, for
@@ -11,10 +12,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use gpconnect_mock::app::RequestIds;
 use gpconnect_mock::fhir::Era;
-use gpconnect_mock::handler::{respond, RequestIds};
+use gpconnect_mock::pipeline::serve;
 use gpconnect_mock::request::MockRequest;
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
+use gpconnect_mock::state::StateStore;
 use gpconnect_mock::synth::{jwt_claims, unsigned_jwt, JwtRequest};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
@@ -135,6 +138,7 @@ fn pipeline(c: &mut Criterion) {
     let snapshot =
         Snapshot::load(&sources, &Settings::default(), 1).expect("the default pack loads");
     let ids = RequestIds::default();
+    let store = StateStore::default();
     let mut group = c.benchmark_group("pipeline");
     group
         .warm_up_time(Duration::from_secs(1))
@@ -142,7 +146,7 @@ fn pipeline(c: &mut Criterion) {
         .sample_size(50);
     for case in cases() {
         // A benchmark of an error answer would mislead: insist on the 200.
-        let answer = respond(&snapshot, &case.request(), &ids);
+        let answer = serve(&snapshot, &store, &case.request(), &ids).answer;
         assert_eq!(
             answer.status,
             StatusCode::OK,
@@ -158,7 +162,11 @@ fn pipeline(c: &mut Criterion) {
         group.bench_function(case.name, |b| {
             b.iter_batched(
                 || case.request(),
-                |request| respond(black_box(&snapshot), black_box(&request), &ids).status,
+                |request| {
+                    serve(black_box(&snapshot), &store, black_box(&request), &ids)
+                        .answer
+                        .status
+                },
                 BatchSize::SmallInput,
             )
         });

@@ -8,8 +8,8 @@ use axum::{Json, Router};
 use http::StatusCode;
 use serde_json::{json, Value};
 
+use crate::app::AppState;
 use crate::reload;
-use crate::server::AppState;
 
 pub const PREFIX: &str = "/__admin";
 
@@ -53,16 +53,25 @@ pub fn health_json(state: &AppState) -> Value {
         }
         json!({ "file": error.file, "line": error.line, "message": message })
     });
+    let (operations, scenarios, templates) = snapshot.counts();
+    let apis: Vec<Value> = snapshot
+        .apis
+        .iter()
+        .map(
+            |api| json!({ "name": api.name, "base_path": api.base_path, "spec": api.model.source }),
+        )
+        .collect();
     json!({
         "status": if last_error.is_some() { "degraded" } else { "ok" },
         "generation": snapshot.generation,
         "loaded_at": snapshot.loaded_at.to_rfc3339(),
         "last_reload_error": last_error,
         "counts": {
-            "operations": snapshot.model.operations.len(),
-            "scenarios": snapshot.scenarios.count(),
-            "templates": snapshot.templates.file_count(),
+            "operations": operations,
+            "scenarios": scenarios,
+            "templates": templates,
         },
+        "apis": apis,
         "spec": state.shared.sources.spec_label(),
     })
 }
@@ -86,12 +95,9 @@ async fn force_reload(State(state): State<AppState>) -> Response {
 /// Puts state back to the seeds of the current snapshot.
 async fn reset(State(state): State<AppState>) -> Json<Value> {
     let snapshot = state.snapshot();
-    state
-        .shared
-        .settings
-        .state
-        .reset(snapshot.scenarios.seeds());
-    let data = state.shared.settings.state.read();
+    let seeds: Vec<_> = snapshot.seeds().cloned().collect();
+    state.shared.store.reset(&seeds);
+    let data = state.shared.store.read();
     let collections: serde_json::Map<String, Value> = data
         .collections
         .iter()
@@ -173,43 +179,39 @@ async fn unmatched_requests(State(state): State<AppState>) -> Json<Value> {
 /// the current named states.
 async fn scenarios(State(state): State<AppState>) -> Json<Value> {
     let snapshot = state.snapshot();
-    let data = state.shared.settings.state.read();
-    let operations: Vec<Value> = snapshot
-        .model
-        .operations
-        .iter()
-        .enumerate()
-        .map(|(index, operation)| {
-            let scenarios: Vec<Value> = snapshot
+    let hits = state.shared.hits.load();
+    let data = state.shared.store.read();
+    let mut operations = Vec::new();
+    for (api_index, api) in snapshot.apis.iter().enumerate() {
+        for (index, operation) in api.model.operations.iter().enumerate() {
+            let scenarios: Vec<Value> = api
                 .scenarios
                 .for_operation(index)
                 .iter()
                 .enumerate()
                 .map(|(position, scenario)| {
-                    let hits = snapshot.runtime[index][position]
-                        .hits
-                        .load(std::sync::atomic::Ordering::Relaxed);
                     json!({
                         "name": scenario.name,
                         "file": scenario.file,
                         "line": scenario.line,
                         "status": scenario.then.status.as_u16(),
-                        "hits": hits,
+                        "hits": hits.get(api_index, index, position),
                         "state_machine": scenario.machine,
                         "requires_state": scenario.state_when.requires_state,
                         "sets_state": scenario.state_then.sets_state,
                     })
                 })
                 .collect();
-            json!({
+            operations.push(json!({
+                "api": api.name,
                 "operation": operation.key,
                 "method": operation.method.as_str(),
                 "path": operation.full_path,
-                "stateful": snapshot.scenarios.is_stateful(index),
+                "stateful": api.scenarios.is_stateful(index),
                 "scenarios": scenarios,
-            })
-        })
-        .collect();
+            }));
+        }
+    }
     let machines: serde_json::Map<String, Value> = data
         .machines
         .iter()
@@ -224,7 +226,7 @@ async fn scenarios(State(state): State<AppState>) -> Json<Value> {
 }
 
 async fn collection(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    let data = state.shared.settings.state.read();
+    let data = state.shared.store.read();
     match data.collections.get(&name) {
         Some(documents) => Json(json!({
             "collection": name,
@@ -245,6 +247,8 @@ async fn collection(State(state): State<AppState>, Path(name): Path<String>) -> 
 
 #[derive(Debug, serde::Deserialize)]
 struct SampleQuery {
+    /// The API to look in (default: the first that has the operation).
+    api: Option<String>,
     operation: String,
     scenario: Option<String>,
     /// `json` (default) or `curl`.
@@ -260,21 +264,28 @@ async fn sample_request(
     Query(query): Query<SampleQuery>,
 ) -> Response {
     let snapshot = state.snapshot();
-    let Some(index) = snapshot
-        .model
-        .operations
+    let found = snapshot
+        .apis
         .iter()
-        .position(|op| op.key == query.operation)
-    else {
+        .filter(|api| query.api.as_deref().is_none_or(|name| api.name == name))
+        .find_map(|api| {
+            let index = api
+                .model
+                .operations
+                .iter()
+                .position(|op| op.key == query.operation)?;
+            Some((api, index))
+        });
+    let Some((api, index)) = found else {
         let keys: Vec<&str> = snapshot
-            .model
-            .operations
+            .apis
             .iter()
-            .map(|op| op.key.as_str())
+            .filter(|api| query.api.as_deref().is_none_or(|name| api.name == name))
+            .flat_map(|api| api.model.operations.iter().map(|op| op.key.as_str()))
             .collect();
         return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no operation `{}`", query.operation), "operations": keys }))).into_response();
     };
-    let scenarios = snapshot.scenarios.for_operation(index);
+    let scenarios = api.scenarios.for_operation(index);
     let scenario = match &query.scenario {
         Some(name) => match scenarios.iter().find(|s| &s.name == name) {
             Some(scenario) => Some(scenario),
@@ -285,7 +296,7 @@ async fn sample_request(
         },
         None => None,
     };
-    let request = crate::check::request_for(&snapshot, index, scenario);
+    let request = crate::check::request_for(api, index, scenario, &state.shared.store.read());
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())

@@ -1,7 +1,14 @@
-//! What the mock sends back, before it becomes an HTTP response: rendering
-//! a scenario, the spec-derived fallback, and error answers.
+//! What the mock sends back, before it becomes an HTTP response: the
+//! [`Answer`] value, rendering a scenario into one (the render stage of the
+//! request path), the spec-derived fallback, and error answers.
+//!
+//! Rendering has a fast path: a *flat* template (text and plain request
+//! values only, see `template::flat`) is written straight from the request,
+//! without building a Handlebars context; any other template gets a context
+//! holding only the request parts its templates read ([`ContextNeeds`]).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,15 +19,12 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::fhir::{ErrorStyle, Outcome, SpineCode};
-use crate::journal::Trace;
+use crate::media::{content_type_for, is_json_media};
 use crate::request::MockRequest;
 use crate::scenario::{HeaderSource, Scenario};
 use crate::spec::{schema, ApiModel, Operation};
+use crate::state::StateData;
 use crate::template::{FlatValues, ProvenJson, Templates, VersionId};
-
-pub const OPERATION_HEADER: HeaderName = HeaderName::from_static("x-mock-operation");
-pub const SCENARIO_HEADER: HeaderName = HeaderName::from_static("x-mock-scenario");
-pub const SOURCE_HEADER: HeaderName = HeaderName::from_static("x-mock-source");
 
 /// A response, independent of the HTTP server.
 #[derive(Debug, Clone)]
@@ -29,8 +33,6 @@ pub struct Answer {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub delay: Duration,
-    /// Why it answered so, for the journal; `None` on the common path.
-    pub trace: Option<Box<Trace>>,
 }
 
 impl Answer {
@@ -51,7 +53,6 @@ impl Answer {
             headers,
             body,
             delay: Duration::ZERO,
-            trace: None,
         }
     }
 
@@ -68,43 +69,31 @@ impl Answer {
     }
 }
 
-/// Adds the headers every answer carries: `X-Mock-Operation` for a routed
-/// operation and, for GP Connect, `Cache-Control: no-store`, both replacing
-/// whatever a scenario set. Answers built once per snapshot get them then;
-/// serving those replaces each value in place, which allocates nothing.
-pub fn add_fixed_headers(answer: &mut Answer, operation: Option<&HeaderValue>, no_store: bool) {
-    if let Some(operation) = operation {
-        answer.headers.insert(OPERATION_HEADER, operation.clone());
-    }
-    if no_store {
-        answer.headers.insert(
-            http::header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        );
-    }
+/// What a spec fallback was made from (`X-Mock-Source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecSource {
+    /// The response's example.
+    Example,
+    /// A minimal instance of the response schema.
+    Schema,
+    /// Neither: an empty body.
+    Empty,
 }
 
-/// Media types whose bodies must be valid JSON.
-pub fn is_json_media(media: &str) -> bool {
-    let essence = crate::fhir::media_essence(media);
-    essence.ends_with("json") || essence.contains("+json") || essence.contains("json+")
-}
-
-/// `Content-Type` for `status` of `operation`: the declared media type, with
-/// `charset=utf-8` added to JSON types that lack a charset.
-pub fn content_type_for(operation: &Operation, status: u16) -> String {
-    let media = operation.produces_for(status).unwrap_or("application/json");
-    if is_json_media(media) && !media.contains("charset") {
-        format!("{media}; charset=utf-8")
-    } else {
-        media.to_string()
+impl SpecSource {
+    pub fn label(self) -> &'static str {
+        match self {
+            SpecSource::Example => "example",
+            SpecSource::Schema => "schema",
+            SpecSource::Empty => "empty",
+        }
     }
 }
 
 /// The answer an operation gives without a scenario: its first 2xx response,
 /// with the spec's example, else a minimal instance of its schema, else empty.
 /// Request-independent, so computed once per snapshot.
-pub fn spec_fallback(model: &ApiModel, operation: &Operation) -> Answer {
+pub fn spec_fallback(model: &ApiModel, operation: &Operation) -> (Answer, SpecSource) {
     let response = operation
         .responses
         .iter()
@@ -119,7 +108,7 @@ pub fn spec_fallback(model: &ApiModel, operation: &Operation) -> Answer {
     let media = response.and_then(|r| r.content.first());
     let (source, body) = match media {
         Some(media) if media.example.is_some() => (
-            "example",
+            SpecSource::Example,
             example_bytes(media.example.as_ref(), &media.media_type),
         ),
         Some(media) if media.schema.is_some() => {
@@ -128,16 +117,16 @@ pub fn spec_fallback(model: &ApiModel, operation: &Operation) -> Answer {
                 .as_ref()
                 .map(|s| schema::minimal_instance(s, &model.schema_root))
                 .unwrap_or(Value::Null);
-            ("schema", Bytes::from(instance.to_string()))
+            (SpecSource::Schema, Bytes::from(instance.to_string()))
         }
-        _ => ("empty", Bytes::new()),
+        _ => (SpecSource::Empty, Bytes::new()),
     };
     let content_type = content_type_for(operation, status.as_u16());
     let mut answer = Answer::new(status, &content_type, body);
-    if source == "empty" {
+    if source == SpecSource::Empty {
         answer.headers.remove(CONTENT_TYPE);
     }
-    answer.with_header(SOURCE_HEADER, source)
+    (answer, source)
 }
 
 fn example_bytes(example: Option<&Value>, media: &str) -> Bytes {
@@ -338,12 +327,13 @@ pub fn render_scenario(
     scenario: &Scenario,
     operation: &Operation,
     source: RenderSource<'_>,
+    state: &Arc<StateData>,
     style: ErrorStyle,
 ) -> Answer {
     let then = &scenario.then;
     let built_context = std::cell::OnceCell::new();
     let render = |name: &str| match &source {
-        RenderSource::Context(context) => templates.render(name, context),
+        RenderSource::Context(context) => templates.render(name, context, state),
         RenderSource::Request {
             request,
             path_params,
@@ -370,7 +360,7 @@ pub fn render_scenario(
                     *needs,
                 )
             });
-            templates.render(name, context)
+            templates.render(name, context, state)
         }
     };
     let internal_error = |diagnostics: String| {
@@ -383,8 +373,6 @@ pub fn render_scenario(
             ),
             style,
         )
-        // Name the scenario that failed, so a client can tell which to fix.
-        .with_header(SCENARIO_HEADER, &scenario.name)
     };
     let body = match &then.body_template {
         Some(name) => match render(name) {
@@ -456,7 +444,7 @@ pub fn render_scenario(
         }
     }
     answer.delay = then.delay;
-    answer.with_header(SCENARIO_HEADER, &scenario.name)
+    answer
 }
 
 #[cfg(test)]
@@ -512,12 +500,13 @@ mod tests {
             operation,
             ContextNeeds::ALL,
         );
-        (flat, templates.render(name, &context))
+        (flat, templates.render(name, &context, &Default::default()))
     }
 
     #[test]
     fn flat_renders_of_the_default_pack_equal_handlebars_renders() {
         let snapshot = default_snapshot();
+        let snapshot = &snapshot.apis[0];
         let mut flat_count = 0;
         for (index, operation) in snapshot.model.operations.iter().enumerate() {
             for scenario in snapshot.scenarios.for_operation(index) {
@@ -549,6 +538,7 @@ mod tests {
     #[test]
     fn flat_values_are_those_of_the_context() {
         let snapshot = default_snapshot();
+        let snapshot = &snapshot.apis[0];
         let operation = &snapshot.model.operations[0];
         let scenario = snapshot
             .scenarios

@@ -27,9 +27,12 @@ fn main() {
     let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_string());
     let specs = Path::new(&manifest).join("../shared/specs");
     println!("cargo::rerun-if-changed={}", specs.display());
-    let present = ["gpconnect-swagger.json", "gpconnect-1.5.0-appointments.yaml"]
-        .iter()
-        .all(|name| specs.join(name).is_file());
+    let present = [
+        "gpconnect-swagger.json",
+        "gpconnect-1.5.0-appointments.yaml",
+    ]
+    .iter()
+    .all(|name| specs.join(name).is_file());
     if present {
         println!("cargo::rustc-cfg=has_shared_specs");
     }

@@ -9,18 +9,20 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::answer::SCENARIO_HEADER;
+use std::sync::Arc;
+
 use crate::answer::{template_context, ContextNeeds};
+use crate::app::RequestIds;
 use crate::contract::{gpconnect, Profile};
-use crate::handler::{respond, RequestIds};
+use crate::pipeline::{self, Served};
+use crate::response_check::Severity;
 use crate::scenario::stateful::{StateCondition, StateView};
 use crate::scenario::Selection;
 use crate::scenario::{Scenario, FORCE_HEADER};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Api, Snapshot};
 use crate::spec::Operation;
-use crate::state::StateData;
+use crate::state::{StateData, StateStore};
 use crate::synth::{self, SyntheticRequest};
-use crate::validate::Severity;
 
 /// One finding of `check`, located in the scenario pack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -69,30 +71,25 @@ pub struct Report {
 /// Builds the request for `scenario` (or for the operation alone) and, for
 /// GP Connect definitions, adds valid SSP headers and a fresh JWT.
 pub fn request_for(
-    snapshot: &Snapshot,
+    api: &Api,
     index: usize,
     scenario: Option<&Scenario>,
+    state: &StateData,
 ) -> SyntheticRequest {
-    let operation = &snapshot.model.operations[index];
-    let scenarios = snapshot.scenarios.for_operation(index);
+    let operation = &api.model.operations[index];
+    let scenarios = api.scenarios.for_operation(index);
     let mut request =
         match scenario.and_then(|s| scenarios.iter().position(|other| std::ptr::eq(other, s))) {
-            Some(target) => synth::selecting(&snapshot.model, operation, scenarios, target).0,
-            None => synth::for_scenario(&snapshot.model, operation, scenario),
+            Some(target) => synth::selecting(&api.model, operation, scenarios, target).0,
+            None => synth::for_scenario(&api.model, operation, scenario),
         };
     if let Some(target) =
         scenario.and_then(|s| scenarios.iter().position(|other| std::ptr::eq(other, s)))
     {
-        synth::fit_state(
-            &mut request,
-            operation,
-            scenarios,
-            target,
-            &snapshot.templates.state().read(),
-        );
+        synth::fit_state(&mut request, operation, scenarios, target, state);
     }
-    if let Profile::GpConnect(era) = snapshot.contract.profile() {
-        add_gpconnect_headers(&mut request, operation, era, snapshot.contract.asid());
+    if let Profile::GpConnect(era) = api.contract.profile() {
+        add_gpconnect_headers(&mut request, operation, era, api.contract.asid());
     }
     request
 }
@@ -149,25 +146,47 @@ fn add_gpconnect_headers(
     keep("Accept", era.json_media_type().to_string(), request);
 }
 
-/// Checks every scenario of the snapshot.
+/// Checks every scenario of every API of the snapshot. It answers from a
+/// booking state of its own, arranged afresh for each scenario.
 pub fn run(snapshot: &Snapshot) -> Report {
     let ids = RequestIds::default();
-    let model = &snapshot.model;
+    let store = StateStore::default();
+    let (operations, scenarios, _) = snapshot.counts();
     let mut report = Report {
-        operations: model.operations.len(),
-        scenarios: snapshot.scenarios.count(),
+        operations,
+        scenarios,
         ..Report::default()
     };
+    for api in &snapshot.apis {
+        check_api(snapshot, api, &store, &ids, &mut report.findings);
+    }
+    report.errors = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    report.warnings = report.findings.len() - report.errors;
+    report
+}
+
+fn check_api(
+    snapshot: &Snapshot,
+    api: &Api,
+    store: &StateStore,
+    ids: &RequestIds,
+    findings: &mut Vec<CheckFinding>,
+) {
+    let model = &api.model;
     // Statuses the request checks answer by themselves, not scenarios.
-    let checks_produce: &[u16] = match (snapshot.contract.mode(), snapshot.contract.profile()) {
+    let checks_produce: &[u16] = match (api.contract.mode(), api.contract.profile()) {
         (crate::contract::ContractMode::Off, _) => &[],
         (_, Profile::GpConnect(_)) => &[400, 415, 422],
         (_, Profile::None) => &[400, 415],
     };
     for (index, operation) in model.operations.iter().enumerate() {
-        let scenarios = snapshot.scenarios.for_operation(index);
+        let scenarios = api.scenarios.for_operation(index);
         if scenarios.is_empty() {
-            report.findings.push(CheckFinding {
+            findings.push(CheckFinding {
                 severity: Severity::Warning,
                 file: model.source.clone(),
                 line: None,
@@ -181,13 +200,19 @@ pub fn run(snapshot: &Snapshot) -> Report {
         let mut produced = BTreeSet::new();
         for scenario in scenarios {
             produced.insert(scenario.then.status.as_u16());
-            check_scenario(snapshot, index, scenario, &ids, &mut report.findings);
+            let target = Target {
+                snapshot,
+                api,
+                index,
+                scenario,
+            };
+            target.check(store, ids, findings);
         }
         let first = &scenarios[0];
         for response in &operation.responses {
             if let crate::spec::ResponseStatus::Code(code) = response.status {
                 if !produced.contains(&code) && !checks_produce.contains(&code) && code != 500 {
-                    report.findings.push(CheckFinding {
+                    findings.push(CheckFinding {
                         severity: Severity::Warning,
                         file: first.file.clone(),
                         line: None,
@@ -200,172 +225,173 @@ pub fn run(snapshot: &Snapshot) -> Report {
             }
         }
     }
-    report.errors = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    report.warnings = report.findings.len() - report.errors;
-    report
 }
 
-fn check_scenario(
-    snapshot: &Snapshot,
+/// One scenario to check.
+struct Target<'a> {
+    snapshot: &'a Snapshot,
+    api: &'a Api,
     index: usize,
-    scenario: &Scenario,
-    ids: &RequestIds,
-    findings: &mut Vec<CheckFinding>,
-) {
-    let operation = &snapshot.model.operations[index];
-    let finding = |severity, pointer: Option<String>, message: String| CheckFinding {
-        severity,
-        file: scenario.file.clone(),
-        line: Some(scenario.line),
-        operation: operation.key.clone(),
-        scenario: Some(scenario.name.clone()),
-        pointer,
-        message,
-    };
-    let request = request_for(snapshot, index, Some(scenario));
-    // Each scenario starts from the seeds, arranged so its state conditions hold.
-    let store = snapshot.templates.state().clone();
-    store.replace(arrange_state(snapshot, index, scenario, &request));
-    let answer = respond(snapshot, &request.to_mock_request(), ids);
-    let selected = answer
-        .headers
-        .get(SCENARIO_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let answer = if selected.as_deref() == Some(scenario.name.as_str()) {
-        answer
-    } else {
-        match &selected {
-            Some(winner) => {
-                let at = snapshot
-                    .scenarios
-                    .for_operation(index)
-                    .iter()
-                    .find(|s| &s.name == winner)
-                    .map(|s| format!(" ({}:{})", s.file, s.line))
-                    .unwrap_or_default();
-                findings.push(finding(
+    scenario: &'a Scenario,
+}
+
+impl Target<'_> {
+    /// Builds the scenario's request, confirms the scenario answers it,
+    /// and checks the answer against the definition.
+    fn check(&self, store: &StateStore, ids: &RequestIds, findings: &mut Vec<CheckFinding>) {
+        let Target {
+            snapshot,
+            api,
+            index,
+            scenario,
+        } = *self;
+        let operation = &api.model.operations[index];
+        let finding = |severity, pointer: Option<String>, message: String| CheckFinding {
+            severity,
+            file: scenario.file.clone(),
+            line: Some(scenario.line),
+            operation: operation.key.clone(),
+            scenario: Some(scenario.name.clone()),
+            pointer,
+            message,
+        };
+        // Each scenario starts from the seeds, arranged so its state conditions hold.
+        let request = request_for(api, index, Some(scenario), &seeded(api));
+        store.replace(arrange_state(api, index, scenario, &request));
+        let served = pipeline::serve(snapshot, store, &request.to_mock_request(), ids);
+        let selected = served.scenario_name().map(str::to_string);
+        let answer = if selected.as_deref() == Some(scenario.name.as_str()) {
+            served.answer
+        } else {
+            match &selected {
+                Some(winner) => {
+                    let at = api
+                        .scenarios
+                        .for_operation(index)
+                        .iter()
+                        .find(|s| &s.name == winner)
+                        .map(|s| format!(" ({}:{})", s.file, s.line))
+                        .unwrap_or_default();
+                    findings.push(finding(
                     Severity::Error,
                     None,
                     format!("shadowed by `{winner}`{at}: the request built from this scenario's `when` selects `{winner}` first"),
                 ));
-            }
-            None if answer.headers.get(crate::answer::SOURCE_HEADER).is_none()
-                && !scenario.then.skip_checks =>
-            {
-                let detail = String::from_utf8_lossy(&answer.body)
-                    .chars()
-                    .take(300)
-                    .collect::<String>();
-                findings.push(finding(
+                }
+                None if !matches!(served.source, pipeline::Source::Spec(_))
+                    && !scenario.then.skip_checks =>
+                {
+                    let detail = String::from_utf8_lossy(&served.answer.body)
+                        .chars()
+                        .take(300)
+                        .collect::<String>();
+                    findings.push(finding(
                     Severity::Error,
                     None,
-                    format!("the request built from this scenario's `when` is rejected by the request checks ({}): {detail}", answer.status),
+                    format!("the request built from this scenario's `when` is rejected by the request checks ({}): {detail}", served.answer.status),
                 ));
-            }
-            None => {
-                let why = match snapshot
-                    .scenarios
-                    .for_operation(index)
-                    .iter()
-                    .find(|s| s.name == scenario.name)
-                {
-                    Some(own) => own
-                        .when
-                        .check(&request.to_mock_request(), &[])
-                        .err()
-                        .map(|miss| format!(" ({miss})"))
-                        .unwrap_or_default(),
-                    None => String::new(),
-                };
-                findings.push(finding(
+                }
+                None => {
+                    let why = match api
+                        .scenarios
+                        .for_operation(index)
+                        .iter()
+                        .find(|s| s.name == scenario.name)
+                    {
+                        Some(own) => own
+                            .when
+                            .check(&request.to_mock_request(), &[])
+                            .err()
+                            .map(|miss| format!(" ({miss})"))
+                            .unwrap_or_default(),
+                        None => String::new(),
+                    };
+                    findings.push(finding(
                     Severity::Warning,
                     None,
                     format!("could not build a request that selects this scenario{why}; its answer is checked by forcing it"),
                 ));
+                }
             }
+            let mut forced = request.clone();
+            forced.set_header(FORCE_HEADER, scenario.name.clone());
+            store.replace(arrange_state(api, index, scenario, &request));
+            let served: Served<'_> =
+                pipeline::serve(snapshot, store, &forced.to_mock_request(), ids);
+            served.answer
+        };
+        if answer.status != scenario.then.status {
+            // The scenario was selected but did not render: the 500 explains why.
+            let detail = String::from_utf8_lossy(&answer.body);
+            let diagnostics = serde_json::from_str::<serde_json::Value>(&detail)
+                .ok()
+                .and_then(|body| {
+                    body.pointer("/issue/0/diagnostics")
+                        .or_else(|| body.get("detail"))
+                        .and_then(|d| d.as_str())
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| detail.chars().take(300).collect());
+            findings.push(finding(
+                Severity::Error,
+                None,
+                format!(
+                    "answers {} instead of {}: {diagnostics}",
+                    answer.status.as_u16(),
+                    scenario.then.status.as_u16()
+                ),
+            ));
+            return;
         }
-        let mut forced = request.clone();
-        forced.set_header(FORCE_HEADER, scenario.name.clone());
-        store.replace(arrange_state(snapshot, index, scenario, &request));
-        respond(snapshot, &forced.to_mock_request(), ids)
-    };
-    if answer.status != scenario.then.status {
-        // The scenario was selected but did not render: the 500 explains why.
-        let detail = String::from_utf8_lossy(&answer.body);
-        let diagnostics = serde_json::from_str::<serde_json::Value>(&detail)
-            .ok()
-            .and_then(|body| {
-                body.pointer("/issue/0/diagnostics")
-                    .or_else(|| body.get("detail"))
-                    .and_then(|d| d.as_str())
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| detail.chars().take(300).collect());
-        findings.push(finding(
-            Severity::Error,
-            None,
-            format!(
-                "answers {} instead of {}: {diagnostics}",
-                answer.status.as_u16(),
-                scenario.then.status.as_u16()
-            ),
-        ));
-        return;
+        let fhir = matches!(api.contract.profile(), Profile::GpConnect(_)) || api.era.is_some();
+        for problem in api.response_checks.check(&api.model, index, &answer, fhir) {
+            let pointer = Some(problem.pointer.clone());
+            findings.push(finding(problem.severity, pointer, problem.message));
+        }
     }
-    let fhir =
-        matches!(snapshot.contract.profile(), Profile::GpConnect(_)) || snapshot.era.is_some();
-    for problem in snapshot
-        .response_validators
-        .check(&snapshot.model, index, &answer, fhir)
-    {
-        let pointer = Some(problem.pointer.clone());
-        findings.push(finding(problem.severity, pointer, problem.message));
+}
+
+/// The API's seeds, as a state.
+fn seeded(api: &Api) -> StateData {
+    let mut data = StateData::default();
+    for seed in api.scenarios.seeds() {
+        data.collections
+            .insert(seed.collection.clone(), seed.documents.clone());
     }
+    data
 }
 
 /// The seeds, changed so that `target`'s state conditions hold and earlier
 /// stateful scenarios' do not: a stateful scenario is reached by arranging
 /// state, not by guessing the request.
 fn arrange_state(
-    snapshot: &Snapshot,
+    api: &Api,
     index: usize,
     target: &Scenario,
     request: &SyntheticRequest,
 ) -> StateData {
-    let store = snapshot.templates.state().clone();
-    let mut data = StateData::default();
-    for seed in snapshot.scenarios.seeds() {
-        data.collections
-            .insert(seed.collection.clone(), seed.documents.clone());
-    }
-    let operation = &snapshot.model.operations[index];
+    let mut data = seeded(api);
+    let operation = &api.model.operations[index];
     let mock = request.to_mock_request();
     let params = synth::path_params(operation, &request.path);
     let context = template_context(&mock, &params, 1, None, operation, ContextNeeds::ALL);
-    let render = |name: &str| snapshot.templates.render(name, &context).ok();
     for _ in 0..8 {
         // Id templates may read state (`state_get`): render against `data`.
-        store.replace(data.clone());
+        let current = Arc::new(data.clone());
+        let render = |name: &str| api.templates.render(name, &context, &current).ok();
         for condition in &target.state_when.conditions {
             make_condition(&mut data, condition, &render, true);
         }
         if let Some(state) = &target.state_when.requires_state {
             data.machines.insert(target.machine.clone(), state.clone());
         }
-        store.replace(data.clone());
+        let current = Arc::new(data.clone());
+        let render = |name: &str| api.templates.render(name, &context, &current).ok();
         let view = StateView {
             data: &data,
             render: &render,
         };
-        let winner = match snapshot
-            .scenarios
-            .select(index, &mock, &params, Some(&view))
-        {
+        let winner = match api.scenarios.select(index, &mock, &params, Some(&view)) {
             Selection::Scenario(winner) => winner,
             _ => break,
         };

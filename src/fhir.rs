@@ -6,6 +6,8 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde_json::json;
 
+use crate::media::media_essence;
+
 /// The FHIR version a definition speaks, told by its media types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Era {
@@ -53,16 +55,6 @@ impl Era {
             Era::Stu3 => "https://fhir.nhs.uk/STU3/ValueSet/Spine-ErrorOrWarningCode-1",
         }
     }
-}
-
-/// A media type without its parameters, lower-cased: `Application/JSON; charset=x` → `application/json`.
-pub fn media_essence(media: &str) -> String {
-    media
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
 }
 
 /// How error answers are written.

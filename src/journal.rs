@@ -43,8 +43,6 @@ pub struct Trace {
     /// Contract findings (rejections and warnings), as diagnostics.
     pub violations: Vec<String>,
     pub near_miss: Option<NearMiss>,
-    /// The request checks refused the request.
-    pub rejected: bool,
 }
 
 /// One journalled request.
@@ -59,12 +57,12 @@ pub struct Entry {
     pub body_len: usize,
     pub status: u16,
     pub duration_us: u64,
-    /// The answer's `X-Mock-Operation`, `X-Mock-Scenario` and
-    /// `X-Mock-Source` (`example`, `schema` or `empty` when the spec
-    /// answered): header values, shared with the answer rather than copied.
+    /// The operation and scenario that answered, as the header values the
+    /// snapshot built once (shared, not copied), and what a spec fallback
+    /// was made from (`example`, `schema` or `empty`).
     pub operation: Option<HeaderValue>,
     pub scenario: Option<HeaderValue>,
-    pub source: Option<HeaderValue>,
+    pub source: Option<&'static str>,
     pub trace: Option<Box<Trace>>,
 }
 
@@ -86,7 +84,7 @@ impl Entry {
     }
 
     pub fn source(&self) -> Option<&str> {
-        header_text(self.source.as_ref())
+        self.source
     }
 
     pub fn summary(&self) -> Value {

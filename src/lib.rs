@@ -25,17 +25,20 @@
 
 pub mod admin;
 pub mod answer;
+pub mod app;
 pub mod check;
 pub mod cli;
 pub mod contract;
 pub mod error;
 pub mod fhir;
-pub mod handler;
 pub mod journal;
+pub mod media;
 pub mod memory;
+pub mod pipeline;
 pub mod postman;
 pub mod reload;
 pub mod request;
+pub mod response_check;
 pub mod routes;
 pub mod scenario;
 pub mod server;
@@ -44,4 +47,3 @@ pub mod spec;
 pub mod state;
 pub mod synth;
 pub mod template;
-pub mod validate;

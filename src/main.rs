@@ -4,13 +4,14 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
+use gpconnect_mock::app::AppState;
 use gpconnect_mock::cli::{
     CheckArgs, Cli, Command, ContractArg, FhirEra, PackArgs, PostmanArgs, ProfileArg, ReportFormat,
     ServeArgs, SpecArgs,
 };
-use gpconnect_mock::contract::{ContractMode, ProfileChoice};
+use gpconnect_mock::contract::{ContractMode, ContractSettings, ProfileChoice};
 use gpconnect_mock::fhir::Era;
-use gpconnect_mock::server::{self, AppState};
+use gpconnect_mock::server;
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
 use gpconnect_mock::spec;
 
@@ -56,18 +57,19 @@ fn settings(pack: &PackArgs) -> Settings {
             FhirEra::Dstu2 => Era::Dstu2,
             FhirEra::Stu3 => Era::Stu3,
         }),
-        profile: match pack.profile {
-            ProfileArg::Auto => ProfileChoice::Auto,
-            ProfileArg::Gpconnect => ProfileChoice::GpConnect,
-            ProfileArg::None => ProfileChoice::None,
+        contract: ContractSettings {
+            profile: match pack.profile {
+                ProfileArg::Auto => ProfileChoice::Auto,
+                ProfileArg::Gpconnect => ProfileChoice::GpConnect,
+                ProfileArg::None => ProfileChoice::None,
+            },
+            mode: match pack.contract {
+                ContractArg::Strict => ContractMode::Strict,
+                ContractArg::Warn => ContractMode::Warn,
+                ContractArg::Off => ContractMode::Off,
+            },
+            asid: pack.asid.clone(),
         },
-        contract: match pack.contract {
-            ContractArg::Strict => ContractMode::Strict,
-            ContractArg::Warn => ContractMode::Warn,
-            ContractArg::Off => ContractMode::Off,
-        },
-        asid: pack.asid.clone(),
-        state: Default::default(),
         journal_size: 0,
         validate_responses: false,
     }
@@ -117,11 +119,9 @@ async fn serve_async(
     let local = listener
         .local_addr()
         .context("cannot read the bound address")?;
+    let (operations, scenarios, templates) = snapshot.counts();
     let summary = format!(
-        "{} operations, {} scenarios, {} templates from {}",
-        snapshot.model.operations.len(),
-        snapshot.scenarios.count(),
-        snapshot.templates.file_count(),
+        "{operations} operations, {scenarios} scenarios, {templates} templates from {}",
         sources.spec_label()
     );
     let state = AppState::new(snapshot, sources, settings);
@@ -145,7 +145,8 @@ async fn shutdown_signal() {
 
 fn routes(args: SpecArgs) -> ExitCode {
     let sources = Sources::resolve(args.spec, None, None);
-    let loaded = match &sources.spec {
+    let spec = sources.apis.first().and_then(|api| api.spec.as_ref());
+    let loaded = match spec {
         Some(path) => spec::load_file(path),
         None => spec::load_str(
             gpconnect_mock::snapshot::EMBEDDED_SPEC,

@@ -29,15 +29,15 @@ use http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::answer::SCENARIO_HEADER;
+use crate::app::AppState;
+use crate::app::RequestIds;
 use crate::check;
 use crate::contract::Profile;
 use crate::error::LoadErrors;
 use crate::fhir::Era;
-use crate::handler::{respond, RequestIds};
+use crate::pipeline;
 use crate::scenario::Scenario;
-use crate::server::AppState;
-use crate::snapshot::{Settings, Snapshot};
+use crate::snapshot::{Api, Snapshot};
 use crate::spec::Operation;
 use crate::state::StateStore;
 use crate::synth::{self, JwtIdentity, SyntheticRequest};
@@ -242,14 +242,17 @@ pub struct Export {
 /// `snapshot`'s state, so a running server exports from a scratch snapshot
 /// ([`scratch_snapshot`]).
 pub fn export(snapshot: &Snapshot, base_url: &str) -> Export {
-    let era = snapshot.contract.profile().era();
+    let api = &snapshot.apis[0];
+    let era = api.contract.profile().era();
     let ids = RequestIds::default();
-    let store = snapshot.templates.state().clone();
+    let store = StateStore::default();
+    let seeds: Vec<_> = snapshot.seeds().cloned().collect();
+    store.reset(&seeds);
     // Folders in the order their first operation comes in the definition
     // (so the collection starts where the definition does, not with the
     // alphabetically first tag); operations keep their order inside.
     let mut order: Vec<(String, Vec<usize>)> = Vec::new();
-    for (index, operation) in snapshot.model.operations.iter().enumerate() {
+    for (index, operation) in api.model.operations.iter().enumerate() {
         let name = folder_name(operation);
         match order.iter_mut().find(|(folder, _)| *folder == name) {
             Some((_, indices)) => indices.push(index),
@@ -262,15 +265,13 @@ pub fn export(snapshot: &Snapshot, base_url: &str) -> Export {
     for (name, indices) in order {
         let mut items = Vec::new();
         for index in indices {
-            let operation = &snapshot.model.operations[index];
-            for scenario in snapshot.scenarios.for_operation(index) {
-                let request = check::request_for(snapshot, index, Some(scenario));
+            let operation = &api.model.operations[index];
+            for scenario in api.scenarios.for_operation(index) {
                 let before = store.read();
-                let answer = respond(snapshot, &request.to_mock_request(), &ids);
-                let selected = answer
-                    .headers
-                    .get(SCENARIO_HEADER)
-                    .and_then(|v| v.to_str().ok());
+                let request = check::request_for(api, index, Some(scenario), &before);
+                let served = pipeline::serve(snapshot, &store, &request.to_mock_request(), &ids);
+                let selected = served.scenario_name();
+                let answer = &served.answer;
                 if selected != Some(scenario.name.as_str()) {
                     // Not in the collection, so not in a run of it: undo
                     // what it did to the state.
@@ -309,7 +310,7 @@ pub fn export(snapshot: &Snapshot, base_url: &str) -> Export {
         }
         requests += items.len();
         folders.push(Folder {
-            description: snapshot
+            description: api
                 .model
                 .tags
                 .iter()
@@ -319,7 +320,7 @@ pub fn export(snapshot: &Snapshot, base_url: &str) -> Export {
             item: items,
         });
     }
-    let model = &snapshot.model;
+    let model = &api.model;
     let collection = Collection {
         info: Info {
             name: format!("gpconnect-mock: {}", model.title),
@@ -348,7 +349,7 @@ pub fn export(snapshot: &Snapshot, base_url: &str) -> Export {
     };
     Export {
         collection,
-        environment: environment(snapshot, base_url),
+        environment: environment(api, base_url),
         requests,
         skipped,
     }
@@ -562,7 +563,7 @@ pub fn identity_values(era: Era) -> Vec<(&'static str, String)> {
     values
 }
 
-pub fn environment(snapshot: &Snapshot, base_url: &str) -> Environment {
+pub fn environment(api: &Api, base_url: &str) -> Environment {
     let value = |key: &str, value: String| EnvironmentValue {
         key: key.to_string(),
         value,
@@ -570,9 +571,9 @@ pub fn environment(snapshot: &Snapshot, base_url: &str) -> Environment {
         enabled: true,
     };
     let mut values = vec![value("baseUrl", base_url.trim_end_matches('/').to_string())];
-    if let Profile::GpConnect(era) = snapshot.contract.profile() {
+    if let Profile::GpConnect(era) = api.contract.profile() {
         values.push(value("sspFrom", CONSUMER_ASID.to_string()));
-        values.push(value("sspTo", snapshot.contract.asid().to_string()));
+        values.push(value("sspTo", api.contract.asid().to_string()));
         for (key, default) in identity_values(era) {
             values.push(value(key, default));
         }
@@ -812,13 +813,9 @@ pub fn base_url_from_host(host: Option<&str>) -> String {
 /// their own: exporting answers every scenario once, and must not book
 /// slots in the state the server answers from.
 pub fn scratch_snapshot(state: &AppState) -> Result<Snapshot, LoadErrors> {
-    let settings = Settings {
-        state: StateStore::new(),
-        ..state.shared.settings.clone()
-    };
     Snapshot::load(
         &state.shared.sources,
-        &settings,
+        &state.shared.settings,
         state.snapshot().generation,
     )
 }
@@ -850,7 +847,10 @@ pub async fn collection_handler(State(state): State<AppState>, headers: HeaderMa
 pub async fn environment_handler(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let snapshot = state.snapshot();
     let base_url = base_url_from_host(header_text(&headers, HOST));
-    json_response(serde_json::to_value(environment(&snapshot, &base_url)))
+    json_response(serde_json::to_value(environment(
+        &snapshot.apis[0],
+        &base_url,
+    )))
 }
 
 fn header_text(headers: &HeaderMap, name: http::HeaderName) -> Option<&str> {
@@ -885,16 +885,20 @@ mod tests {
 
     use super::*;
     use crate::contract::jwt::{self, Expectation, RecordKind};
+    use crate::pipeline::SCENARIO_HEADER;
     use crate::request::MockRequest;
-    use crate::snapshot::Sources;
+    use crate::snapshot::{ApiSource, Settings, Sources};
 
     /// The default definition and pack, with a state of its own.
     fn default_pack() -> Snapshot {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let sources = Sources {
-            spec: None,
-            scenarios: Some(root.join("scenarios")),
-            templates: Some(root.join("templates")),
+            apis: vec![ApiSource {
+                name: "gpconnect-dstu2".into(),
+                spec: None,
+                scenarios: Some(root.join("scenarios")),
+                templates: Some(root.join("templates")),
+            }],
         };
         Snapshot::load(&sources, &Settings::default(), 1).expect("the default pack loads")
     }
@@ -1081,8 +1085,8 @@ mod tests {
                 .entry(item["name"].as_str().expect("name").to_string())
                 .or_default() += 1;
         }
-        for (index, operation) in snapshot.model.operations.iter().enumerate() {
-            for scenario in snapshot.scenarios.for_operation(index) {
+        for (index, operation) in snapshot.apis[0].model.operations.iter().enumerate() {
+            for scenario in snapshot.apis[0].scenarios.for_operation(index) {
                 let name = format!("{} — {}", operation.key, scenario.name);
                 let skipped = export
                     .skipped
@@ -1097,7 +1101,7 @@ mod tests {
                 );
                 // Only scenarios that depend on state can be out of reach
                 // of a request built from `when`.
-                if !snapshot.scenarios.is_stateful(index) {
+                if !snapshot.apis[0].scenarios.is_stateful(index) {
                     assert_eq!(listed, 1, "{name} was skipped: {:?}", export.skipped);
                 }
             }
@@ -1105,7 +1109,7 @@ mod tests {
         assert_eq!(seen.len(), export.requests);
         assert_eq!(
             export.requests + export.skipped.len(),
-            snapshot.scenarios.count()
+            snapshot.apis[0].scenarios.count()
         );
         // The metadata request needs no state: it is first.
         let first = &all_items(&collection)[0];
@@ -1150,7 +1154,7 @@ mod tests {
     #[test]
     fn the_environment_follows_the_postman_format() {
         let snapshot = default_pack();
-        let environment = as_json(&environment(&snapshot, "http://localhost:9000/"));
+        let environment = as_json(&environment(&snapshot.apis[0], "http://localhost:9000/"));
         let keys: BTreeSet<&str> = environment
             .as_object()
             .expect("object")
@@ -1186,9 +1190,12 @@ mod tests {
     fn a_definition_without_a_profile_has_no_jwt_script() {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         let sources = Sources {
-            spec: Some(root.join("tests/fixtures/specs/clinic-openapi3.yaml")),
-            scenarios: None,
-            templates: None,
+            apis: vec![ApiSource {
+                name: "clinic".into(),
+                spec: Some(root.join("tests/fixtures/specs/clinic-openapi3.yaml")),
+                scenarios: None,
+                templates: None,
+            }],
         };
         let snapshot = Snapshot::load(&sources, &Settings::default(), 1).expect("loads");
         let export = export(&snapshot, DEFAULT_BASE_URL);
@@ -1441,6 +1448,9 @@ console.log(JSON.stringify(out));
         let tokens = strings(&out["tokens"]);
         assert_eq!(tokens.len(), items.len());
         let fresh = default_pack();
+        let store = StateStore::default();
+        let seeds: Vec<_> = fresh.seeds().cloned().collect();
+        store.reset(&seeds);
         let ids = RequestIds::default();
         let expected_of =
             Regex::new(r#"\.to\.(?:have\.status\((\d+)\)|eql\((".*")\))"#).expect("regex");
@@ -1468,7 +1478,7 @@ console.log(JSON.stringify(out));
             let method = Method::from_bytes(request["method"].as_str().expect("method").as_bytes())
                 .expect("method");
             let mock = MockRequest::new(method, &target, headers, Bytes::from(body));
-            let answer = respond(&fresh, &mock, &ids);
+            let answer = pipeline::serve(&fresh, &store, &mock, &ids).answer;
             let tests = strings(&item["event"][1]["script"]["exec"]).join("\n");
             let mut expected = expected_of.captures_iter(&tests);
             let status: u16 = expected

@@ -8,14 +8,13 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
+use crate::app::AppState;
 use crate::error::{LoadError, LoadErrors};
-use crate::server::AppState;
 use crate::snapshot::Snapshot;
 
 /// An editor's save is a burst of events (write, chmod, rename…); wait this
@@ -61,7 +60,7 @@ pub async fn reload_now(state: &AppState, changed: &[String]) -> Result<u64, Loa
     };
     match built {
         Ok(snapshot) => {
-            state.shared.snapshot.store(Arc::new(snapshot));
+            state.install(snapshot);
             set_status(state, ReloadStatus::default());
             tracing::info!(
                 "reloaded generation {next_generation} in {:.1} ms (changed: {changed_text})",
@@ -100,17 +99,21 @@ fn set_status(state: &AppState, status: ReloadStatus) {
 /// What is watched, as absolute paths.
 #[derive(Debug, Clone)]
 struct Targets {
-    spec: Option<PathBuf>,
+    specs: Vec<PathBuf>,
     dirs: Vec<PathBuf>,
 }
 
 impl Targets {
     fn of(state: &AppState) -> Targets {
-        let sources = &state.shared.sources;
+        let apis = &state.shared.sources.apis;
         Targets {
-            spec: sources.spec.as_deref().map(absolute),
-            dirs: [&sources.scenarios, &sources.templates]
-                .into_iter()
+            specs: apis
+                .iter()
+                .filter_map(|api| api.spec.as_deref().map(absolute))
+                .collect(),
+            dirs: apis
+                .iter()
+                .flat_map(|api| [&api.scenarios, &api.templates])
                 .flatten()
                 .map(|dir| absolute(dir))
                 .collect(),
@@ -118,14 +121,15 @@ impl Targets {
     }
 
     fn is_relevant(&self, path: &Path) -> bool {
-        self.spec.as_deref() == Some(path) || self.dirs.iter().any(|dir| path.starts_with(dir))
+        self.specs.iter().any(|spec| spec == path)
+            || self.dirs.iter().any(|dir| path.starts_with(dir))
     }
 
     /// (path, mode) pairs to watch. Parents are watched too, so that a spec
     /// replaced by rename, or a directory removed and recreated, is seen.
     fn watches(&self) -> Vec<(PathBuf, RecursiveMode)> {
         let mut out = Vec::new();
-        if let Some(parent) = self.spec.as_deref().and_then(Path::parent) {
+        for parent in self.specs.iter().filter_map(|spec| spec.parent()) {
             out.push((parent.to_path_buf(), RecursiveMode::NonRecursive));
         }
         for dir in &self.dirs {

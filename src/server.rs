@@ -1,10 +1,8 @@
-//! The HTTP server: shared state, the axum app (admin routes under
-//! `/__admin/`, every other request to the spec-driven handler), and `run`.
+//! The HTTP server: the axum app (admin routes under `/__admin/`, every
+//! other request to [`handle`], which runs the request path), and `run`.
 
 use std::future::Future;
-use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -12,67 +10,33 @@ use axum::Router;
 use http::StatusCode;
 use tokio::net::TcpListener;
 
-use crate::answer::{Answer, OPERATION_HEADER, SCENARIO_HEADER, SOURCE_HEADER};
+use crate::answer::Answer;
+use crate::app::AppState;
 use crate::fhir::{Outcome, SpineCode};
-use crate::handler::{respond, RequestIds};
-use crate::journal::{self, Entry, Journal};
-use crate::reload::ReloadStatus;
+use crate::journal::{self, Entry};
+use crate::pipeline::{self, Served};
 use crate::request::MockRequest;
-use crate::snapshot::{Settings, Snapshot, Sources};
 
 /// Request bodies above this size are refused (413) rather than buffered.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-/// State shared by every request: cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub shared: Arc<Shared>,
-}
-
-pub struct Shared {
-    /// The snapshot in force. Requests `load_full` it once and keep that
-    /// `Arc` to the end, so a reload never changes a request midway; the
-    /// swap itself is a single atomic store.
-    pub snapshot: ArcSwap<Snapshot>,
-    pub ids: RequestIds,
-    pub sources: Sources,
-    pub settings: Settings,
-    /// Serialises reloads (watcher and `/__admin/reload`); never taken by requests.
-    pub reload_lock: tokio::sync::Mutex<()>,
-    pub reload_status: std::sync::Mutex<ReloadStatus>,
-    pub journal: Journal,
-}
-
-impl AppState {
-    pub fn new(snapshot: Snapshot, sources: Sources, settings: Settings) -> Self {
-        let journal = Journal::new(settings.journal_size);
-        Self {
-            shared: Arc::new(Shared {
-                snapshot: ArcSwap::from_pointee(snapshot),
-                ids: RequestIds::default(),
-                sources,
-                settings,
-                reload_lock: tokio::sync::Mutex::new(()),
-                reload_status: std::sync::Mutex::new(ReloadStatus::default()),
-                journal,
-            }),
-        }
-    }
-
-    pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.shared.snapshot.load_full()
-    }
-}
 
 /// The application: admin API first, then every other path to the spec.
 pub fn app(state: AppState) -> Router {
     crate::admin::router().fallback(handle).with_state(state)
 }
 
+/// Every request that is not for the admin API: the body read, the
+/// request path run ([`pipeline::serve`]), the result journalled and
+/// counted, the answer written.
 async fn handle(State(state): State<AppState>, request: Request) -> Response {
     let started = std::time::Instant::now();
     let snapshot = state.snapshot();
     let (parts, body) = request.into_parts();
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
         Err(_) => {
@@ -81,47 +45,64 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
                 SpineCode::BAD_REQUEST,
                 format!("request body larger than {MAX_BODY_BYTES} bytes, or unreadable"),
             );
-            let mut answer = Answer::error(&outcome, snapshot.error_style);
-            if snapshot.contract.no_store() {
-                answer.headers.insert(
-                    http::header::CACHE_CONTROL,
-                    http::HeaderValue::from_static("no-store"),
-                );
-            }
-            return into_response(answer);
+            let served = pipeline::refuse(&snapshot, parts.uri.path(), &outcome);
+            return into_response(served.answer);
         }
     };
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
     let request = MockRequest::new(parts.method, path_and_query, parts.headers, body);
-    let mut answer = respond(&snapshot, &request, &state.shared.ids);
+    let shared = &state.shared;
+    let mut served = pipeline::serve(&snapshot, &shared.store, &request, &shared.ids);
+    shared.hits.load().count(&snapshot, &served);
+    record(&state, &request, path_and_query, &mut served, started);
+    let answer = served.answer;
     drop(snapshot);
-    let journal = &state.shared.journal;
-    if journal.is_enabled() {
-        let header = |name: &http::HeaderName| answer.headers.get(name).cloned();
-        let entry = Entry {
-            id: journal.next_id(),
-            time: chrono::Utc::now(),
-            head: journal::RequestHead::new(path_and_query, &request.headers),
-            body: journal::capped(&request.body),
-            body_len: request.body.len(),
-            status: answer.status.as_u16(),
-            duration_us: started.elapsed().as_micros() as u64,
-            operation: header(&OPERATION_HEADER),
-            scenario: header(&SCENARIO_HEADER),
-            source: header(&SOURCE_HEADER),
-            trace: answer.trace.take(),
-            method: request.method,
-        };
-        journal.record(entry);
-    }
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }
     into_response(answer)
+}
+
+/// Journals one served request (when the journal is on).
+fn record(
+    state: &AppState,
+    request: &MockRequest,
+    path_and_query: &str,
+    served: &mut Served<'_>,
+    started: std::time::Instant,
+) {
+    let journal = &state.shared.journal;
+    if !journal.is_enabled() {
+        return;
+    }
+    let api = served.api;
+    let operation = served
+        .operation
+        .and_then(|index| api.operation_headers.get(index))
+        .cloned();
+    let scenario = match (served.scenario, served.operation) {
+        (Some(scenario), Some(index)) => api
+            .runtime(index, scenario)
+            .and_then(|runtime| runtime.name_header.clone()),
+        _ => None,
+    };
+    let source = match served.source {
+        pipeline::Source::Spec(source) => Some(source.label()),
+        _ => None,
+    };
+    journal.record(Entry {
+        id: journal.next_id(),
+        time: chrono::Utc::now(),
+        head: journal::RequestHead::new(path_and_query, &request.headers),
+        body: journal::capped(&request.body),
+        body_len: request.body.len(),
+        status: served.answer.status.as_u16(),
+        duration_us: started.elapsed().as_micros() as u64,
+        operation,
+        scenario,
+        source,
+        trace: served.trace.take(),
+        method: request.method.clone(),
+    });
 }
 
 pub fn into_response(answer: Answer) -> Response {

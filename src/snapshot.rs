@@ -1,34 +1,50 @@
 //! One immutable, fully loaded version of everything a request reads: the
-//! definition, its routes, scenarios, templates and precomputed answers.
+//! mounted APIs, each with its definition, routes, scenarios, templates,
+//! contract and precomputed answers.
 //!
 //! A snapshot is built off the request path and only ever replaced whole
-//! (see `reload`), so a request sees one consistent version from start to end.
+//! (see `reload`), so a request sees one consistent version from start to
+//! end. Nothing in it changes after loading except what is named a cache
+//! below: each holds something computed from the snapshot itself, never
+//! from another request's data, and dropping it would change no answer.
+//!
+//! - [`ScenarioRuntime::static_answer`]: a request-independent scenario's
+//!   answer, rendered on first use.
+//! - `Contract`'s JWT verdict cache and lazily compiled body schemas
+//!   (`contract`), and [`ResponseChecks`]' lazily compiled response
+//!   schemas.
+//! - `Templates`' output size hints (the size of the next render's buffer).
+//!
+//! The booking state is not here: it outlives snapshots and is owned by the
+//! application state (`app`).
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use http::HeaderValue;
 
-use crate::answer::{add_fixed_headers, spec_fallback, Answer, ContextNeeds};
-use crate::contract::{Contract, ContractMode, ProfileChoice};
+use crate::answer::{spec_fallback, Answer, ContextNeeds, SpecSource};
+use crate::contract::{Contract, ContractSettings};
 use crate::error::{LoadError, LoadErrors};
 use crate::fhir::{Era, ErrorStyle};
+use crate::response_check::ResponseChecks;
 use crate::routes::RouteTable;
-use crate::scenario::{self, Scenario, ScenarioSet};
+use crate::scenario::{self, HeaderSource, Scenario, ScenarioSet};
 use crate::spec::{self, ApiModel};
-use crate::state::StateStore;
+use crate::state::Seed;
 use crate::template::Templates;
-use crate::validate::ResponseValidators;
 
 /// The project's own GP Connect (DSTU2) definition, served when no spec is given.
 pub const EMBEDDED_SPEC: &str = include_str!("../downloads/swagger/swagger.json");
 pub const EMBEDDED_SPEC_LABEL: &str = "downloads/swagger/swagger.json (embedded)";
 
-/// Where a snapshot is loaded from.
+/// Where one API is loaded from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sources {
+pub struct ApiSource {
+    /// How the API is named in logs, health and `routes`.
+    pub name: String,
     /// `None`: the embedded default definition.
     pub spec: Option<PathBuf>,
     /// `None`: no scenarios (every operation answers from the spec).
@@ -36,13 +52,28 @@ pub struct Sources {
     pub templates: Option<PathBuf>,
 }
 
+impl ApiSource {
+    pub fn spec_label(&self) -> String {
+        match &self.spec {
+            Some(path) => path.display().to_string(),
+            None => EMBEDDED_SPEC_LABEL.to_string(),
+        }
+    }
+}
+
+/// Where a snapshot is loaded from: the APIs to mount, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources {
+    pub apis: Vec<ApiSource>,
+}
+
 impl Sources {
-    /// Resolves the CLI's paths. Without `--spec`, the project's default
-    /// definition and, unless given, its default pack (`scenarios/`,
-    /// `templates/`) are used: from the working directory when it holds
-    /// them, else from the source tree this binary was built from. With
-    /// `--spec`, only the directories given are loaded, since the default
-    /// pack speaks to the default definition.
+    /// Resolves the CLI's paths into a one-API list. Without `--spec`, the
+    /// project's default definition and, unless given, its default pack
+    /// (`scenarios/`, `templates/`) are used: from the working directory
+    /// when it holds them, else from the source tree this binary was built
+    /// from. With `--spec`, only the directories given are loaded, since
+    /// the default pack speaks to the default definition.
     pub fn resolve(
         spec: Option<PathBuf>,
         scenarios: Option<PathBuf>,
@@ -56,28 +87,33 @@ impl Sources {
             let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name);
             built.is_dir().then_some(built)
         };
-        match spec {
-            Some(spec) => Sources {
+        let api = match spec {
+            Some(spec) => ApiSource {
+                name: "api".to_string(),
                 spec: Some(spec),
                 scenarios,
                 templates,
             },
             None => {
                 let local_spec = PathBuf::from("downloads/swagger/swagger.json");
-                Sources {
+                ApiSource {
+                    name: "gpconnect-dstu2".to_string(),
                     spec: local_spec.is_file().then_some(local_spec),
                     scenarios: scenarios.or_else(|| default_dir("scenarios")),
                     templates: templates.or_else(|| default_dir("templates")),
                 }
             }
-        }
+        };
+        Sources { apis: vec![api] }
     }
 
+    /// The definitions, as labelled in messages, joined.
     pub fn spec_label(&self) -> String {
-        match &self.spec {
-            Some(path) => path.display().to_string(),
-            None => EMBEDDED_SPEC_LABEL.to_string(),
-        }
+        self.apis
+            .iter()
+            .map(ApiSource::spec_label)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -86,14 +122,8 @@ impl Sources {
 pub struct Settings {
     /// Force the FHIR era instead of detecting it from media types.
     pub era_override: Option<Era>,
-    /// `--profile`: which rules beyond the spec's own apply.
-    pub profile: ProfileChoice,
-    /// `--contract`: reject, warn about, or skip contract violations.
-    pub contract: ContractMode,
-    /// `--asid`: the provider ASID `Ssp-To` must name (`None`: the default).
-    pub asid: Option<String>,
-    /// The server's state: shared by every snapshot, kept across reloads.
-    pub state: Arc<StateStore>,
+    /// `--profile`, `--contract`, `--asid`.
+    pub contract: ContractSettings,
     /// `--journal-size`: requests kept for `/__admin/requests` (0: none).
     pub journal_size: usize,
     /// `--validate-responses`: check each answer against the definition.
@@ -106,38 +136,138 @@ pub struct Snapshot {
     /// Goes up by one on each successful load.
     pub generation: u64,
     pub loaded_at: DateTime<Utc>,
+    /// The mounted APIs, in the order of [`Sources::apis`].
+    pub apis: Vec<Api>,
+    /// How long the load took, in milliseconds.
+    pub load_ms: f64,
+}
+
+/// One mounted API: a definition and its pack, served under its base path.
+#[derive(Debug)]
+pub struct Api {
+    pub name: String,
+    /// The path prefix its routes live under (the definition's `basePath`
+    /// or server path; "" for none).
+    pub base_path: String,
     pub model: ApiModel,
     pub routes: RouteTable,
     pub scenarios: ScenarioSet,
     pub templates: Templates,
     /// The spec-derived answer per operation (same index as operations).
-    pub fallbacks: Vec<Answer>,
+    pub fallbacks: Vec<(Answer, SpecSource)>,
     /// `X-Mock-Operation` per operation, built once.
-    pub operation_headers: Vec<http::HeaderValue>,
+    pub operation_headers: Vec<HeaderValue>,
     pub era: Option<Era>,
     pub error_style: ErrorStyle,
     /// The compiled request checks.
     pub contract: Contract,
-    /// Response schemas, compiled on first use (`check`, `--validate-responses`).
-    pub response_validators: ResponseValidators,
+    /// Response checks (`check`, `--validate-responses`).
+    pub response_checks: ResponseChecks,
     /// Per operation, per scenario (same order as the scenario set): what
     /// the request path keeps about each scenario.
     pub runtime: Vec<Vec<ScenarioRuntime>>,
     /// See [`Settings::validate_responses`].
     pub validate_responses: bool,
-    /// How long the load took, in milliseconds.
-    pub load_ms: f64,
 }
 
 impl Snapshot {
-    /// Loads spec, templates and scenarios; every problem is reported.
+    /// Loads every API of `sources`; every problem of every API is reported.
     pub fn load(
         sources: &Sources,
         settings: &Settings,
         generation: u64,
     ) -> Result<Snapshot, LoadErrors> {
         let started = Instant::now();
-        let model = match &sources.spec {
+        let mut apis = Vec::with_capacity(sources.apis.len());
+        let mut errors = Vec::new();
+        for source in &sources.apis {
+            match Api::load(source, settings) {
+                Ok(api) => apis.push(api),
+                Err(LoadErrors(mut api_errors)) => errors.append(&mut api_errors),
+            }
+        }
+        errors.extend(overlapping_base_paths(&apis));
+        if sources.apis.is_empty() {
+            errors.push(LoadError::new("sources", None, "no API to mount"));
+        }
+        if !errors.is_empty() {
+            return Err(LoadErrors(errors));
+        }
+        let snapshot = Snapshot {
+            generation,
+            loaded_at: Utc::now(),
+            apis,
+            load_ms: started.elapsed().as_secs_f64() * 1000.0,
+        };
+        crate::memory::release_free_memory();
+        Ok(snapshot)
+    }
+
+    /// The API that serves `path`: the one with the longest base path that
+    /// is a whole-segment prefix of it; else the first, whose answer (a 404
+    /// naming its nearest path) is the most helpful there is.
+    pub fn api_for(&self, path: &str) -> &Api {
+        let serves = |api: &&Api| {
+            let base = api.base_path.trim_end_matches('/');
+            base.is_empty()
+                || path
+                    .strip_prefix(base)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        self.apis
+            .iter()
+            .filter(serves)
+            .max_by_key(|api| api.base_path.len())
+            .or_else(|| self.apis.first())
+            .expect("Snapshot::load refuses to mount no API")
+    }
+
+    /// The API named `name`.
+    pub fn api(&self, name: &str) -> Option<&Api> {
+        self.apis.iter().find(|api| api.name == name)
+    }
+
+    /// The seeds of every API's scenario pack.
+    pub fn seeds(&self) -> impl Iterator<Item = &Seed> {
+        self.apis.iter().flat_map(|api| api.scenarios.seeds())
+    }
+
+    /// Operations, scenarios and template files over every API.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        self.apis.iter().fold((0, 0, 0), |(o, s, t), api| {
+            (
+                o + api.model.operations.len(),
+                s + api.scenarios.count(),
+                t + api.templates.file_count(),
+            )
+        })
+    }
+}
+
+/// Two mounted APIs whose base paths overlap would fight over requests.
+fn overlapping_base_paths(apis: &[Api]) -> Vec<LoadError> {
+    let mut errors = Vec::new();
+    for (index, api) in apis.iter().enumerate() {
+        for other in &apis[..index] {
+            if api.base_path.trim_end_matches('/') == other.base_path.trim_end_matches('/') {
+                errors.push(LoadError::new(
+                    &api.model.source,
+                    None,
+                    format!(
+                        "API `{}` is mounted at `{}`, which API `{}` ({}) already serves",
+                        api.name, api.base_path, other.name, other.model.source
+                    ),
+                ));
+            }
+        }
+    }
+    errors
+}
+
+impl Api {
+    /// Loads one API: spec, templates and scenarios; every problem is reported.
+    pub fn load(source: &ApiSource, settings: &Settings) -> Result<Api, LoadErrors> {
+        let model = match &source.spec {
             Some(path) => spec::load_file(path)?,
             None => spec::load_str(EMBEDDED_SPEC, EMBEDDED_SPEC_LABEL)?,
         };
@@ -146,17 +276,16 @@ impl Snapshot {
             errors.append(&mut route_errors);
             RouteTable::default()
         });
-        let mut templates = match &sources.templates {
-            Some(dir) => {
-                Templates::load_dir(dir, &dir.display().to_string(), settings.state.clone())
-                    .unwrap_or_else(|mut template_errors| {
-                        errors.append(&mut template_errors);
-                        Templates::new(settings.state.clone())
-                    })
-            }
-            None => Templates::new(settings.state.clone()),
+        let mut templates = match &source.templates {
+            Some(dir) => Templates::load_dir(dir, &dir.display().to_string()).unwrap_or_else(
+                |mut template_errors| {
+                    errors.append(&mut template_errors);
+                    Templates::new()
+                },
+            ),
+            None => Templates::new(),
         };
-        let scenarios = match &sources.scenarios {
+        let scenarios = match &source.scenarios {
             Some(dir) => {
                 scenario::load_dir(dir, &dir.display().to_string(), &model, &mut templates)
                     .unwrap_or_else(|mut scenario_errors| {
@@ -175,31 +304,21 @@ impl Snapshot {
             .or_else(|| Era::detect(model.media_types()));
         // Errors follow the profile: OperationOutcomes for GP Connect,
         // problem+json otherwise.
-        let contract = Contract::compile(&model, settings, era);
+        let contract = Contract::compile(&model, &settings.contract, era);
         let error_style = contract.error_style();
-        let operation_headers: Vec<http::HeaderValue> = model
+        let operation_headers: Vec<HeaderValue> = model
             .operations
             .iter()
             .map(|op| {
-                http::HeaderValue::from_str(&op.key)
-                    .unwrap_or(http::HeaderValue::from_static("unprintable"))
+                HeaderValue::from_str(&op.key).unwrap_or(HeaderValue::from_static("unprintable"))
             })
             .collect();
-        // Complete with the headers every answer gets, so serving one
-        // copies it and adds nothing.
         let fallbacks = model
             .operations
             .iter()
-            .zip(&operation_headers)
-            .map(|(op, header)| {
-                let mut answer = spec_fallback(&model, op);
-                add_fixed_headers(&mut answer, Some(header), contract.no_store());
-                answer
-            })
+            .map(|op| spec_fallback(&model, op))
             .collect();
-        // New collections are seeded now; existing state survives reloads.
-        settings.state.seed_missing(scenarios.seeds());
-        let response_validators = ResponseValidators::new(&model);
+        let response_checks = ResponseChecks::new(&model);
         let runtime = (0..model.operations.len())
             .map(|index| {
                 scenarios
@@ -209,9 +328,9 @@ impl Snapshot {
                     .collect()
             })
             .collect();
-        let snapshot = Snapshot {
-            generation,
-            loaded_at: Utc::now(),
+        Ok(Api {
+            name: source.name.clone(),
+            base_path: model.prefix.clone(),
             model,
             routes,
             scenarios,
@@ -221,25 +340,31 @@ impl Snapshot {
             era,
             error_style,
             contract,
-            response_validators,
+            response_checks,
             runtime,
             validate_responses: settings.validate_responses,
-            load_ms: started.elapsed().as_secs_f64() * 1000.0,
-        };
-        crate::memory::release_free_memory();
-        Ok(snapshot)
+        })
+    }
+
+    /// The runtime record of `scenario`, one of operation `operation`'s.
+    pub fn runtime(&self, operation: usize, scenario: &Scenario) -> Option<&ScenarioRuntime> {
+        let scenarios = self.scenarios.for_operation(operation);
+        let position = scenarios.iter().position(|s| std::ptr::eq(s, scenario))?;
+        self.runtime.get(operation)?.get(position)
     }
 }
 
 /// What the request path keeps about one scenario of a snapshot.
 #[derive(Debug)]
 pub struct ScenarioRuntime {
-    /// How often it answered since this snapshot loaded.
-    pub hits: AtomicU64,
-    /// Its answer, rendered once, when it is the same for every request.
+    /// Cache: its answer, rendered on first use, when it is the same for
+    /// every request. Rendering the default pack's metadata once instead of
+    /// per request is what puts that case at the bare server's speed.
     pub static_answer: Option<OnceLock<Answer>>,
     /// The parts of the request its templates read.
     pub needs: ContextNeeds,
+    /// Its name as `X-Mock-Scenario`, built once (`None`: not valid in HTTP).
+    pub name_header: Option<HeaderValue>,
 }
 
 impl ScenarioRuntime {
@@ -255,8 +380,8 @@ impl ScenarioRuntime {
                     .headers
                     .iter()
                     .filter_map(|(_, source)| match source {
-                        crate::scenario::HeaderSource::Template(name) => Some(name.as_str()),
-                        crate::scenario::HeaderSource::Fixed(_) => None,
+                        HeaderSource::Template(name) => Some(name.as_str()),
+                        HeaderSource::Fixed(_) => None,
                     }),
             )
             .collect();
@@ -265,22 +390,13 @@ impl ScenarioRuntime {
                 .iter()
                 .all(|name| templates.is_request_independent(name));
         Self {
-            hits: AtomicU64::new(0),
             static_answer: is_static.then(OnceLock::new),
             needs: if scenario.is_stateful() {
                 ContextNeeds::ALL
             } else {
                 ContextNeeds::of(&names, templates)
             },
+            name_header: HeaderValue::from_str(&scenario.name).ok(),
         }
-    }
-}
-
-impl Snapshot {
-    /// The runtime record of `scenario`, one of operation `operation`'s.
-    pub fn runtime(&self, operation: usize, scenario: &Scenario) -> Option<&ScenarioRuntime> {
-        let scenarios = self.scenarios.for_operation(operation);
-        let position = scenarios.iter().position(|s| std::ptr::eq(s, scenario))?;
-        self.runtime.get(operation)?.get(position)
     }
 }

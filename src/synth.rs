@@ -167,7 +167,7 @@ pub fn for_scenario(
         let media = body_spec
             .content
             .iter()
-            .find(|m| crate::answer::is_json_media(&m.media_type))
+            .find(|m| crate::media::is_json_media(&m.media_type))
             .or_else(|| body_spec.content.first());
         if let Some(media) = media {
             let mut body = media

@@ -24,7 +24,6 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use crate::answer::Answer;
 use crate::fhir::{Era, ErrorStyle, Outcome, SpineCode};
 use crate::request::MockRequest;
-use crate::snapshot::Settings;
 use crate::spec::ApiModel;
 
 /// The header that carries each violation in `warn` mode.
@@ -53,6 +52,17 @@ pub enum ProfileChoice {
     Auto,
     GpConnect,
     None,
+}
+
+/// The command line's say on the contract (`--profile`, `--contract`, `--asid`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContractSettings {
+    /// Which rules beyond the definition's own apply.
+    pub profile: ProfileChoice,
+    /// Reject, warn about, or skip violations.
+    pub mode: ContractMode,
+    /// The provider ASID `Ssp-To` must name (`None`: [`DEFAULT_ASID`]).
+    pub asid: Option<String>,
 }
 
 /// The profile in force for a snapshot.
@@ -181,7 +191,7 @@ pub struct Contract {
 impl Contract {
     /// Compiles the rules of every operation of `model`. Cheap: schemas are
     /// compiled into validators only when first needed.
-    pub fn compile(model: &ApiModel, settings: &Settings, era: Option<Era>) -> Contract {
+    pub fn compile(model: &ApiModel, settings: &ContractSettings, era: Option<Era>) -> Contract {
         let profile = Profile::resolve(settings.profile, era);
         let operations = model
             .operations
@@ -194,7 +204,7 @@ impl Contract {
             })
             .collect();
         Contract {
-            mode: settings.contract,
+            mode: settings.mode,
             profile,
             asid: settings
                 .asid
@@ -231,24 +241,24 @@ impl Contract {
         matches!(self.profile, Profile::GpConnect(_))
     }
 
-    /// Every violation of `request` to operation `index`, in the order the
-    /// rules run (headers, JWT, media types, parameters, body). Empty when
-    /// the mode is `off` or the request is fine.
+    /// The one verdict on `request` to operation `index`: every violation,
+    /// in the order the rules run (headers, JWT, media types, parameters,
+    /// body). Empty when the mode is `off` or the request is fine.
     pub fn check(
         &self,
         model: &ApiModel,
         index: usize,
         request: &MockRequest,
         path_params: &[(String, String)],
-    ) -> Vec<Violation> {
+    ) -> Verdict {
         let mut out = Vec::new();
         if self.mode == ContractMode::Off {
-            return out;
+            return Verdict::new(self.mode, out);
         }
         let (Some(rules), Some(operation)) =
             (self.operations.get(index), model.operations.get(index))
         else {
-            return out;
+            return Verdict::new(self.mode, out);
         };
         let root = &model.schema_root;
         match (&rules.gpc, self.profile) {
@@ -272,49 +282,74 @@ impl Contract {
                 rules.spec.check_body(operation, root, request, &mut out);
             }
         }
-        out
+        Verdict::new(self.mode, out)
+    }
+}
+
+/// The contract's one verdict on one request. What it means for the answer
+/// depends on the scenario chosen (which may waive the checks), so the
+/// request path asks [`Verdict::ruling`] once that is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    mode: ContractMode,
+    violations: Vec<Violation>,
+}
+
+/// What a verdict does to the answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ruling<'v> {
+    /// Answer the first violation instead of any scenario (`strict`).
+    Reject(&'v Violation),
+    /// Serve the answer; each of these is reported on it (`warn`, or a
+    /// scenario with `skip_checks`). Empty for a clean request.
+    Serve(&'v [Violation]),
+}
+
+impl Verdict {
+    pub fn new(mode: ContractMode, violations: Vec<Violation>) -> Self {
+        Self { mode, violations }
     }
 
-    /// The answer that replaces the scenario's, if any: in `strict` mode the
-    /// first violation, unless the chosen scenario skips checks.
-    pub fn rejection(
-        &self,
-        operation_key: &str,
-        violations: &[Violation],
-        scenario_skips_checks: bool,
-    ) -> Option<Outcome> {
-        if self.mode != ContractMode::Strict || scenario_skips_checks {
-            return None;
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// The verdict applied to the chosen scenario: `waived` when it has
+    /// `skip_checks`.
+    pub fn ruling(&self, waived: bool) -> Ruling<'_> {
+        match self.violations.first() {
+            Some(first) if self.mode == ContractMode::Strict && !waived => Ruling::Reject(first),
+            _ => Ruling::Serve(&self.violations),
         }
-        let first = violations.first()?;
-        tracing::info!(
+    }
+}
+
+/// Logs a rejection (the answer itself says what is wrong).
+pub fn log_rejection(operation_key: &str, violation: &Violation) {
+    tracing::info!(
+        operation = operation_key,
+        status = violation.status.as_u16(),
+        "request rejected: {}",
+        violation.diagnostics()
+    );
+}
+
+/// A served answer to a request with violations (`warn` mode, or a
+/// scenario that skips checks): one `X-Contract-Violation` each, logged.
+pub fn annotate(answer: &mut Answer, operation_key: &str, violations: &[Violation]) {
+    for violation in violations {
+        tracing::warn!(
             operation = operation_key,
-            status = first.status.as_u16(),
-            "request rejected: {}",
-            first.diagnostics()
+            "contract violation: {}",
+            violation.diagnostics()
         );
-        Some(first.outcome())
-    }
-
-    /// A served answer to a request with violations (`warn` mode, or a
-    /// scenario that skips checks): one `X-Contract-Violation` each, logged.
-    pub fn annotate(
-        &self,
-        mut answer: Answer,
-        operation_key: &str,
-        violations: &[Violation],
-    ) -> Answer {
-        for violation in violations {
-            tracing::warn!(
-                operation = operation_key,
-                "contract violation: {}",
-                violation.diagnostics()
-            );
-            answer
-                .headers
-                .append(VIOLATION_HEADER, violation.header_value());
-        }
         answer
+            .headers
+            .append(VIOLATION_HEADER, violation.header_value());
     }
 }
 
@@ -337,6 +372,25 @@ mod tests {
             Profile::resolve(ProfileChoice::GpConnect, None),
             Profile::GpConnect(Era::Stu3)
         );
+    }
+
+    #[test]
+    fn rulings_follow_mode_and_waiver() {
+        let violation = Violation::bad_request("header Ssp-From", "is required");
+        let strict = Verdict::new(ContractMode::Strict, vec![violation.clone()]);
+        assert_eq!(strict.ruling(false), Ruling::Reject(&violation));
+        assert_eq!(
+            strict.ruling(true),
+            Ruling::Serve(std::slice::from_ref(&violation))
+        );
+        let warn = Verdict::new(ContractMode::Warn, vec![violation.clone()]);
+        assert_eq!(
+            warn.ruling(false),
+            Ruling::Serve(std::slice::from_ref(&violation))
+        );
+        let clean = Verdict::new(ContractMode::Strict, Vec::new());
+        assert!(clean.is_clean());
+        assert_eq!(clean.ruling(false), Ruling::Serve(&[]));
     }
 
     #[test]

@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use super::gpconnect;
 use super::{shown, Profile, Violation};
-use crate::answer::is_json_media;
-use crate::fhir::{media_essence, Era, SpineCode};
+use crate::fhir::{Era, SpineCode};
+use crate::media::{is_json_media, media_essence};
 use crate::request::MockRequest;
 use crate::spec::schema::{self, error_text, LazyValidator};
 use crate::spec::{Operation, Param, ParamLocation};

@@ -520,8 +520,8 @@ fn compile_scenario(
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };
-    let media = crate::answer::content_type_for(operation, status.as_u16());
-    let json_body = crate::answer::is_json_media(&media);
+    let media = crate::media::content_type_for(operation, status.as_u16());
+    let json_body = crate::media::is_json_media(&media);
     // A media type that is no header value is not sent (as before).
     let content_type = HeaderValue::from_str(&media).ok();
     let body_template = match (&def.then.template, &def.then.body) {
@@ -717,7 +717,7 @@ fn load_seed(text: &str, file: &str, templates: &mut Templates) -> Result<Seed, 
     let name = format!("{file}#seed");
     templates.register(&name, text, file, 1)?;
     let rendered = templates
-        .render(&name, &handlebars::Context::null())
+        .render(&name, &handlebars::Context::null(), &Default::default())
         .map_err(|failure| {
             LoadError::new(file, failure.line, format!("seed template: {failure}"))
         })?;
@@ -851,6 +851,8 @@ mod tests {
         let sources = crate::snapshot::Sources::resolve(None, None, None);
         crate::snapshot::Snapshot::load(&sources, &crate::snapshot::Settings::default(), 1)
             .expect("the default pack loads")
+            .apis
+            .remove(0)
             .scenarios
     }
 

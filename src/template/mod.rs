@@ -19,7 +19,7 @@ use handlebars::{
 use serde_json::{json, Value};
 
 use crate::error::LoadError;
-use crate::state::{reference_id, StateStore};
+use crate::state::{reference_id, StateData};
 
 mod flat;
 
@@ -29,8 +29,6 @@ pub use flat::FlatValues;
 /// The compiled templates of one snapshot.
 pub struct Templates {
     registry: Handlebars<'static>,
-    /// The state the `state_*` helpers read.
-    state: Arc<StateStore>,
     /// Every template's and partial's text, to tell request-independent
     /// templates (rendered once per snapshot) from the rest.
     sources: HashMap<String, String>,
@@ -114,27 +112,25 @@ impl std::fmt::Display for RenderFailure {
     }
 }
 
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Templates {
-    /// An empty registry with the mock's escaping, strictness and helpers;
-    /// the `state_*` helpers read `state`.
-    pub fn new(state: Arc<StateStore>) -> Self {
+    /// An empty registry with the mock's escaping, strictness and helpers.
+    pub fn new() -> Self {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.set_prevent_indent(true);
         registry.register_escape_fn(escape_json_string);
         register_helpers(&mut registry);
         for kind in [StateRead::Get, StateRead::List, StateRead::Count] {
-            registry.register_helper(
-                kind.name(),
-                Box::new(StateHelper {
-                    kind,
-                    state: state.clone(),
-                }),
-            );
+            registry.register_helper(kind.name(), Box::new(StateHelper { kind }));
         }
         Self {
             registry,
-            state,
             sources: HashMap::new(),
             partial_sources: HashMap::new(),
             file_names: Vec::new(),
@@ -142,23 +138,15 @@ impl Templates {
         }
     }
 
-    /// An empty registry reading a state of its own (tests, tools).
+    /// An empty registry (tests, tools).
     pub fn empty() -> Self {
-        Self::new(StateStore::new())
-    }
-
-    pub fn state(&self) -> &Arc<StateStore> {
-        &self.state
+        Self::new()
     }
 
     /// Loads every file under `dir` (missing directory: no templates).
     /// `label` is how the directory is named in errors.
-    pub fn load_dir(
-        dir: &Path,
-        label: &str,
-        state: Arc<StateStore>,
-    ) -> Result<Self, Vec<LoadError>> {
-        let mut templates = Self::new(state);
+    pub fn load_dir(dir: &Path, label: &str) -> Result<Self, Vec<LoadError>> {
+        let mut templates = Self::new();
         let mut errors = Vec::new();
         let mut files = Vec::new();
         if dir.exists() {
@@ -401,7 +389,15 @@ impl Templates {
     /// Renders `name` into a string sized from its earlier renders
     /// (Handlebars' own output starts at 8 KiB and doubles: a waste for a
     /// small body, a copy for a large one).
-    pub fn render(&self, name: &str, context: &Context) -> Result<String, RenderFailure> {
+    /// The `state_*` helpers read `state`, the booking state as the caller
+    /// holds it (under the writer lock for a stateful operation).
+    pub fn render(
+        &self,
+        name: &str,
+        context: &Context,
+        state: &Arc<StateData>,
+    ) -> Result<String, RenderFailure> {
+        let _state = StateScope::enter(state);
         let failure = |error: RenderError| RenderFailure {
             template: error
                 .template_name
@@ -840,7 +836,31 @@ impl StateRead {
 
 struct StateHelper {
     kind: StateRead,
-    state: Arc<StateStore>,
+}
+
+thread_local! {
+    /// The booking state of the render under way on this thread. Handlebars
+    /// gives helpers no slot for data of the caller's, so
+    /// [`Templates::render`], which is handed the state explicitly, puts it
+    /// here for the render's duration (renders are synchronous).
+    static RENDER_STATE: std::cell::RefCell<Option<Arc<StateData>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Makes `state` the one the `state_*` helpers read until dropped; restores
+/// the previous one, so nested renders are fine.
+struct StateScope(Option<Arc<StateData>>);
+
+impl StateScope {
+    fn enter(state: &Arc<StateData>) -> StateScope {
+        StateScope(RENDER_STATE.with(|slot| slot.replace(Some(state.clone()))))
+    }
+}
+
+impl Drop for StateScope {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        RENDER_STATE.with(|slot| *slot.borrow_mut() = previous);
+    }
 }
 
 impl HelperDef for StateHelper {
@@ -851,7 +871,14 @@ impl HelperDef for StateHelper {
         _: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
-        let data = self.state.read();
+        let data = RENDER_STATE
+            .with(|slot| slot.borrow().clone())
+            .ok_or_else(|| {
+                RenderErrorReason::Other(format!(
+                    "{}: no booking state is given to this render",
+                    self.kind.name()
+                ))
+            })?;
         let collection = text(param(h, 0));
         let documents = data.collections.get(&collection);
         let value = match self.kind {
@@ -1182,7 +1209,7 @@ mod tests {
         names
             .into_iter()
             .map(|name| {
-                let out = templates.render(&name, &context);
+                let out = templates.render(&name, &context, &Default::default());
                 (name, out)
             })
             .collect()
@@ -1265,7 +1292,7 @@ mod tests {
         );
         assert_eq!(
             inlined
-                .render("shadowed", &Context::null())
+                .render("shadowed", &Context::null(), &Default::default())
                 .expect("renders"),
             "other"
         );
@@ -1274,7 +1301,7 @@ mod tests {
     #[test]
     fn inlining_leaves_the_default_pack_output_unchanged() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
-        let load = || Templates::load_dir(&dir, "templates", StateStore::new()).expect("loads");
+        let load = || Templates::load_dir(&dir, "templates").expect("loads");
         let original = load();
         let mut inlined = load();
         inlined.inline_constant_partials();
@@ -1361,8 +1388,7 @@ mod tests {
     #[test]
     fn the_default_care_record_needs_no_parse_per_request() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
-        let mut templates =
-            Templates::load_dir(&dir, "templates", StateStore::new()).expect("loads");
+        let mut templates = Templates::load_dir(&dir, "templates").expect("loads");
         templates.prepare_for_requests();
         for name in [
             "patient/carerecord/SUM.json.hbs",
@@ -1377,7 +1403,11 @@ mod tests {
         templates
             .register("t", template, "t.hbs", 1)
             .expect("template compiles");
-        templates.render("t", &Context::wraps(data).expect("context"))
+        templates.render(
+            "t",
+            &Context::wraps(data).expect("context"),
+            &Default::default(),
+        )
     }
 
     #[test]

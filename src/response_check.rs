@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use crate::answer::{is_json_media, Answer};
-use crate::fhir::media_essence;
+use crate::answer::Answer;
+use crate::media::{is_json_media, media_essence};
 use crate::spec::schema::{error_text, LazyValidator};
 use crate::spec::{ApiModel, Operation};
 
@@ -38,12 +38,12 @@ impl Finding {
 
 /// Response schema validators of one snapshot, compiled on first use.
 #[derive(Debug, Default)]
-pub struct ResponseValidators {
+pub struct ResponseChecks {
     /// Per operation, per declared response (same order as `responses`).
     validators: Vec<Vec<LazyValidator>>,
 }
 
-impl ResponseValidators {
+impl ResponseChecks {
     pub fn new(model: &ApiModel) -> Self {
         Self {
             validators: model

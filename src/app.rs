@@ -1,0 +1,160 @@
+//! The application state: everything a running server owns, each piece
+//! with one owner. Requests, the admin API, the reloader and the Postman
+//! endpoints all reach it through [`AppState`].
+//!
+//! - the snapshot in force ([`Shared::snapshot`]), swapped whole by `reload`;
+//! - the booking state ([`Shared::store`]), which outlives snapshots;
+//! - per-generation hit counters ([`Hits`]), swapped with the snapshot;
+//! - the request journal, request ids, and the reload status.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::journal::Journal;
+use crate::pipeline::Served;
+use crate::reload::ReloadStatus;
+use crate::snapshot::{Settings, Snapshot, Sources};
+use crate::state::StateStore;
+
+/// Hands out request ids (`request.id` in templates): unique per process.
+#[derive(Debug, Default)]
+pub struct RequestIds(AtomicU64);
+
+impl RequestIds {
+    pub fn next(&self) -> u64 {
+        // Ids start at 1000 so they never collide with the small ids of seed data.
+        1000 + self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// How often each scenario of one snapshot answered, for
+/// `/__admin/scenarios`: by API, operation and scenario, in the snapshot's
+/// order. A new table comes with each new snapshot.
+#[derive(Debug, Default)]
+pub struct Hits {
+    generation: u64,
+    counts: Vec<Vec<Vec<AtomicU64>>>,
+}
+
+impl Hits {
+    /// A table of zeros shaped like `snapshot`.
+    pub fn for_snapshot(snapshot: &Snapshot) -> Hits {
+        Hits {
+            generation: snapshot.generation,
+            counts: snapshot
+                .apis
+                .iter()
+                .map(|api| {
+                    (0..api.model.operations.len())
+                        .map(|index| {
+                            api.scenarios
+                                .for_operation(index)
+                                .iter()
+                                .map(|_| AtomicU64::new(0))
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+
+    /// Counts the scenario that answered, if any. A request that raced a
+    /// reload and was answered by the previous generation is not counted.
+    pub fn count(&self, snapshot: &Snapshot, served: &Served<'_>) {
+        if snapshot.generation != self.generation {
+            return;
+        }
+        let (Some(operation), Some(scenario)) = (served.operation, served.scenario) else {
+            return;
+        };
+        let Some(api) = snapshot
+            .apis
+            .iter()
+            .position(|api| std::ptr::eq(api, served.api))
+        else {
+            return;
+        };
+        let position = served
+            .api
+            .scenarios
+            .for_operation(operation)
+            .iter()
+            .position(|s| std::ptr::eq(s, scenario));
+        if let Some(counter) = position.and_then(|p| self.counts.get(api)?.get(operation)?.get(p)) {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The count of scenario `position` of `operation` of API `api`.
+    pub fn get(&self, api: usize, operation: usize, position: usize) -> u64 {
+        self.counts
+            .get(api)
+            .and_then(|operations| operations.get(operation))
+            .and_then(|scenarios| scenarios.get(position))
+            .map_or(0, |counter| counter.load(Ordering::Relaxed))
+    }
+}
+
+/// State shared by every request: cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub shared: Arc<Shared>,
+}
+
+pub struct Shared {
+    /// The snapshot in force. Requests `load_full` it once and keep that
+    /// `Arc` to the end, so a reload never changes a request midway; the
+    /// swap itself is a single atomic store.
+    pub snapshot: ArcSwap<Snapshot>,
+    /// The hit counters of the snapshot in force.
+    pub hits: ArcSwap<Hits>,
+    /// The booking state: seeded from the packs, changed by stateful
+    /// scenarios, kept across reloads, put back by `POST /__admin/reset`.
+    pub store: StateStore,
+    pub ids: RequestIds,
+    pub sources: Sources,
+    pub settings: Settings,
+    /// Serialises reloads (watcher and `/__admin/reload`); never taken by requests.
+    pub reload_lock: tokio::sync::Mutex<()>,
+    pub reload_status: std::sync::Mutex<ReloadStatus>,
+    pub journal: Journal,
+}
+
+impl AppState {
+    pub fn new(snapshot: Snapshot, sources: Sources, settings: Settings) -> Self {
+        let journal = Journal::new(settings.journal_size);
+        let store = StateStore::default();
+        let seeds: Vec<_> = snapshot.seeds().cloned().collect();
+        store.seed_missing(&seeds);
+        Self {
+            shared: Arc::new(Shared {
+                hits: ArcSwap::from_pointee(Hits::for_snapshot(&snapshot)),
+                snapshot: ArcSwap::from_pointee(snapshot),
+                store,
+                ids: RequestIds::default(),
+                sources,
+                settings,
+                reload_lock: tokio::sync::Mutex::new(()),
+                reload_status: std::sync::Mutex::new(ReloadStatus::default()),
+                journal,
+            }),
+        }
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.shared.snapshot.load_full()
+    }
+
+    /// Puts `snapshot` in force: its new collections are seeded (existing
+    /// state survives reloads), its hit counters start at zero.
+    pub fn install(&self, snapshot: Snapshot) {
+        let seeds: Vec<_> = snapshot.seeds().cloned().collect();
+        self.shared.store.seed_missing(&seeds);
+        let hits = Hits::for_snapshot(&snapshot);
+        self.shared.snapshot.store(Arc::new(snapshot));
+        self.shared.hits.store(Arc::new(hits));
+    }
+}

@@ -1,0 +1,456 @@
+//! The request path, one straight line in [`serve`]:
+//!
+//! 1. **route**: the API mounted at the path, then its route table
+//!    (`routes`) → operation and path parameters, or a 404/405;
+//! 2. **check**: the contract's one [`Verdict`] on the request (`contract`);
+//! 3. **decide**: the scenario that answers (`scenario`), under the booking
+//!    state's writer lock for a stateful operation, and what the verdict
+//!    rules for it (reject, or serve and report);
+//! 4. **render**: the scenario's answer (`answer`), the spec fallback, or
+//!    the rejection; then the scenario's state actions;
+//! 5. **finish**: the headers every answer carries, added once here for
+//!    every kind of answer.
+//!
+//! It returns a [`Served`] value saying what answered and why; the server
+//! journals it and counts the hit, `check` and the Postman export read it.
+//! Nothing downstream reads meaning back out of response headers. The path
+//! is synchronous and independent of the HTTP server, so benchmarks and
+//! tests drive it directly.
+
+use std::sync::Arc;
+
+use handlebars::Context;
+use http::header::{ALLOW, CACHE_CONTROL};
+use http::{HeaderName, HeaderValue, StatusCode};
+
+use crate::answer::{self, Answer, ContextNeeds, RenderSource, SpecSource};
+use crate::app::RequestIds;
+use crate::contract::{self, violation_header, Ruling, Verdict, VIOLATION_HEADER};
+use crate::fhir::{Outcome, SpineCode};
+use crate::journal::{NearMiss, Trace};
+use crate::request::MockRequest;
+use crate::routes::Lookup;
+use crate::scenario::stateful::StateView;
+use crate::scenario::{Scenario, Selection};
+use crate::snapshot::{Api, Snapshot};
+use crate::state::{StateData, StateStore};
+
+/// The operation that answered (`operationId` or `METHOD /path`).
+pub const OPERATION_HEADER: HeaderName = HeaderName::from_static("x-mock-operation");
+/// The scenario that answered.
+pub const SCENARIO_HEADER: HeaderName = HeaderName::from_static("x-mock-scenario");
+/// What a spec fallback was made from: `example`, `schema` or `empty`.
+pub const SOURCE_HEADER: HeaderName = HeaderName::from_static("x-mock-source");
+
+/// One answered request: the answer, and what answered it and why.
+#[derive(Debug)]
+pub struct Served<'s> {
+    pub answer: Answer,
+    /// The API the path belongs to.
+    pub api: &'s Api,
+    /// The operation it was routed to (none for 404 and 405).
+    pub operation: Option<usize>,
+    /// The scenario that answered (its render may have failed: then the
+    /// answer is a 500 naming it).
+    pub scenario: Option<&'s Scenario>,
+    pub source: Source,
+    /// Contract findings and near misses; `None` on the common path.
+    pub trace: Option<Box<Trace>>,
+}
+
+/// Who made the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A scenario.
+    Scenario,
+    /// No scenario matched: the definition's own answer.
+    Spec(SpecSource),
+    /// The request checks refused the request.
+    Contract,
+    /// The mock itself: no such path or method, an unknown forced scenario,
+    /// a body too large to read.
+    Mock,
+}
+
+impl Served<'_> {
+    /// The answered operation's key.
+    pub fn operation_key(&self) -> Option<&str> {
+        self.operation
+            .and_then(|index| self.api.model.operations.get(index))
+            .map(|operation| operation.key.as_str())
+    }
+
+    /// The answering scenario's name.
+    pub fn scenario_name(&self) -> Option<&str> {
+        self.scenario.map(|scenario| scenario.name.as_str())
+    }
+}
+
+/// Answers one request from one snapshot, reading and changing `store`.
+pub fn serve<'s>(
+    snapshot: &'s Snapshot,
+    store: &StateStore,
+    request: &MockRequest,
+    ids: &RequestIds,
+) -> Served<'s> {
+    let api = snapshot.api_for(&request.path);
+    // 1. route
+    let Routed { index, params } = match route(api, request) {
+        Ok(routed) => routed,
+        Err(answer) => return finish(mock_answer(api, *answer)),
+    };
+    // 2. check
+    let verdict = api.contract.check(&api.model, index, request, &params);
+    // 3. decide. A stateful operation holds the writer lock from selection
+    // (which may read state) to its state actions, so check-then-change is
+    // one step: of two bookings of one slot, exactly one succeeds. A std
+    // mutex, held in this synchronous function only, never across an await.
+    let stateful = api.scenarios.is_stateful(index);
+    let _writer = stateful.then(|| store.lock_writer());
+    let state = store.read();
+    let request_id = stateful.then(|| ids.next());
+    let mut context = request_id.map(|id| {
+        let operation = &api.model.operations[index];
+        answer::template_context(request, &params, id, None, operation, ContextNeeds::ALL)
+    });
+    let selection = select(api, index, request, &params, &state, context.as_ref());
+    let waived = matches!(&selection, Selection::Scenario(s) if s.then.skip_checks);
+    let ruling = verdict.ruling(waived);
+    // 4. render
+    let mut served = match ruling {
+        Ruling::Reject(violation) => {
+            contract::log_rejection(&api.model.operations[index].key, violation);
+            Served {
+                answer: Answer::error(&violation.outcome(), api.error_style),
+                api,
+                operation: Some(index),
+                scenario: None,
+                source: Source::Contract,
+                trace: None,
+            }
+        }
+        Ruling::Serve(_) => render(
+            api,
+            index,
+            request,
+            &params,
+            selection,
+            &state,
+            context.as_mut(),
+            ids,
+        ),
+    };
+    if let (Some(scenario), Some(context), Some(id)) = (served.scenario, &context, request_id) {
+        let action = StateChange {
+            api,
+            scenario,
+            request,
+            context,
+            request_id: id,
+        };
+        action.apply(&served.answer, &state, store);
+    }
+    served.trace = trace(served.trace.take(), &verdict);
+    // 5. finish
+    let mut served = finish(served);
+    if let Ruling::Serve(violations) = ruling {
+        contract::annotate(
+            &mut served.answer,
+            &api.model.operations[index].key,
+            violations,
+        );
+    }
+    if api.validate_responses {
+        check_response(api, index, &mut served.answer);
+    }
+    served
+}
+
+/// A request refused before routing (its body could not be read): the
+/// mock's own error, finished like every other answer.
+pub fn refuse<'s>(snapshot: &'s Snapshot, path: &str, outcome: &Outcome) -> Served<'s> {
+    let api = snapshot.api_for(path);
+    finish(mock_answer(api, Answer::error(outcome, api.error_style)))
+}
+
+fn mock_answer(api: &Api, answer: Answer) -> Served<'_> {
+    Served {
+        answer,
+        api,
+        operation: None,
+        scenario: None,
+        source: Source::Mock,
+        trace: None,
+    }
+}
+
+/// A routed request: its operation's index and path parameters.
+struct Routed {
+    index: usize,
+    params: Vec<(String, String)>,
+}
+
+/// Step 1: the operation and its path parameters, or the 404/405 answer
+/// (boxed: the common path should not carry an answer's size).
+fn route(api: &Api, request: &MockRequest) -> Result<Routed, Box<Answer>> {
+    match api.routes.lookup(&request.method, &request.path) {
+        Lookup::Found { operation, params } => Ok(Routed {
+            index: operation,
+            params,
+        }),
+        Lookup::MethodNotAllowed { allow, template } => {
+            let allowed: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();
+            let outcome = Outcome::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                SpineCode::BAD_REQUEST,
+                format!(
+                    "method {} is not allowed on {}: the definition allows {} on {template}",
+                    request.method,
+                    request.path,
+                    allowed.join(", ")
+                ),
+            );
+            let mut answer = Answer::error(&outcome, api.error_style);
+            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                answer.headers.insert(ALLOW, value);
+            }
+            Err(Box::new(answer))
+        }
+        Lookup::NotFound { nearest } => {
+            let hint = match nearest {
+                Some(path) => format!("; the nearest path the definition has is {path}"),
+                None => String::new(),
+            };
+            let outcome = Outcome::new(
+                StatusCode::NOT_FOUND,
+                SpineCode::NO_RECORD_FOUND,
+                format!(
+                    "no operation of the definition serves {} {}{hint}",
+                    request.method, request.path
+                ),
+            );
+            Err(Box::new(Answer::error(&outcome, api.error_style)))
+        }
+    }
+}
+
+/// Step 3: the scenario for the request. Stateful operations pass their
+/// request context, against which state conditions render their ids.
+fn select<'s>(
+    api: &'s Api,
+    index: usize,
+    request: &MockRequest,
+    params: &[(String, String)],
+    state: &Arc<StateData>,
+    context: Option<&Context>,
+) -> Selection<'s> {
+    match context {
+        Some(context) => {
+            let render = |name: &str| api.templates.render(name, context, state).ok();
+            let view = StateView {
+                data: state,
+                render: &render,
+            };
+            api.scenarios.select(index, request, params, Some(&view))
+        }
+        None => api.scenarios.select(index, request, params, None),
+    }
+}
+
+/// Step 4: the answer of the selection that the contract let through.
+#[allow(clippy::too_many_arguments)]
+fn render<'s>(
+    api: &'s Api,
+    index: usize,
+    request: &MockRequest,
+    params: &[(String, String)],
+    selection: Selection<'s>,
+    state: &Arc<StateData>,
+    context: Option<&mut Context>,
+    ids: &RequestIds,
+) -> Served<'s> {
+    let operation = &api.model.operations[index];
+    let style = api.error_style;
+    let served = |answer, scenario, source| Served {
+        answer,
+        api,
+        operation: Some(index),
+        scenario,
+        source,
+        trace: None,
+    };
+    match selection {
+        Selection::Scenario(scenario) => {
+            let runtime = api.runtime(index, scenario);
+            let answer = match context {
+                Some(context) => {
+                    context.data_mut()["scenario"]["name"] =
+                        serde_json::Value::String(scenario.name.clone());
+                    answer::render_scenario(
+                        &api.templates,
+                        scenario,
+                        operation,
+                        RenderSource::Context(context),
+                        state,
+                        style,
+                    )
+                }
+                None => {
+                    let needs = runtime.map_or(ContextNeeds::ALL, |r| r.needs);
+                    let render = || {
+                        let source = RenderSource::Request {
+                            request,
+                            path_params: params,
+                            request_id: ids.next(),
+                            needs,
+                        };
+                        answer::render_scenario(
+                            &api.templates,
+                            scenario,
+                            operation,
+                            source,
+                            state,
+                            style,
+                        )
+                    };
+                    // Request-independent answers are rendered once per snapshot.
+                    match runtime.and_then(|r| r.static_answer.as_ref()) {
+                        Some(cell) => cell.get_or_init(render).clone(),
+                        None => render(),
+                    }
+                }
+            };
+            served(answer, Some(scenario), Source::Scenario)
+        }
+        Selection::UnknownForced(name) => {
+            let known: Vec<&str> = api
+                .scenarios
+                .for_operation(index)
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
+            let outcome = Outcome::new(
+                StatusCode::NOT_FOUND,
+                SpineCode::NO_RECORD_FOUND,
+                format!(
+                    "X-Mock-Scenario: operation {} has no scenario named `{name}`; it has: {}",
+                    operation.key,
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+            served(Answer::error(&outcome, style), None, Source::Mock)
+        }
+        Selection::None(miss) => {
+            let (answer, source) = &api.fallbacks[index];
+            let mut served = served(answer.clone(), None, Source::Spec(*source));
+            if let Some((scenario, miss)) = miss {
+                served.trace = Some(Box::new(Trace {
+                    near_miss: Some(NearMiss {
+                        scenario: scenario.name.clone(),
+                        file: scenario.file.clone(),
+                        line: scenario.line,
+                        failed: miss.to_string(),
+                    }),
+                    ..Trace::default()
+                }));
+            }
+            served
+        }
+    }
+}
+
+/// Step 4, stateful operations: what a scenario's state actions need.
+struct StateChange<'a> {
+    api: &'a Api,
+    scenario: &'a Scenario,
+    request: &'a MockRequest,
+    /// The request context their id templates render against.
+    context: &'a Context,
+    request_id: u64,
+}
+
+impl StateChange<'_> {
+    /// Once the scenario answered with its own status, its state actions
+    /// change the state (the caller holds the writer lock).
+    fn apply(&self, answer: &Answer, state: &Arc<StateData>, store: &StateStore) {
+        let then = &self.scenario.state_then;
+        if then.is_empty() || answer.status != self.scenario.then.status {
+            return;
+        }
+        let response: Option<serde_json::Value> = serde_json::from_slice(&answer.body).ok();
+        let render = |name: &str| self.api.templates.render(name, self.context, state).ok();
+        let next = then.apply(
+            state,
+            &self.scenario.machine,
+            &render,
+            &self.request_id.to_string(),
+            response.as_ref(),
+            self.request.body_json(),
+        );
+        store.replace(next);
+    }
+}
+
+/// The contract findings (as diagnostics) joined to what the render traced.
+fn trace(trace: Option<Box<Trace>>, verdict: &Verdict) -> Option<Box<Trace>> {
+    if verdict.is_clean() {
+        return trace;
+    }
+    let mut trace = trace.unwrap_or_default();
+    trace.violations = verdict
+        .violations()
+        .iter()
+        .map(contract::Violation::diagnostics)
+        .collect();
+    Some(trace)
+}
+
+/// Step 5: the headers every answer carries, replacing whatever a scenario
+/// set: `X-Mock-Operation` when routed, `X-Mock-Scenario` or
+/// `X-Mock-Source` for what answered, and, for GP Connect,
+/// `Cache-Control: no-store` (its answers, errors included, are never to
+/// be cached). Each value is built once per snapshot; inserting one
+/// allocates nothing.
+fn finish(mut served: Served<'_>) -> Served<'_> {
+    let api = served.api;
+    let headers = &mut served.answer.headers;
+    if let Some(operation) = served.operation.and_then(|i| api.operation_headers.get(i)) {
+        headers.insert(OPERATION_HEADER, operation.clone());
+    }
+    if let (Some(scenario), Some(operation)) = (served.scenario, served.operation) {
+        if let Some(name) = api
+            .runtime(operation, scenario)
+            .and_then(|r| r.name_header.clone())
+        {
+            headers.insert(SCENARIO_HEADER, name);
+        }
+    }
+    if let Source::Spec(source) = served.source {
+        headers.insert(SOURCE_HEADER, HeaderValue::from_static(source.label()));
+    }
+    if api.contract.no_store() {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    served
+}
+
+/// `--validate-responses`: the outgoing answer against the definition, as
+/// `check` does it; each finding is logged and added as `X-Contract-Violation`.
+fn check_response(api: &Api, index: usize, answer: &mut Answer) {
+    let fhir = api.era.is_some();
+    for finding in api.response_checks.check(&api.model, index, answer, fhir) {
+        let at = if finding.pointer.is_empty() {
+            "response"
+        } else {
+            finding.pointer.as_str()
+        };
+        tracing::warn!(operation = %api.model.operations[index].key, "response violates the definition: {at}: {}", finding.message);
+        answer
+            .headers
+            .append(VIOLATION_HEADER, violation_header(at, &finding.message));
+    }
+}
