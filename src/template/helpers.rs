@@ -450,7 +450,7 @@ fn helper_jsonpath(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
         .unwrap_or(Value::Null))
 }
 
-/// The value[x] (or `resource`, or `part`) of the first parameter named
+/// The `value[x]` (or `resource`, or `part`) of the first parameter named
 /// `name` in a FHIR Parameters resource.
 pub fn fhir_param_value<'a>(parameters: &'a Value, name: &str) -> Option<&'a Value> {
     parameters
