@@ -16,7 +16,8 @@ use handlebars::template::{HelperTemplate, Parameter, TemplateElement};
 use handlebars::{Path, PathSeg};
 use serde_json::Value;
 
-use super::{escape_json_into, now_text, DEFAULT_DATE_TIME_FORMAT};
+use super::escape::escape_json_into;
+use super::time::{now_text, DEFAULT_DATE_TIME_FORMAT};
 
 /// Supplies the values a flat template writes.
 pub trait FlatValues {

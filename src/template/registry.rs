@@ -1,0 +1,408 @@
+//! The registry of one snapshot's templates, [`Templates`]: loading a
+//! templates directory, registering templates and partials, readying them
+//! for requests (constant partials inlined, then one prepared record per
+//! template: its JSON proof, its flat form and its output size hint), and
+//! rendering with error positions.
+//!
+//! Every file under the directory is registered by its relative path
+//! (`patient/read.json.hbs`); files under `partials/` are also partials named
+//! by their file name up to the first dot (`{{> patient-resource}}`).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use handlebars::{
+    Context, Handlebars, Output, RenderContext, RenderError, RenderErrorReason, Renderable,
+};
+
+use super::analysis::{self, prove_template_json, ProvenJson, Sources};
+use super::escape::escape_json_string;
+use super::flat::{FlatTemplate, FlatValues};
+use super::helpers;
+use crate::error::LoadError;
+use crate::state::StateData;
+
+/// The compiled templates of one snapshot.
+pub struct Templates {
+    /// Templates, partials and the helpers of `helpers::HELPERS`.
+    pub(super) registry: Handlebars<'static>,
+    /// Every template's and partial's text, to tell request-independent
+    /// templates (rendered once per snapshot) from the rest.
+    pub(super) sources: Sources,
+    /// Names of the files loaded from the directory (not inline bodies).
+    file_names: Vec<String>,
+    /// What [`Templates::prepare_for_requests`] worked out about each
+    /// registered template.
+    prepared: HashMap<String, Prepared>,
+}
+
+/// What is known about one template before any request.
+#[derive(Debug)]
+struct Prepared {
+    /// The proof that every render is JSON (see [`prove_template_json`]).
+    proven_json: Option<ProvenJson>,
+    /// The template as parts, when it renders without Handlebars.
+    flat: Option<FlatTemplate>,
+    /// The longest output so far, to size the next one.
+    size_hint: AtomicUsize,
+}
+
+/// Handlebars output into a string allocated up front.
+struct SizedOutput(String);
+
+impl Output for SizedOutput {
+    fn write(&mut self, segment: &str) -> Result<(), std::io::Error> {
+        self.0.push_str(segment);
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates")
+            .field("file_names", &self.file_names)
+            .finish()
+    }
+}
+
+/// Why a render failed: which template, where, and the cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderFailure {
+    pub template: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for RenderFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "template `{}`", self.template)?;
+        if let Some(line) = self.line {
+            write!(f, " line {line}")?;
+            if let Some(column) = self.column {
+                write!(f, " column {column}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    /// An empty registry with the mock's escaping, strictness and helpers.
+    /// It holds no state: the `state_*` helpers read the state each render
+    /// is given.
+    pub fn new() -> Self {
+        let mut registry = Handlebars::new();
+        registry.set_strict_mode(true);
+        registry.set_prevent_indent(true);
+        registry.register_escape_fn(escape_json_string);
+        helpers::register(&mut registry);
+        Self {
+            registry,
+            sources: Sources::default(),
+            file_names: Vec::new(),
+            prepared: HashMap::new(),
+        }
+    }
+
+    /// An empty registry (tests, tools).
+    pub fn empty() -> Self {
+        Self::new()
+    }
+
+    /// Loads every file under `dir` (missing directory: no templates).
+    /// `label` is how the directory is named in errors.
+    pub fn load_dir(dir: &Path, label: &str) -> Result<Self, Vec<LoadError>> {
+        let mut templates = Self::new();
+        let mut errors = Vec::new();
+        let mut files = Vec::new();
+        if dir.exists() {
+            collect_files(dir, &mut files).map_err(|error| {
+                vec![LoadError::new(
+                    label,
+                    None,
+                    format!("cannot read the templates directory: {error}"),
+                )]
+            })?;
+        }
+        files.sort();
+        for file in files {
+            let relative = file
+                .strip_prefix(dir)
+                .unwrap_or(&file)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            let file_label = format!("{}/{}", label.trim_end_matches('/'), relative);
+            let text = match std::fs::read_to_string(&file) {
+                Ok(text) => text,
+                Err(error) => {
+                    errors.push(LoadError::new(
+                        &file_label,
+                        None,
+                        format!("cannot read: {error}"),
+                    ));
+                    continue;
+                }
+            };
+            // An editor that truncates before writing can be caught between
+            // the two; an empty template is never meant, so wait for the write.
+            if text.trim().is_empty() {
+                errors.push(LoadError::new(
+                    &file_label,
+                    None,
+                    "template file is empty (caught mid-save? an empty body needs no template)",
+                ));
+                continue;
+            }
+            if let Err(error) = templates.register(&relative, &text, &file_label, 0) {
+                errors.push(error);
+                continue;
+            }
+            if let Some(partial) = relative.strip_prefix("partials/") {
+                let name = partial
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(partial)
+                    .split('.')
+                    .next()
+                    .unwrap_or(partial);
+                templates
+                    .sources
+                    .partials
+                    .insert(name.to_string(), text.clone());
+                if let Err(error) = templates.registry.register_partial(name, &text) {
+                    errors.push(template_error(error, &file_label, 0));
+                }
+            }
+            templates.file_names.push(relative);
+        }
+        if errors.is_empty() {
+            Ok(templates)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Registers a template; errors name `file` and the line, offset by
+    /// `first_line - 1` for templates embedded in another file.
+    pub fn register(
+        &mut self,
+        name: &str,
+        text: &str,
+        file: &str,
+        first_line: usize,
+    ) -> Result<(), LoadError> {
+        self.registry
+            .register_template_string(name, text)
+            .map_err(|error| template_error(error, file, first_line))?;
+        self.sources
+            .templates
+            .insert(name.to_string(), text.to_string());
+        Ok(())
+    }
+
+    /// Whether rendering `name` gives the same text for every request: it
+    /// and the partials it includes read nothing of the request, time,
+    /// randomness or state. Such answers are rendered once per snapshot.
+    pub fn is_request_independent(&self, name: &str) -> bool {
+        self.sources.is_request_independent(name)
+    }
+
+    /// Whether `name` (or a partial it includes) names `request` itself
+    /// rather than one of its parts, e.g. `{{#with request}}`.
+    pub fn mentions_whole_request(&self, name: &str) -> bool {
+        self.sources.mentions_whole_request(name)
+    }
+
+    /// Whether `name`, or a partial it includes (transitively), names any
+    /// of `words` (or a path below one: `request.body.x`) inside a `{{ }}`
+    /// expression. Unknown or dynamic partials (`{{> (expr)}}`) could read
+    /// anything, so they count as a mention.
+    pub fn mentions_any(&self, name: &str, words: &[&str]) -> bool {
+        self.sources.mentions_any(name, words)
+    }
+
+    /// Readies the registry for requests once every template is
+    /// registered: constant partials inlined, then each template proven
+    /// JSON and compiled flat where it can be.
+    pub fn prepare_for_requests(&mut self) {
+        self.inline_constant_partials();
+        self.prepared = self
+            .registry
+            .get_templates()
+            .iter()
+            .map(|(name, template)| {
+                let prepared = Prepared {
+                    proven_json: prove_template_json(template),
+                    flat: FlatTemplate::compile(template),
+                    size_hint: AtomicUsize::new(256),
+                };
+                (name.clone(), prepared)
+            })
+            .collect();
+    }
+
+    /// The proof that `name` always renders JSON, if there is one.
+    pub fn proven_json(&self, name: &str) -> Option<&ProvenJson> {
+        self.prepared.get(name)?.proven_json.as_ref()
+    }
+
+    /// Replaces every `{{> name}}` whose partial renders the same text in
+    /// any context by that text, in every registered template (see
+    /// `analysis::inline_constant_partials`: Handlebars clones the whole
+    /// context for each include). Call once all templates are registered.
+    pub fn inline_constant_partials(&mut self) {
+        analysis::inline_constant_partials(&mut self.registry);
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.registry.has_template(name)
+    }
+
+    pub fn file_count(&self) -> usize {
+        self.file_names.len()
+    }
+
+    pub fn file_names(&self) -> &[String] {
+        &self.file_names
+    }
+
+    /// Renders `name` without Handlebars, reading `values`, when it is a
+    /// flat template and every value it writes is one `values` knows.
+    /// `None` means: render it with [`Templates::render`].
+    pub fn render_flat(&self, name: &str, values: &dyn FlatValues) -> Option<String> {
+        self.prepared.get(name)?.flat.as_ref()?.render(values)
+    }
+
+    /// Whether `name` is rendered without Handlebars when its values are known.
+    pub fn is_flat(&self, name: &str) -> bool {
+        self.prepared
+            .get(name)
+            .is_some_and(|prepared| prepared.flat.is_some())
+    }
+
+    /// Renders `name` into a string sized from its earlier renders
+    /// (Handlebars' own output starts at 8 KiB and doubles: a waste for a
+    /// small body, a copy for a large one).
+    ///
+    /// The `state_*` helpers read `state`, the booking state as the caller
+    /// holds it (under the writer lock for a stateful operation).
+    pub fn render(
+        &self,
+        name: &str,
+        context: &Context,
+        state: &Arc<StateData>,
+    ) -> Result<String, RenderFailure> {
+        let _state = helpers::StateScope::enter(state);
+        let failure = |error: RenderError| RenderFailure {
+            template: error
+                .template_name
+                .clone()
+                .unwrap_or_else(|| name.to_string()),
+            line: error.line_no,
+            column: error.column_no,
+            message: render_reason(&error),
+        };
+        let Some(template) = self.registry.get_template(name) else {
+            return self
+                .registry
+                .render_with_context(name, context)
+                .map_err(failure);
+        };
+        let hint = self.prepared.get(name).map(|prepared| &prepared.size_hint);
+        let capacity = hint.map_or(1024, |h| h.load(Ordering::Relaxed));
+        let mut output = SizedOutput(String::with_capacity(capacity));
+        let mut render_context = RenderContext::new(template.name.as_ref());
+        template
+            .render(&self.registry, context, &mut render_context, &mut output)
+            .map_err(failure)?;
+        if let Some(hint) = hint {
+            hint.fetch_max(output.0.len(), Ordering::Relaxed);
+        }
+        Ok(output.0)
+    }
+}
+
+fn render_reason(error: &RenderError) -> String {
+    match error.reason() {
+        RenderErrorReason::MissingVariable(Some(path)) => {
+            format!("variable `{path}` is missing (strict mode)")
+        }
+        RenderErrorReason::MissingVariable(None) => "a variable is missing (strict mode)".into(),
+        other => other.to_string(),
+    }
+}
+
+fn template_error(error: handlebars::TemplateError, file: &str, first_line: usize) -> LoadError {
+    let (line, column) = match error.pos() {
+        Some((line, column)) => (Some(line + first_line.saturating_sub(1)), Some(column)),
+        None => (None, None),
+    };
+    let reason = error.reason().to_string();
+    let message = match column {
+        Some(column) => format!("template syntax error at column {column}: {reason}"),
+        None => format!("template syntax error: {reason}"),
+    };
+    LoadError::new(file, line.or(Some(first_line.max(1))), message)
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name();
+        // Editors leave swap and backup files beside the real ones.
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name.ends_with('~') || name.ends_with(".swp") {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            collect_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::template::test_support::render;
+
+    #[test]
+    fn escaping_is_for_json_strings_not_html() {
+        let out = render(r#"{"v": "{{v}}"}"#, json!({"v": "a\"b\\c\nd<e>&f é"})).unwrap();
+        let parsed: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(parsed["v"], "a\"b\\c\nd<e>&f é");
+    }
+
+    #[test]
+    fn strict_mode_names_the_missing_variable_and_line() {
+        let failure = render("{\n\"a\": \"{{nope.deeper}}\"}", json!({})).unwrap_err();
+        assert_eq!(failure.line, Some(2));
+        assert!(failure.message.contains("nope.deeper"), "{failure}");
+    }
+
+    #[test]
+    fn syntax_error_reports_file_and_line() {
+        let mut templates = Templates::empty();
+        let error = templates
+            .register("t", "ok\n{{#if x}}\n", "pack/t.hbs", 1)
+            .unwrap_err();
+        assert_eq!(error.file, "pack/t.hbs");
+        assert!(error.line.is_some());
+    }
+}

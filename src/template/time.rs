@@ -1,0 +1,202 @@
+//! Time for the `now` and `date_add` helpers: reading offsets (`"+2d"`),
+//! reading dates, formatting with a template's strftime pattern without
+//! panicking, and the per-second cache of `{{now}}` texts that both
+//! Handlebars renders and flat renders (`flat.rs`) read.
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use handlebars::{Helper, RenderErrorReason};
+use serde_json::{json, Value};
+
+use super::helpers::{hash_str, param, text};
+
+pub(super) const DEFAULT_DATE_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S+00:00";
+
+/// `"+2d"`, `"-30m"`, `"+1h"`, `"10s"`: a signed amount and a unit.
+pub fn parse_offset(offset: &str) -> Result<Duration, String> {
+    let trimmed = offset.trim();
+    if trimmed.is_empty() {
+        return Ok(Duration::zero());
+    }
+    let (sign, rest) = match trimmed.as_bytes()[0] {
+        b'-' => (-1, &trimmed[1..]),
+        b'+' => (1, &trimmed[1..]),
+        _ => (1, trimmed),
+    };
+    let split = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (digits, unit) = rest.split_at(split);
+    let amount: i64 = digits.parse().map_err(|_| {
+        format!("offset {offset:?}: expected a number then d, h, m or s, e.g. \"+2d\"")
+    })?;
+    let amount = sign * amount;
+    match unit {
+        "d" => Ok(Duration::days(amount)),
+        "h" => Ok(Duration::hours(amount)),
+        "m" => Ok(Duration::minutes(amount)),
+        "s" | "" => Ok(Duration::seconds(amount)),
+        "w" => Ok(Duration::weeks(amount)),
+        _ => Err(format!(
+            "offset {offset:?}: unknown unit {unit:?}, expected d, h, m or s"
+        )),
+    }
+}
+
+/// Formats with a user-supplied strftime pattern, refusing bad patterns
+/// instead of panicking inside chrono's `Display`.
+fn format_time(time: &DateTime<FixedOffset>, format: &str) -> Result<String, RenderErrorReason> {
+    use chrono::format::{Item, StrftimeItems};
+    let items: Vec<Item<'_>> = StrftimeItems::new(format).collect();
+    if items.iter().any(|item| matches!(item, Item::Error)) {
+        return Err(RenderErrorReason::Other(format!(
+            "invalid date format {format:?}"
+        )));
+    }
+    Ok(time.format_with_items(items.into_iter()).to_string())
+}
+
+pub(super) fn helper_now(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let offset_text = hash_str(h, "offset").unwrap_or("");
+    let format = hash_str(h, "format").unwrap_or(DEFAULT_DATE_TIME_FORMAT);
+    now_text(offset_text, format).map(Value::String)
+}
+
+/// The current time moved by `offset_text` and formatted with `format`,
+/// from [`NOW_CACHE`] when this second already gave it.
+pub(super) fn now_text(offset_text: &str, format: &str) -> Result<String, RenderErrorReason> {
+    let now = Utc::now();
+    let second = now.timestamp();
+    if let Some(text) = NOW_CACHE.with(|cache| cache.borrow().get(second, offset_text, format)) {
+        return Ok(text);
+    }
+    let offset = parse_offset(offset_text).map_err(RenderErrorReason::Other)?;
+    let time = (now + offset).fixed_offset();
+    let text = format_time(&time, format)?;
+    if !has_subsecond_items(format) {
+        NOW_CACHE.with(|cache| cache.borrow_mut().put(second, offset_text, format, &text));
+    }
+    Ok(text)
+}
+
+/// Whether a strftime format shows fractions of a second.
+fn has_subsecond_items(format: &str) -> bool {
+    use chrono::format::{Fixed, Item, Numeric, StrftimeItems};
+    StrftimeItems::new(format).any(|item| {
+        matches!(
+            item,
+            Item::Numeric(Numeric::Nanosecond, _)
+                | Item::Fixed(
+                    Fixed::Nanosecond
+                        | Fixed::Nanosecond3
+                        | Fixed::Nanosecond6
+                        | Fixed::Nanosecond9
+                        | Fixed::Internal(_)
+                )
+        )
+    })
+}
+
+thread_local! {
+    /// `{{now}}` texts of the current second, per offset and format: a
+    /// template renders the same few on every request, and looking one up
+    /// costs less than reading the offset and formatting again. Formats
+    /// showing fractions of a second are never stored (see [`now_text`]).
+    static NOW_CACHE: std::cell::RefCell<NowCache> = const { std::cell::RefCell::new(NowCache { second: i64::MIN, texts: Vec::new() }) };
+}
+
+struct NowCache {
+    second: i64,
+    /// (offset, format, text); a handful per second at most.
+    texts: Vec<(String, String, String)>,
+}
+
+impl NowCache {
+    fn get(&self, second: i64, offset: &str, format: &str) -> Option<String> {
+        if self.second != second {
+            return None;
+        }
+        self.texts
+            .iter()
+            .find(|(o, f, _)| o == offset && f == format)
+            .map(|(_, _, text)| text.clone())
+    }
+
+    fn put(&mut self, second: i64, offset: &str, format: &str, text: &str) {
+        if self.second != second || self.texts.len() >= 16 {
+            self.second = second;
+            self.texts.clear();
+        }
+        self.texts
+            .push((offset.to_string(), format.to_string(), text.to_string()));
+    }
+}
+
+pub(super) fn helper_date_add(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let input = text(param(h, 0));
+    let offset = parse_offset(&text(param(h, 1))).map_err(RenderErrorReason::Other)?;
+    let (time, date_only) = parse_date(&input).ok_or_else(|| {
+        RenderErrorReason::Other(format!(
+            "date_add: cannot read {input:?} as a date or date-time"
+        ))
+    })?;
+    let shifted = time + offset;
+    let default_format = if date_only {
+        "%Y-%m-%d"
+    } else {
+        "%Y-%m-%dT%H:%M:%S%:z"
+    };
+    let format = hash_str(h, "format").unwrap_or(default_format);
+    Ok(json!(format_time(&shifted, format)?))
+}
+
+fn parse_date(input: &str) -> Option<(DateTime<FixedOffset>, bool)> {
+    let utc = FixedOffset::east_opt(0)?;
+    if let Ok(time) = DateTime::parse_from_rfc3339(input) {
+        return Some((time, false));
+    }
+    if let Ok(time) = NaiveDateTime::parse_from_str(input, "%Y-%m-%dT%H:%M:%S") {
+        return Some((time.and_local_timezone(utc).single()?, false));
+    }
+    let date = NaiveDate::parse_from_str(input, "%Y-%m-%d").ok()?;
+    Some((
+        date.and_hms_opt(0, 0, 0)?
+            .and_local_timezone(utc)
+            .single()?,
+        true,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use serde_json::json;
+
+    use super::*;
+    use crate::template::test_support::render;
+
+    #[test]
+    fn now_is_cached_per_second_only_for_formats_without_fractions() {
+        assert!(!has_subsecond_items(DEFAULT_DATE_TIME_FORMAT));
+        assert!(!has_subsecond_items("%Y-%m-%dT11:00:00+00:00"));
+        for format in ["%f", "%.3f", "%H:%M:%S%.f", "%9f"] {
+            assert!(has_subsecond_items(format), "{format}");
+        }
+        let first = render(r#"{{now format="%s%.9f"}}"#, json!({})).unwrap();
+        let second = render(r#"{{now format="%s%.9f"}}"#, json!({})).unwrap();
+        assert_ne!(first, second, "nanoseconds are never served from the cache");
+    }
+
+    #[test]
+    fn dates_and_offsets() {
+        assert_eq!(parse_offset("-30m").unwrap(), Duration::minutes(-30));
+        assert!(parse_offset("+2x").is_err());
+        let out = render(
+            r#"{{date_add "2024-01-31" "+1d"}} {{date_add "2024-01-01T10:00:00+00:00" "+2h"}}"#,
+            json!({}),
+        )
+        .unwrap();
+        assert_eq!(out, "2024-02-01 2024-01-01T12:00:00+00:00");
+        let failure = render(r#"{{now format="%Q"}}"#, json!({})).unwrap_err();
+        assert!(failure.message.contains("invalid date format"), "{failure}");
+    }
+}
