@@ -14,8 +14,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use gpconnect_mock::fhir::Era;
 use gpconnect_mock::handler::{respond, RequestIds};
 use gpconnect_mock::request::MockRequest;
+use gpconnect_mock::sample::{jwt_claims, unsigned_jwt, JwtRequest};
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
-use gpconnect_mock::synth::{jwt_claims, unsigned_jwt, JwtRequest};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 const NHS_NUMBER: &str = "9658218873";

@@ -285,7 +285,7 @@ async fn sample_request(
         },
         None => None,
     };
-    let request = crate::check::request_for(&snapshot, index, scenario);
+    let request = crate::sample::request_for(&snapshot, index, scenario);
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())

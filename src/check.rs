@@ -1,6 +1,6 @@
 //! `gpconnect-mock check`: proves a scenario pack against the definition
 //! offline. For every scenario it builds a request that satisfies the
-//! scenario's `when`, confirms that this scenario is the one selected,
+//! scenario's `when` ([`crate::sample::request_for`]), confirms that this scenario is the one selected,
 //! renders it, and validates the answer (status declared, JSON, schema,
 //! FHIR shape). It also reports coverage: operations without scenarios and
 //! declared statuses no scenario produces.
@@ -9,17 +9,15 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::answer::SCENARIO_HEADER;
-use crate::answer::{template_context, ContextNeeds};
-use crate::contract::{gpconnect, Profile};
+use crate::answer::{template_context, Answer, ContextNeeds, SCENARIO_HEADER, SOURCE_HEADER};
+use crate::contract::Profile;
 use crate::handler::{respond, RequestIds};
+use crate::sample::{self, request_for, SyntheticRequest};
 use crate::scenario::stateful::{StateCondition, StateView};
 use crate::scenario::Selection;
 use crate::scenario::{Scenario, FORCE_HEADER};
 use crate::snapshot::Snapshot;
-use crate::spec::Operation;
 use crate::state::StateData;
-use crate::synth::{self, SyntheticRequest};
 use crate::validate::Severity;
 
 /// One finding of `check`, located in the scenario pack.
@@ -64,89 +62,6 @@ pub struct Report {
     pub errors: usize,
     pub warnings: usize,
     pub findings: Vec<CheckFinding>,
-}
-
-/// Builds the request for `scenario` (or for the operation alone) and, for
-/// GP Connect definitions, adds valid SSP headers and a fresh JWT.
-pub fn request_for(
-    snapshot: &Snapshot,
-    index: usize,
-    scenario: Option<&Scenario>,
-) -> SyntheticRequest {
-    let operation = &snapshot.model.operations[index];
-    let scenarios = snapshot.scenarios.for_operation(index);
-    let mut request =
-        match scenario.and_then(|s| scenarios.iter().position(|other| std::ptr::eq(other, s))) {
-            Some(target) => synth::selecting(&snapshot.model, operation, scenarios, target).0,
-            None => synth::for_scenario(&snapshot.model, operation, scenario),
-        };
-    if let Some(target) =
-        scenario.and_then(|s| scenarios.iter().position(|other| std::ptr::eq(other, s)))
-    {
-        synth::fit_state(
-            &mut request,
-            operation,
-            scenarios,
-            target,
-            &snapshot.templates.state().read(),
-        );
-    }
-    if let Profile::GpConnect(era) = snapshot.contract.profile() {
-        add_gpconnect_headers(&mut request, operation, era, snapshot.contract.asid());
-    }
-    request
-}
-
-/// The JWT scope of a GP Connect operation: (`patient` or `organization`,
-/// write?), from the interaction table; unknown operations are patient-centred.
-pub fn gpconnect_scope(operation: &Operation, era: crate::fhir::Era) -> (&'static str, bool) {
-    let row = gpconnect::lookup(era, &operation.method, &operation.path);
-    let kind = row.map(|r| r.kind.scope_prefix()).unwrap_or("patient");
-    let write = row.map(|r| r.write).unwrap_or_else(|| operation.is_write());
-    (kind, write)
-}
-
-fn add_gpconnect_headers(
-    request: &mut SyntheticRequest,
-    operation: &Operation,
-    era: crate::fhir::Era,
-    asid: &str,
-) {
-    let rules = gpconnect::OperationRules::compile(operation, era);
-    let (kind, write) = gpconnect_scope(operation, era);
-    let nhs_number = synth::patient_nhs_number(request);
-    let claims = synth::jwt_claims(&synth::JwtRequest {
-        era,
-        record_kind: kind,
-        write,
-        nhs_number: &nhs_number,
-        ods_code: synth::RECORD_ODS_CODE,
-        now: chrono::Utc::now().timestamp(),
-    });
-    let keep = |name: &str, value: String, request: &mut SyntheticRequest| {
-        // A scenario that matches on a header keeps its value.
-        if request.header(name).is_none() || name.eq_ignore_ascii_case("Authorization") {
-            request.set_header(name, value);
-        }
-    };
-    // A trace id is per request: never the spec's example.
-    request.set_header("Ssp-TraceID", uuid::Uuid::new_v4().to_string());
-    keep("Ssp-From", "200000000359".to_string(), request);
-    request.set_header("Ssp-To", asid.to_string());
-    if let Some(interaction) = rules.interactions().first() {
-        if !request
-            .header("Ssp-InteractionID")
-            .is_some_and(|v| rules.interactions().iter().any(|i| i == v))
-        {
-            request.set_header("Ssp-InteractionID", interaction.clone());
-        }
-    }
-    keep(
-        "Authorization",
-        format!("Bearer {}", synth::unsigned_jwt(&claims)),
-        request,
-    );
-    keep("Accept", era.json_media_type().to_string(), request);
 }
 
 /// Checks every scenario of the snapshot.
@@ -231,11 +146,7 @@ fn check_scenario(
     let store = snapshot.templates.state().clone();
     store.replace(arrange_state(snapshot, index, scenario, &request));
     let answer = respond(snapshot, &request.to_mock_request(), ids);
-    let selected = answer
-        .headers
-        .get(SCENARIO_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let selected = chosen_scenario(&answer).map(str::to_string);
     let answer = if selected.as_deref() == Some(scenario.name.as_str()) {
         answer
     } else {
@@ -254,9 +165,7 @@ fn check_scenario(
                     format!("shadowed by `{winner}`{at}: the request built from this scenario's `when` selects `{winner}` first"),
                 ));
             }
-            None if answer.headers.get(crate::answer::SOURCE_HEADER).is_none()
-                && !scenario.then.skip_checks =>
-            {
+            None if !answered_by_scenario_or_spec(&answer) && !scenario.then.skip_checks => {
                 let detail = String::from_utf8_lossy(&answer.body)
                     .chars()
                     .take(300)
@@ -328,6 +237,20 @@ fn check_scenario(
     }
 }
 
+/// The scenario that answered, as the `X-Mock-Scenario` header names it.
+fn chosen_scenario(answer: &Answer) -> Option<&str> {
+    answer
+        .headers
+        .get(SCENARIO_HEADER)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// Whether a scenario or the spec answered (`X-Mock-Source` is set), rather
+/// than the request checks.
+fn answered_by_scenario_or_spec(answer: &Answer) -> bool {
+    answer.headers.get(SOURCE_HEADER).is_some()
+}
+
 /// The seeds, changed so that `target`'s state conditions hold and earlier
 /// stateful scenarios' do not: a stateful scenario is reached by arranging
 /// state, not by guessing the request.
@@ -345,7 +268,7 @@ fn arrange_state(
     }
     let operation = &snapshot.model.operations[index];
     let mock = request.to_mock_request();
-    let params = synth::path_params(operation, &request.path);
+    let params = sample::path_params(operation, &request.path);
     let context = template_context(&mock, &params, 1, None, operation, ContextNeeds::ALL);
     let render = |name: &str| snapshot.templates.render(name, &context).ok();
     for _ in 0..8 {

@@ -30,7 +30,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::answer::SCENARIO_HEADER;
-use crate::check;
+use crate::sample;
 use crate::contract::Profile;
 use crate::error::LoadErrors;
 use crate::fhir::Era;
@@ -40,7 +40,7 @@ use crate::server::AppState;
 use crate::snapshot::{Settings, Snapshot};
 use crate::spec::Operation;
 use crate::state::StateStore;
-use crate::synth::{self, JwtIdentity, SyntheticRequest};
+use crate::sample::{self as synth, JwtIdentity, SyntheticRequest};
 
 /// The schema every exported collection names.
 pub const SCHEMA_URL: &str = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json";
@@ -264,7 +264,7 @@ pub fn export(snapshot: &Snapshot, base_url: &str) -> Export {
         for index in indices {
             let operation = &snapshot.model.operations[index];
             for scenario in snapshot.scenarios.for_operation(index) {
-                let request = check::request_for(snapshot, index, Some(scenario));
+                let request = sample::request_for(snapshot, index, Some(scenario));
                 let before = store.read();
                 let answer = respond(snapshot, &request.to_mock_request(), &ids);
                 let selected = answer
@@ -403,7 +403,7 @@ fn item(
     }
     let mut events = Vec::new();
     if let Some(era) = era {
-        let (kind, write) = check::gpconnect_scope(operation, era);
+        let (kind, write) = sample::gpconnect_scope(operation, era);
         let scope = format!("{kind}/*.{}", if write { "write" } else { "read" });
         let mut script = String::from(
             "// This request's JWT claims; gpcMock comes from the collection's pre-request script.\n",
