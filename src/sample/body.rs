@@ -52,7 +52,7 @@ pub fn satisfy(body: &mut Value, path: &BodyPath, condition: &Condition) {
             .map(Value::String)
             .unwrap_or(Value::Null)
     };
-    build_path(body, &steps, leaf);
+    build_path(body, steps, leaf);
 }
 
 fn typed_like(existing: &Value, text: &str) -> Value {
