@@ -17,7 +17,7 @@ use crate::sample::{self, JwtIdentity};
 use crate::snapshot::Snapshot;
 
 /// The identity variables of the environment and their values: what the
-/// JWT claims (the same defaults as `check`'s synthetic requests).
+/// JWT claims (the same defaults as the sample requests' JWTs).
 pub fn identity_values(era: Era) -> Vec<(&'static str, String)> {
     let id = JwtIdentity::default();
     let mut values = vec![
