@@ -16,9 +16,9 @@ use gpconnect_mock::app::RequestIds;
 use gpconnect_mock::fhir::Era;
 use gpconnect_mock::pipeline::serve;
 use gpconnect_mock::request::MockRequest;
+use gpconnect_mock::sample::{jwt_claims, unsigned_jwt, JwtRequest};
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
 use gpconnect_mock::state::StateStore;
-use gpconnect_mock::synth::{jwt_claims, unsigned_jwt, JwtRequest};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 const NHS_NUMBER: &str = "9658218873";

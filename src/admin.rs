@@ -296,7 +296,7 @@ async fn sample_request(
         },
         None => None,
     };
-    let request = crate::check::request_for(api, index, scenario, &state.shared.store.read());
+    let request = crate::sample::request_for(api, index, scenario, &state.shared.store.read());
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())

@@ -7,22 +7,21 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
-
 use std::sync::Arc;
+
+use serde::Serialize;
 
 use crate::answer::{template_context, ContextNeeds};
 use crate::app::RequestIds;
-use crate::contract::{gpconnect, Profile};
+use crate::contract::Profile;
 use crate::pipeline::{self, Served};
 use crate::response_check::Severity;
+use crate::sample::{self, request_for, SyntheticRequest};
 use crate::scenario::stateful::{StateCondition, StateView};
 use crate::scenario::Selection;
 use crate::scenario::{Scenario, FORCE_HEADER};
 use crate::snapshot::{Api, Snapshot};
-use crate::spec::Operation;
 use crate::state::{StateData, StateStore};
-use crate::synth::{self, SyntheticRequest};
 
 /// One finding of `check`, located in the scenario pack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,84 +65,6 @@ pub struct Report {
     pub errors: usize,
     pub warnings: usize,
     pub findings: Vec<CheckFinding>,
-}
-
-/// Builds the request for `scenario` (or for the operation alone) and, for
-/// GP Connect definitions, adds valid SSP headers and a fresh JWT.
-pub fn request_for(
-    api: &Api,
-    index: usize,
-    scenario: Option<&Scenario>,
-    state: &StateData,
-) -> SyntheticRequest {
-    let operation = &api.model.operations[index];
-    let scenarios = api.scenarios.for_operation(index);
-    let mut request =
-        match scenario.and_then(|s| scenarios.iter().position(|other| std::ptr::eq(other, s))) {
-            Some(target) => synth::selecting(&api.model, operation, scenarios, target).0,
-            None => synth::for_scenario(&api.model, operation, scenario),
-        };
-    if let Some(target) =
-        scenario.and_then(|s| scenarios.iter().position(|other| std::ptr::eq(other, s)))
-    {
-        synth::fit_state(&mut request, operation, scenarios, target, state);
-    }
-    if let Profile::GpConnect(era) = api.contract.profile() {
-        add_gpconnect_headers(&mut request, operation, era, api.contract.asid());
-    }
-    request
-}
-
-/// The JWT scope of a GP Connect operation: (`patient` or `organization`,
-/// write?), from the interaction table; unknown operations are patient-centred.
-pub fn gpconnect_scope(operation: &Operation, era: crate::fhir::Era) -> (&'static str, bool) {
-    let row = gpconnect::lookup(era, &operation.method, &operation.path);
-    let kind = row.map(|r| r.kind.scope_prefix()).unwrap_or("patient");
-    let write = row.map(|r| r.write).unwrap_or_else(|| operation.is_write());
-    (kind, write)
-}
-
-fn add_gpconnect_headers(
-    request: &mut SyntheticRequest,
-    operation: &Operation,
-    era: crate::fhir::Era,
-    asid: &str,
-) {
-    let rules = gpconnect::OperationRules::compile(operation, era);
-    let (kind, write) = gpconnect_scope(operation, era);
-    let nhs_number = synth::patient_nhs_number(request);
-    let claims = synth::jwt_claims(&synth::JwtRequest {
-        era,
-        record_kind: kind,
-        write,
-        nhs_number: &nhs_number,
-        ods_code: synth::RECORD_ODS_CODE,
-        now: chrono::Utc::now().timestamp(),
-    });
-    let keep = |name: &str, value: String, request: &mut SyntheticRequest| {
-        // A scenario that matches on a header keeps its value.
-        if request.header(name).is_none() || name.eq_ignore_ascii_case("Authorization") {
-            request.set_header(name, value);
-        }
-    };
-    // A trace id is per request: never the spec's example.
-    request.set_header("Ssp-TraceID", uuid::Uuid::new_v4().to_string());
-    keep("Ssp-From", "200000000359".to_string(), request);
-    request.set_header("Ssp-To", asid.to_string());
-    if let Some(interaction) = rules.interactions().first() {
-        if !request
-            .header("Ssp-InteractionID")
-            .is_some_and(|v| rules.interactions().iter().any(|i| i == v))
-        {
-            request.set_header("Ssp-InteractionID", interaction.clone());
-        }
-    }
-    keep(
-        "Authorization",
-        format!("Bearer {}", synth::unsigned_jwt(&claims)),
-        request,
-    );
-    keep("Accept", era.json_media_type().to_string(), request);
 }
 
 /// Checks every scenario of every API of the snapshot. It answers from a
@@ -373,7 +294,7 @@ fn arrange_state(
     let mut data = seeded(api);
     let operation = &api.model.operations[index];
     let mock = request.to_mock_request();
-    let params = synth::path_params(operation, &request.path);
+    let params = sample::path_params(operation, &request.path);
     let context = template_context(&mock, &params, 1, None, operation, ContextNeeds::ALL);
     for _ in 0..8 {
         // Id templates may read state (`state_get`): render against `data`.

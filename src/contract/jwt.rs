@@ -649,7 +649,7 @@ mod tests {
     }
 
     fn valid_dstu2_claims_for_alias_test() -> Map<String, Value> {
-        let claims = crate::synth::jwt_claims(&crate::synth::JwtRequest {
+        let claims = crate::sample::jwt_claims(&crate::sample::JwtRequest {
             era: Era::Dstu2,
             record_kind: "patient",
             write: false,

@@ -2,7 +2,8 @@
 //!
 //! Scenario files use a narrow form of JSONPath over and over: member names,
 //! array indexes, wildcards, and filters such as `[?(@.name=='patientNHSNumber')]` on
-//! FHIR `Parameters`. A path in that form is also compiled to a list of
+//! FHIR `Parameters`. A path in that form (the grammar of [`crate::jsonpath`],
+//! which the sample requests build bodies from too) is compiled to a list of
 //! steps and evaluated by walking the body directly, which allocates little
 //! and costs a fraction of the general evaluator. Any other path is
 //! evaluated by `serde_json_path`. Both give the same nodes in the same
@@ -10,6 +11,8 @@
 
 use serde_json::Value;
 use serde_json_path::JsonPath;
+
+use crate::jsonpath::{self, member_is, Step};
 
 /// A body condition's JSONPath.
 #[derive(Debug, Clone)]
@@ -19,32 +22,24 @@ pub struct BodyPath {
     direct: Option<Vec<Step>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Step {
-    /// `.name` or `['name']`.
-    Member(String),
-    /// `[2]`.
-    Index(usize),
-    /// `[*]` or `.*`: every element, or every member value.
-    Wildcard,
-    /// `[?(@.a.b=='text')]`: the elements (or member values) whose
-    /// `a.b` is the string `text`.
-    Filter { member: Vec<String>, equals: String },
-}
-
 impl BodyPath {
     /// Parses `expression`; the error is `serde_json_path`'s.
     pub fn parse(expression: &str) -> Result<Self, serde_json_path::ParseError> {
         let general = JsonPath::parse(expression)?;
         Ok(BodyPath {
             general,
-            direct: direct_steps(expression),
+            direct: jsonpath::parse(expression),
         })
     }
 
     /// Whether it is evaluated by the direct walk.
     pub fn is_walked(&self) -> bool {
         self.direct.is_some()
+    }
+
+    /// The path's steps, when it is in the narrow form ([`crate::jsonpath`]).
+    pub fn steps(&self) -> Option<&[Step]> {
+        self.direct.as_deref()
     }
 
     /// The path for `serde_json_path`'s other queries (locations).
@@ -84,104 +79,6 @@ impl BodyPath {
     }
 }
 
-/// Whether `item.member…` is the string `equals` (absent is not).
-fn member_is(item: &Value, member: &[String], equals: &str) -> bool {
-    let mut value = item;
-    for name in member {
-        match value.get(name.as_str()) {
-            Some(inner) if value.is_object() => value = inner,
-            _ => return false,
-        }
-    }
-    value.as_str() == Some(equals)
-}
-
-/// The steps of `expression` when it is in the narrow form, else `None`.
-/// Call only with an expression `serde_json_path` accepts.
-fn direct_steps(expression: &str) -> Option<Vec<Step>> {
-    let mut rest = expression.strip_prefix('$')?;
-    let mut steps = Vec::new();
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix(".*") {
-            steps.push(Step::Wildcard);
-            rest = after;
-        } else if let Some(after) = rest.strip_prefix('.') {
-            let (name, after) = identifier(after)?;
-            steps.push(Step::Member(name.to_string()));
-            rest = after;
-        } else if let Some(after) = rest.strip_prefix('[') {
-            let (step, after) = bracket(after.trim_start())?;
-            steps.push(step);
-            rest = after.trim_start().strip_prefix(']')?;
-        } else {
-            return None;
-        }
-    }
-    Some(steps)
-}
-
-/// `[A-Za-z_][A-Za-z0-9_]*` at the start of `text`, and what follows.
-fn identifier(text: &str) -> Option<(&str, &str)> {
-    let end = text
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(text.len());
-    let name = &text[..end];
-    let first = name.chars().next()?;
-    (first.is_ascii_alphabetic() || first == '_').then_some((name, &text[end..]))
-}
-
-/// `'text'` or `"text"` without escapes, and what follows.
-fn string_literal(text: &str) -> Option<(&str, &str)> {
-    let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
-    let body = &text[1..];
-    let end = body.find(quote)?;
-    let literal = &body[..end];
-    (!literal.contains('\\')).then_some((literal, &body[end + 1..]))
-}
-
-/// The inside of `[…]` up to (not including) its `]`.
-fn bracket(text: &str) -> Option<(Step, &str)> {
-    if text.starts_with(|c: char| c.is_ascii_digit()) {
-        let end = text.find(|c: char| !c.is_ascii_digit())?;
-        let index = text[..end].parse().ok()?;
-        return Some((Step::Index(index), &text[end..]));
-    }
-    if let Some((name, after)) = string_literal(text) {
-        return Some((Step::Member(name.to_string()), after));
-    }
-    if let Some(after) = text.strip_prefix('*') {
-        return Some((Step::Wildcard, after));
-    }
-    let filter = text.strip_prefix('?')?.trim_start();
-    let (inner, parenthesised) = match filter.strip_prefix('(') {
-        Some(inner) => (inner.trim_start(), true),
-        None => (filter, false),
-    };
-    let mut rest = inner.strip_prefix('@')?;
-    let mut member = Vec::new();
-    while let Some(after) = rest.strip_prefix('.') {
-        let (name, after) = identifier(after)?;
-        member.push(name.to_string());
-        rest = after;
-    }
-    if member.is_empty() {
-        return None;
-    }
-    let rest = rest.trim_start().strip_prefix("==")?.trim_start();
-    let (equals, rest) = string_literal(rest)?;
-    let mut rest = rest.trim_start();
-    if parenthesised {
-        rest = rest.strip_prefix(')')?.trim_start();
-    }
-    Some((
-        Step::Filter {
-            member,
-            equals: equals.to_string(),
-        },
-        rest,
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +94,8 @@ mod tests {
         "$.resourceType",
         "$.participant[1].actor.reference",
         "$.a[?(@.b.c=='1')].d",
+        "$.a[?@.b.c == \"1\"]",
+        "$.a[\t?\n(\r@.b.c == '1' ) ].d",
         "$.participant[*]",
         "$.participant[ * ].actor.*",
         "$.parameter.*.name",
@@ -212,12 +111,15 @@ mod tests {
         "$.parameter[?(@.name=='a' || @.name=='b')]",
         "$.parameter[?('x'==@.name)]",
         "$.parameter[?(@.n==1)]",
-        "$['it''s']",
         "$['a\\'b']",
         "$.ünïcode",
         "$.parameter[?(@.name=='a')][?(@.x)]",
         "$.parameter[*,0]",
+        "$ .parameter",
     ];
+
+    /// Not JSONPath at all: neither evaluator takes them.
+    const INVALID: &[&str] = &["$['it''s']", "$[01]", "$['a\u{1}b']", "parameter"];
 
     fn documents() -> Vec<Value> {
         vec![
@@ -256,13 +158,19 @@ mod tests {
     #[test]
     fn other_paths_go_to_serde_json_path() {
         for expression in GENERAL {
-            let Ok(path) = BodyPath::parse(expression) else {
-                continue;
-            };
+            let path = BodyPath::parse(expression).expect("valid");
             assert!(path.direct.is_none(), "{expression} should not be walked");
             for document in documents() {
                 assert_eq!(path.select(&document), path.general.query(&document).all());
             }
+        }
+    }
+
+    #[test]
+    fn invalid_paths_are_refused() {
+        for expression in INVALID {
+            assert!(BodyPath::parse(expression).is_err(), "{expression:?}");
+            assert_eq!(jsonpath::parse(expression), None, "{expression:?}");
         }
     }
 

@@ -199,7 +199,7 @@ async fn exporting_leaves_the_servers_state_alone() {
 #[tokio::test]
 #[cfg_attr(
     not(has_node),
-    ignore = "needs node on PATH to run the collection's JWT script"
+    ignore = "needs node on PATH to run the collection's script"
 )]
 async fn a_token_from_the_collection_script_is_accepted() {
     let server = Server::start(&[]);
