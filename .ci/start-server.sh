@@ -3,7 +3,7 @@
 # kills it on exit, and sets $base to its address (or exits 1, loudly).
 start_server() {
   local out=$1
-  cargo build --quiet
+  cargo build --locked --quiet
   mkdir -p "$out"
   target/debug/gpconnect-mock serve --port 0 --no-watch >"$out/server.out" 2>"$out/server.err" &
   server=$!

@@ -23,6 +23,8 @@
 //! [`request::MockRequest`], and calls [`handler::respond`], which routes,
 //! selects a scenario and renders it.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod admin;
 pub mod answer;
 pub mod app;

@@ -23,8 +23,10 @@ pub fn release_free_memory() {
     {
         // `MALLCTL_ARENAS_ALL` (4096) names every arena.
         const PURGE_ALL_ARENAS: &[u8] = b"arena.4096.purge\0";
+        // The crate's one `unsafe`: jemalloc's control interface is C.
         // SAFETY: the name is NUL-terminated, and `purge` reads and writes
         // no value, so null pointers with zero lengths are what it expects.
+        #[allow(unsafe_code)]
         let status = unsafe {
             tikv_jemalloc_sys::mallctl(
                 PURGE_ALL_ARENAS.as_ptr().cast(),

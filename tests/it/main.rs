@@ -1,4 +1,5 @@
 //! End-to-end tests: the real binary on a free port, spoken to over HTTP.
+#![allow(clippy::unwrap_used)]
 
 mod check;
 mod common;
