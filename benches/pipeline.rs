@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use gpconnect_mock::app::RequestIds;
 use gpconnect_mock::fhir::Era;
 use gpconnect_mock::pipeline::serve;
 use gpconnect_mock::request::MockRequest;
+use gpconnect_mock::request::RequestIds;
 use gpconnect_mock::sample::{jwt_claims, unsigned_jwt, JwtRequest};
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
 use gpconnect_mock::state::StateStore;

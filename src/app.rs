@@ -12,22 +12,12 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::error::LoadError;
 use crate::journal::Journal;
 use crate::pipeline::Served;
-use crate::reload::ReloadStatus;
+use crate::request::RequestIds;
 use crate::snapshot::{Settings, Snapshot, Sources};
 use crate::state::StateStore;
-
-/// Hands out request ids (`request.id` in templates): unique per process.
-#[derive(Debug, Default)]
-pub struct RequestIds(AtomicU64);
-
-impl RequestIds {
-    pub fn next(&self) -> u64 {
-        // Ids start at 1000 so they never collide with the small ids of seed data.
-        1000 + self.0.fetch_add(1, Ordering::Relaxed)
-    }
-}
 
 /// How often each scenario of one snapshot answered, for
 /// `/__admin/scenarios`: by API, operation and scenario, in the snapshot's
@@ -96,6 +86,15 @@ impl Hits {
             .and_then(|scenarios| scenarios.get(position))
             .map_or(0, |counter| counter.load(Ordering::Relaxed))
     }
+}
+
+/// The outcome of the last reload attempt, for `/__admin/health`.
+#[derive(Debug, Clone, Default)]
+pub struct ReloadStatus {
+    /// The first error of the last failed reload; `None` after a success.
+    pub last_error: Option<LoadError>,
+    /// How many errors the last failed reload found.
+    pub error_count: usize,
 }
 
 /// State shared by every request: cheap to clone.

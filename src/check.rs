@@ -12,9 +12,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::answer::{template_context, ContextNeeds};
-use crate::app::RequestIds;
 use crate::contract::Profile;
 use crate::pipeline::{self, Served};
+use crate::request::RequestIds;
 use crate::response_check::Severity;
 use crate::sample::{self, request_for, SyntheticRequest};
 use crate::scenario::stateful::{StateCondition, StateView};

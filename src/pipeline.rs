@@ -24,11 +24,11 @@ use http::header::{ALLOW, CACHE_CONTROL};
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::answer::{self, Answer, ContextNeeds, RenderSource, SpecSource};
-use crate::app::RequestIds;
 use crate::contract::{self, violation_header, Ruling, Verdict, VIOLATION_HEADER};
 use crate::fhir::{Outcome, SpineCode};
 use crate::journal::{NearMiss, Trace};
 use crate::request::MockRequest;
+use crate::request::RequestIds;
 use crate::routes::Lookup;
 use crate::scenario::stateful::StateView;
 use crate::scenario::{Scenario, Selection};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::app::AppState;
+use crate::app::{AppState, ReloadStatus};
 use crate::error::{LoadError, LoadErrors};
 use crate::snapshot::Snapshot;
 
@@ -23,15 +23,6 @@ pub const DEBOUNCE: Duration = Duration::from_millis(40);
 /// …but never longer than this after the first, so a steady stream of
 /// writes still reloads.
 const DEBOUNCE_MAX: Duration = Duration::from_millis(300);
-
-/// The outcome of the last reload attempt, for `/__admin/health`.
-#[derive(Debug, Clone, Default)]
-pub struct ReloadStatus {
-    /// The first error of the last failed reload; `None` after a success.
-    pub last_error: Option<LoadError>,
-    /// How many errors the last failed reload found.
-    pub error_count: usize,
-}
 
 /// Rebuilds the snapshot now. On success the new generation is swapped in
 /// and returned; on failure the old one keeps serving.

@@ -3,6 +3,7 @@
 //! later stage (checks, scenario matching, templates) reads the same values.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crate::scenario::body_path::BodyPath;
@@ -10,6 +11,17 @@ use crate::scenario::body_path::BodyPath;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use serde_json::Value;
+
+/// Hands out request ids (`request.id` in templates): unique per process.
+#[derive(Debug, Default)]
+pub struct RequestIds(AtomicU64);
+
+impl RequestIds {
+    pub fn next(&self) -> u64 {
+        // Ids start at 1000 so they never collide with the small ids of seed data.
+        1000 + self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
 
 /// An incoming request, normalised.
 #[derive(Debug)]

@@ -9,9 +9,9 @@ use super::model::{
     Body, BodyOptions, Event, Folder, Header, Item, QueryParam, RawOptions, Request, Url,
 };
 use super::Skipped;
-use crate::app::RequestIds;
 use crate::fhir::Era;
 use crate::pipeline;
+use crate::request::RequestIds;
 use crate::sample::{self, SyntheticRequest};
 use crate::scenario::Scenario;
 use crate::snapshot::{Api, Snapshot};

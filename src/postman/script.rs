@@ -128,12 +128,12 @@ mod tests {
     use regex::Regex;
 
     use super::*;
-    use crate::app::RequestIds;
     use crate::contract::jwt::{self, Expectation, RecordKind};
     use crate::pipeline::{self, SCENARIO_HEADER};
     use crate::postman::export;
     use crate::postman::tests::{all_items, as_json, default_pack, strings};
     use crate::request::MockRequest;
+    use crate::request::RequestIds;
     use crate::state::StateStore;
 
     /// `node --check` on `path`: it parses as JavaScript.
