@@ -8,12 +8,12 @@ use axum::{Json, Router};
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::app::AppState;
+use crate::app::App;
 use crate::reload;
 
 pub const PREFIX: &str = "/__admin";
 
-pub fn router() -> Router<AppState> {
+pub fn router() -> Router<App> {
     Router::new()
         .route("/__admin/health", get(health))
         .route("/__admin/reload", post(force_reload))
@@ -38,9 +38,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The health document: what is loaded and whether the last reload worked.
-pub fn health_json(state: &AppState) -> Value {
-    let snapshot = state.snapshot();
-    let status = state
+pub fn health_json(app: &App) -> Value {
+    let snapshot = app.snapshot();
+    let status = app
         .shared
         .reload_status
         .lock()
@@ -72,32 +72,32 @@ pub fn health_json(state: &AppState) -> Value {
             "templates": templates,
         },
         "apis": apis,
-        "spec": state.shared.sources.spec_label(),
+        "spec": app.shared.sources.spec_label(),
     })
 }
 
-async fn health(State(state): State<AppState>) -> Json<Value> {
-    Json(health_json(&state))
+async fn health(State(app): State<App>) -> Json<Value> {
+    Json(health_json(&app))
 }
 
 /// Reloads now; 200 with the health document, or 422 with it when the
 /// reload failed (the previous generation still serves).
-async fn force_reload(State(state): State<AppState>) -> Response {
-    let result = reload::reload_now(&state, &[]).await;
+async fn force_reload(State(app): State<App>) -> Response {
+    let result = reload::reload_now(&app, &[]).await;
     let status = if result.is_ok() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    (status, Json(health_json(&state))).into_response()
+    (status, Json(health_json(&app))).into_response()
 }
 
 /// Puts state back to the seeds of the current snapshot.
-async fn reset(State(state): State<AppState>) -> Json<Value> {
-    let snapshot = state.snapshot();
+async fn reset(State(app): State<App>) -> Json<Value> {
+    let snapshot = app.snapshot();
     let seeds: Vec<_> = snapshot.seeds().cloned().collect();
-    state.shared.store.reset(&seeds);
-    let data = state.shared.store.read();
+    app.shared.store.reset(&seeds);
+    let data = app.shared.store.read();
     let collections: serde_json::Map<String, Value> = data
         .collections
         .iter()
@@ -114,12 +114,9 @@ struct RequestFilter {
 }
 
 /// The journal, newest first, filtered by operation and status.
-async fn list_requests(
-    State(state): State<AppState>,
-    Query(filter): Query<RequestFilter>,
-) -> Json<Value> {
+async fn list_requests(State(app): State<App>, Query(filter): Query<RequestFilter>) -> Json<Value> {
     let limit = filter.limit.unwrap_or(100);
-    let entries: Vec<Value> = state
+    let entries: Vec<Value> = app
         .shared
         .journal
         .snapshot()
@@ -137,8 +134,8 @@ async fn list_requests(
     Json(json!({ "count": entries.len(), "requests": entries }))
 }
 
-async fn one_request(State(state): State<AppState>, Path(id): Path<String>) -> Response {
-    match id.parse::<u64>().ok().and_then(|id| state.shared.journal.get(id)) {
+async fn one_request(State(app): State<App>, Path(id): Path<String>) -> Response {
+    match id.parse::<u64>().ok().and_then(|id| app.shared.journal.get(id)) {
         Some(entry) => Json(entry.detail()).into_response(),
         None => (
             StatusCode::NOT_FOUND,
@@ -148,15 +145,15 @@ async fn one_request(State(state): State<AppState>, Path(id): Path<String>) -> R
     }
 }
 
-async fn clear_requests(State(state): State<AppState>) -> StatusCode {
-    state.shared.journal.clear();
+async fn clear_requests(State(app): State<App>) -> StatusCode {
+    app.shared.journal.clear();
     StatusCode::NO_CONTENT
 }
 
 /// Requests no scenario matched, with the closest scenario and the
 /// condition that failed.
-async fn unmatched_requests(State(state): State<AppState>) -> Json<Value> {
-    let entries: Vec<Value> = state
+async fn unmatched_requests(State(app): State<App>) -> Json<Value> {
+    let entries: Vec<Value> = app
         .shared
         .journal
         .snapshot()
@@ -177,10 +174,10 @@ async fn unmatched_requests(State(state): State<AppState>) -> Json<Value> {
 
 /// Operations and their scenarios, with hit counts since the last load and
 /// the current named states.
-async fn scenarios(State(state): State<AppState>) -> Json<Value> {
-    let snapshot = state.snapshot();
-    let hits = state.shared.hits.load();
-    let data = state.shared.store.read();
+async fn scenarios(State(app): State<App>) -> Json<Value> {
+    let snapshot = app.snapshot();
+    let hits = app.shared.hits.load();
+    let data = app.shared.store.read();
     let mut operations = Vec::new();
     for (api_index, api) in snapshot.apis.iter().enumerate() {
         for (index, operation) in api.model.operations.iter().enumerate() {
@@ -225,8 +222,8 @@ async fn scenarios(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-async fn collection(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    let data = state.shared.store.read();
+async fn collection(State(app): State<App>, Path(name): Path<String>) -> Response {
+    let data = app.shared.store.read();
     match data.collections.get(&name) {
         Some(documents) => Json(json!({
             "collection": name,
@@ -259,11 +256,11 @@ struct SampleQuery {
 /// the one `check` builds, with fresh SSP headers and JWT. `format=curl`
 /// gives a shell command line.
 async fn sample_request(
-    State(state): State<AppState>,
+    State(app): State<App>,
     headers: http::HeaderMap,
     Query(query): Query<SampleQuery>,
 ) -> Response {
-    let snapshot = state.snapshot();
+    let snapshot = app.snapshot();
     let found = snapshot
         .apis
         .iter()
@@ -296,7 +293,7 @@ async fn sample_request(
         },
         None => None,
     };
-    let request = crate::sample::request_for(api, index, scenario, &state.shared.store.read());
+    let request = crate::sample::request_for(api, index, scenario, &app.shared.store.read());
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())

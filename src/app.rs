@@ -1,6 +1,6 @@
-//! The application state: everything a running server owns, each piece
+//! The application: everything a running server owns, each piece
 //! with one owner. Requests, the admin API, the reloader and the Postman
-//! endpoints all reach it through [`AppState`].
+//! endpoints all reach it through [`App`].
 //!
 //! - the snapshot in force ([`Shared::snapshot`]), swapped whole by `reload`;
 //! - the booking state ([`Shared::store`]), which outlives snapshots;
@@ -97,9 +97,9 @@ pub struct ReloadStatus {
     pub error_count: usize,
 }
 
-/// State shared by every request: cheap to clone.
+/// The running server, shared by every request: cheap to clone.
 #[derive(Clone)]
-pub struct AppState {
+pub struct App {
     pub shared: Arc<Shared>,
 }
 
@@ -122,7 +122,7 @@ pub struct Shared {
     pub journal: Journal,
 }
 
-impl AppState {
+impl App {
     pub fn new(snapshot: Snapshot, sources: Sources, settings: Settings) -> Self {
         let journal = Journal::new(settings.journal_size);
         let store = StateStore::default();

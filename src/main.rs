@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use gpconnect_mock::app::AppState;
+use gpconnect_mock::app::App;
 use gpconnect_mock::cli::{
     CheckArgs, Cli, Command, ContractArg, FhirEra, PackArgs, PostmanArgs, ProfileArg, ReportFormat,
     ServeArgs, SpecArgs,
@@ -124,15 +124,15 @@ async fn serve_async(
         "{operations} operations, {scenarios} scenarios, {templates} templates from {}",
         sources.spec_label()
     );
-    let state = AppState::new(snapshot, sources, settings);
+    let app = App::new(snapshot, sources, settings);
     if !args.no_watch {
-        gpconnect_mock::reload::spawn_watcher(state.clone())
+        gpconnect_mock::reload::spawn_watcher(app.clone())
             .context("cannot watch the spec and pack for changes")?;
     }
     let workers = args.worker_threads();
     let threads = if workers == 1 { "thread" } else { "threads" };
     println!("gpconnect-mock listening on http://{local} ({summary}; {workers} worker {threads})");
-    server::run(listener, state, shutdown_signal())
+    server::run(listener, app, shutdown_signal())
         .await
         .context("server failed")
 }

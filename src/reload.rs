@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::app::{AppState, ReloadStatus};
+use crate::app::{App, ReloadStatus};
 use crate::error::{LoadError, LoadErrors};
 use crate::snapshot::Snapshot;
 
@@ -26,13 +26,13 @@ const DEBOUNCE_MAX: Duration = Duration::from_millis(300);
 
 /// Rebuilds the snapshot now. On success the new generation is swapped in
 /// and returned; on failure the old one keeps serving.
-pub async fn reload_now(state: &AppState, changed: &[String]) -> Result<u64, LoadErrors> {
+pub async fn reload_now(app: &App, changed: &[String]) -> Result<u64, LoadErrors> {
     // One reload at a time; requests never take this lock.
-    let _serialised = state.shared.reload_lock.lock().await;
-    let current = state.snapshot();
+    let _serialised = app.shared.reload_lock.lock().await;
+    let current = app.snapshot();
     let next_generation = current.generation + 1;
-    let sources = state.shared.sources.clone();
-    let settings = state.shared.settings.clone();
+    let sources = app.shared.sources.clone();
+    let settings = app.shared.settings.clone();
     let started = Instant::now();
     let built =
         tokio::task::spawn_blocking(move || Snapshot::load(&sources, &settings, next_generation))
@@ -51,8 +51,8 @@ pub async fn reload_now(state: &AppState, changed: &[String]) -> Result<u64, Loa
     };
     match built {
         Ok(snapshot) => {
-            state.install(snapshot);
-            set_status(state, ReloadStatus::default());
+            app.install(snapshot);
+            set_status(app, ReloadStatus::default());
             tracing::info!(
                 "reloaded generation {next_generation} in {:.1} ms (changed: {changed_text})",
                 started.elapsed().as_secs_f64() * 1000.0
@@ -61,7 +61,7 @@ pub async fn reload_now(state: &AppState, changed: &[String]) -> Result<u64, Loa
         }
         Err(errors) => {
             set_status(
-                state,
+                app,
                 ReloadStatus {
                     last_error: errors.first().cloned(),
                     error_count: errors.0.len(),
@@ -76,10 +76,10 @@ pub async fn reload_now(state: &AppState, changed: &[String]) -> Result<u64, Loa
     }
 }
 
-fn set_status(state: &AppState, status: ReloadStatus) {
+fn set_status(app: &App, status: ReloadStatus) {
     // A poisoned lock only means a panic elsewhere mid-write; the status is
     // plain data, so take it over.
-    let mut guard = state
+    let mut guard = app
         .shared
         .reload_status
         .lock()
@@ -95,8 +95,8 @@ struct Targets {
 }
 
 impl Targets {
-    fn of(state: &AppState) -> Targets {
-        let apis = &state.shared.sources.apis;
+    fn of(app: &App) -> Targets {
+        let apis = &app.shared.sources.apis;
         Targets {
             specs: apis
                 .iter()
@@ -138,8 +138,8 @@ fn absolute(path: &Path) -> PathBuf {
 }
 
 /// Starts watching and reloading in a background task, which owns the watcher.
-pub fn spawn_watcher(state: AppState) -> notify::Result<()> {
-    let targets = Targets::of(&state);
+pub fn spawn_watcher(app: App) -> notify::Result<()> {
+    let targets = Targets::of(&app);
     let (sender, receiver) = mpsc::unbounded_channel();
     let mut watcher: RecommendedWatcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -150,7 +150,7 @@ pub fn spawn_watcher(state: AppState) -> notify::Result<()> {
             }
         })?;
     apply_watches(&mut watcher, &targets);
-    tokio::spawn(watch_loop(state, watcher, targets, receiver));
+    tokio::spawn(watch_loop(app, watcher, targets, receiver));
     Ok(())
 }
 
@@ -167,7 +167,7 @@ fn apply_watches(watcher: &mut RecommendedWatcher, targets: &Targets) {
 }
 
 async fn watch_loop(
-    state: AppState,
+    app: App,
     mut watcher: RecommendedWatcher,
     targets: Targets,
     mut receiver: mpsc::UnboundedReceiver<Vec<PathBuf>>,
@@ -202,6 +202,6 @@ async fn watch_loop(
         // Watch first: a directory recreated by this change must be watched
         // before the reload reports success, or an edit right after is lost.
         apply_watches(&mut watcher, &targets);
-        let _ = reload_now(&state, &names).await;
+        let _ = reload_now(&app, &names).await;
     }
 }

@@ -11,7 +11,7 @@ use http::StatusCode;
 use tokio::net::TcpListener;
 
 use crate::answer::Answer;
-use crate::app::AppState;
+use crate::app::App;
 use crate::fhir::{Outcome, SpineCode};
 use crate::journal::{self, Entry};
 use crate::pipeline::{self, Served};
@@ -21,16 +21,16 @@ use crate::request::MockRequest;
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// The application: admin API first, then every other path to the spec.
-pub fn app(state: AppState) -> Router {
-    crate::admin::router().fallback(handle).with_state(state)
+pub fn router(app: App) -> Router {
+    crate::admin::router().fallback(handle).with_state(app)
 }
 
 /// Every request that is not for the admin API: the body read, the
 /// request path run ([`pipeline::serve`]), the result journalled and
 /// counted, the answer written.
-async fn handle(State(state): State<AppState>, request: Request) -> Response {
+async fn handle(State(app): State<App>, request: Request) -> Response {
     let started = std::time::Instant::now();
-    let snapshot = state.snapshot();
+    let snapshot = app.snapshot();
     let (parts, body) = request.into_parts();
     let path_and_query = parts
         .uri
@@ -50,10 +50,10 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
         }
     };
     let request = MockRequest::new(parts.method, path_and_query, parts.headers, body);
-    let shared = &state.shared;
+    let shared = &app.shared;
     let mut served = pipeline::serve(&snapshot, &shared.store, &request, &shared.ids);
     shared.hits.load().count(&snapshot, &served);
-    record(&state, &request, path_and_query, &mut served, started);
+    record(&app, &request, path_and_query, &mut served, started);
     let answer = served.answer;
     drop(snapshot);
     if !answer.delay.is_zero() {
@@ -64,13 +64,13 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
 
 /// Journals one served request (when the journal is on).
 fn record(
-    state: &AppState,
+    app: &App,
     request: &MockRequest,
     path_and_query: &str,
     served: &mut Served<'_>,
     started: std::time::Instant,
 ) {
-    let journal = &state.shared.journal;
+    let journal = &app.shared.journal;
     if !journal.is_enabled() {
         return;
     }
@@ -112,13 +112,13 @@ pub fn into_response(answer: Answer) -> Response {
     response.into_response()
 }
 
-/// Serves `state` on `listener` until `shutdown` completes.
+/// Serves `app` on `listener` until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,
-    state: AppState,
+    app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    axum::serve(listener, router(app))
         .with_graceful_shutdown(shutdown)
         .await
 }

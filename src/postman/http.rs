@@ -1,6 +1,6 @@
 //! The `/__admin/postman/*` endpoints: the export of a running server's
 //! current files, from a scratch snapshot so that exporting leaves the
-//! server's state alone.
+//! booking state alone.
 
 use axum::extract::State;
 use axum::response::{IntoResponse as _, Response};
@@ -10,7 +10,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
 use super::{environment, export, DEFAULT_BASE_URL};
-use crate::app::AppState;
+use crate::app::App;
 use crate::error::LoadErrors;
 use crate::snapshot::Snapshot;
 
@@ -23,24 +23,24 @@ pub fn base_url_from_host(host: Option<&str>) -> String {
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_string())
 }
 
-/// The server's current definition and pack, loaded afresh with a state of
+/// The server's current definition and pack, loaded afresh with a booking state of
 /// their own: exporting answers every scenario once, and must not book
 /// slots in the state the server answers from.
-pub fn scratch_snapshot(state: &AppState) -> Result<Snapshot, LoadErrors> {
+pub fn scratch_snapshot(app: &App) -> Result<Snapshot, LoadErrors> {
     Snapshot::load(
-        &state.shared.sources,
-        &state.shared.settings,
-        state.snapshot().generation,
+        &app.shared.sources,
+        &app.shared.settings,
+        app.snapshot().generation,
     )
 }
 
 /// `GET /__admin/postman/collection`: built from the current files (hot
 /// reloads included); `{{baseUrl}}` is this server, as `Host` names it.
-pub async fn collection_handler(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn collection_handler(State(app): State<App>, headers: HeaderMap) -> Response {
     let base_url = base_url_from_host(header_text(&headers, HOST));
     // Loading and rendering every scenario is CPU work: off the async workers.
     let built = tokio::task::spawn_blocking(move || {
-        scratch_snapshot(&state).map(|snapshot| export(&snapshot, &base_url).collection)
+        scratch_snapshot(&app).map(|snapshot| export(&snapshot, &base_url).collection)
     })
     .await;
     match built {
@@ -58,8 +58,8 @@ pub async fn collection_handler(State(state): State<AppState>, headers: HeaderMa
 
 /// `GET /__admin/postman/environment`: from the current snapshot;
 /// `baseUrl` is this server, as `Host` names it.
-pub async fn environment_handler(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let snapshot = state.snapshot();
+pub async fn environment_handler(State(app): State<App>, headers: HeaderMap) -> Response {
+    let snapshot = app.snapshot();
     let base_url = base_url_from_host(header_text(&headers, HOST));
     json_response(serde_json::to_value(environment(
         &snapshot.apis[0],
