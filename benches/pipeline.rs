@@ -6,19 +6,35 @@
 //! `cargo bench --bench pipeline` (add a filter, e.g. `-- carerecord`, for
 //! one case). The cases are those of `benches/load.sh`, with the same valid
 //! GP Connect headers and unsigned DSTU2 JWT.
+//!
+//! The group `fast_paths` times each hand-written fast path of the request
+//! path against the general code it stands in for, on the same input, so
+//! each can show that it pays (the figures are quoted in the module docs):
+//!
+//! - `flat`: the care record rendered straight from the request
+//!   (`template::flat`) vs. by Handlebars from a template context;
+//! - `body_path`: the default pack's body conditions walked directly
+//!   (`scenario::body_path`) vs. evaluated by `serde_json_path`;
+//! - `static_answer`: the metadata answer served from its once-per-snapshot
+//!   render vs. rendered per request.
 
+use std::borrow::Cow;
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use gpconnect_mock::answer::{self, template_context, ContextNeeds, RenderSource};
 use gpconnect_mock::fhir::Era;
 use gpconnect_mock::pipeline::serve;
 use gpconnect_mock::request::MockRequest;
 use gpconnect_mock::request::RequestIds;
 use gpconnect_mock::sample::{jwt_claims, unsigned_jwt, JwtRequest};
+use gpconnect_mock::scenario::body_path::BodyPath;
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
-use gpconnect_mock::state::StateStore;
+use gpconnect_mock::state::{StateData, StateStore};
+use gpconnect_mock::template::FlatValues;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
 const NHS_NUMBER: &str = "9658218873";
@@ -174,5 +190,151 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipeline);
+/// What a flat template reads, taken from the request as the server does.
+struct Values<'a> {
+    request: &'a MockRequest,
+}
+
+impl FlatValues for Values<'_> {
+    fn text(&self, path: &[String]) -> Option<Cow<'_, str>> {
+        match path {
+            [root, key] if root == "request" && key == "id" => Some(Cow::Borrowed("1001")),
+            [root, key] if root == "request" && key == "method" => {
+                Some(Cow::Borrowed(self.request.method.as_str()))
+            }
+            [root, key] if root == "request" && key == "path" => {
+                Some(Cow::Borrowed(&self.request.path))
+            }
+            [root, key, name] if root == "request" && key == "query" => {
+                self.request.query_value(name).map(Cow::Borrowed)
+            }
+            [root, key, name] if root == "request" && key == "headers" => {
+                self.request.header(name).map(Cow::Borrowed)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn fast_paths(c: &mut Criterion) {
+    let sources = Sources::resolve(None, None, None);
+    let snapshot =
+        Snapshot::load(&sources, &Settings::default(), 1).expect("the default pack loads");
+    let api = &snapshot.apis[0];
+    let cases = cases();
+    let state = Arc::new(StateData::default());
+    let mut group = c.benchmark_group("fast_paths");
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50);
+
+    // Flat templates: the care record, the largest answer of the pack.
+    let care_record = cases.iter().find(|c| c.name == "carerecord").expect("case");
+    let request = care_record.request();
+    let template = "patient/carerecord/SUM.json.hbs";
+    let index = api
+        .model
+        .operations
+        .iter()
+        .position(|op| op.key == "PatientOperation_GetCareRecord")
+        .expect("the care record operation");
+    let operation = &api.model.operations[index];
+    let values = Values { request: &request };
+    let flat = api
+        .templates
+        .render_flat(template, &values)
+        .expect("renders flat");
+    let context = template_context(&request, &[], 1001, None, operation, ContextNeeds::ALL);
+    let general = api
+        .templates
+        .render(template, &context, &state)
+        .expect("renders");
+    assert_eq!(flat.len(), general.len(), "both ways give the same answer");
+    group.bench_function("flat/flat", |b| {
+        b.iter(|| api.templates.render_flat(black_box(template), &values))
+    });
+    group.bench_function("flat/handlebars", |b| {
+        b.iter(|| {
+            let needs = ContextNeeds::ALL;
+            let context = template_context(&request, &[], 1001, None, operation, needs);
+            api.templates.render(black_box(template), &context, &state)
+        })
+    });
+
+    // Body paths: every distinct body expression of the pack, on the care
+    // record request's body, walked vs. evaluated by serde_json_path.
+    let body: serde_json::Value =
+        serde_json::from_slice(&care_record.body).expect("the case's body is JSON");
+    let mut paths: Vec<&BodyPath> = Vec::new();
+    for index in 0..api.model.operations.len() {
+        for scenario in api.scenarios.for_operation(index) {
+            for condition in &scenario.when.body {
+                if condition.path.is_walked()
+                    && !paths.iter().any(|p| std::ptr::eq(*p, &condition.path))
+                {
+                    paths.push(&condition.path);
+                }
+            }
+        }
+    }
+    assert!(!paths.is_empty(), "the pack has walked body paths");
+    group.bench_function("body_path/walked", |b| {
+        b.iter(|| {
+            paths
+                .iter()
+                .map(|path| path.select(black_box(&body)).len())
+                .sum::<usize>()
+        })
+    });
+    group.bench_function("body_path/serde_json_path", |b| {
+        b.iter(|| {
+            paths
+                .iter()
+                .map(|path| path.json_path().query(black_box(&body)).all().len())
+                .sum::<usize>()
+        })
+    });
+
+    // Static answers: the metadata, served from its once-per-snapshot
+    // render vs. rendered for each request.
+    let metadata = cases.iter().find(|c| c.name == "metadata").expect("case");
+    let index = api
+        .model
+        .operations
+        .iter()
+        .position(|op| op.path.ends_with("/metadata"))
+        .expect("the metadata operation");
+    let scenario = &api.scenarios.for_operation(index)[0];
+    let runtime = api.runtime(index, scenario).expect("runtime");
+    let cell = runtime
+        .static_answer
+        .as_ref()
+        .expect("the metadata answer is request-independent");
+    let request = metadata.request();
+    let render = || {
+        let source = RenderSource::Request {
+            request: &request,
+            path_params: &[],
+            request_id: 1001,
+            needs: runtime.needs,
+        };
+        let operation = &api.model.operations[index];
+        answer::render_scenario(
+            &api.templates,
+            scenario,
+            operation,
+            source,
+            &state,
+            api.error_style,
+        )
+    };
+    group.bench_function("static_answer/cached", |b| {
+        b.iter(|| cell.get_or_init(render).clone())
+    });
+    group.bench_function("static_answer/rendered", |b| b.iter(render));
+    group.finish();
+}
+
+criterion_group!(benches, pipeline, fast_paths);
 criterion_main!(benches);
