@@ -5,12 +5,12 @@
 //! A snapshot is built off the request path and only ever replaced whole
 //! (see `reload`), so a request sees one consistent version from start to
 //! end. Nothing in it changes after loading except what is named a cache
-//! below: each holds something computed from the snapshot itself, never
-//! from another request's data, and dropping it would change no answer.
+//! below; each is a pure cache: emptying it would change no answer.
 //!
 //! - [`ScenarioRuntime::static_answer`]: a request-independent scenario's
 //!   answer, rendered on first use.
-//! - `Contract`'s JWT verdict cache and lazily compiled body schemas
+//! - `Contract`'s JWT verdict cache (the claims checks of a token already
+//!   seen, until it expires) and its lazily compiled body schemas
 //!   (`contract`), and [`ResponseChecks`]' lazily compiled response
 //!   schemas.
 //! - `Templates`' output size hints (the size of the next render's buffer).
