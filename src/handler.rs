@@ -10,7 +10,7 @@ use http::{HeaderValue, StatusCode};
 use crate::answer::{self, Answer};
 use crate::contract::{violation_header, Violation, VIOLATION_HEADER};
 use crate::fhir::{Outcome, SpineCode};
-use crate::journal::{NearMiss, Trace};
+use crate::journal::Trace;
 use crate::request::MockRequest;
 use crate::routes::Lookup;
 use crate::scenario::stateful::StateView;
@@ -127,35 +127,6 @@ fn route_check_render(
         validate_response(snapshot, operation_index, &mut answer);
     }
     (answer, Some(operation_index))
-}
-
-/// The scenario that came closest (most conditions holding) to a request
-/// that none matched, and its first failing condition.
-fn near_miss(
-    snapshot: &Snapshot,
-    index: usize,
-    request: &MockRequest,
-    path_params: &[(String, String)],
-) -> Option<NearMiss> {
-    let scenarios = snapshot.scenarios.for_operation(index);
-    let mut best: Option<(usize, &Scenario)> = None;
-    for scenario in scenarios {
-        let (held, _) = scenario.when.score(request, path_params);
-        if best.is_none_or(|(most, _)| held > most) {
-            best = Some((held, scenario));
-        }
-    }
-    let (_, scenario) = best?;
-    let failed = match scenario.when.check(request, path_params) {
-        Err(miss) => miss.to_string(),
-        Ok(()) => "its state conditions (see /__admin/state)".to_string(),
-    };
-    Some(NearMiss {
-        scenario: scenario.name.clone(),
-        file: scenario.file.clone(),
-        line: scenario.line,
-        failed,
-    })
 }
 
 /// A stateful operation: the writer lock is held from selection (which may
@@ -332,9 +303,9 @@ fn select_and_render<'s>(
             );
             (Answer::error(&outcome, style), None)
         }
-        Selection::None(_) => {
+        Selection::None(near_miss) => {
             let mut answer = snapshot.fallbacks[index].clone();
-            if let Some(miss) = near_miss(snapshot, index, request, path_params) {
+            if let Some(miss) = near_miss {
                 answer.trace = Some(Box::new(Trace {
                     near_miss: Some(miss),
                     ..Trace::default()

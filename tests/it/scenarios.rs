@@ -499,7 +499,7 @@ fn every_scenario_of_the_pack_is_reachable() {
             if !text.lines().any(|l| l.starts_with("operation:")) {
                 continue; // a seed file
             }
-            let file: Value = serde_yaml::from_str(&text).expect("scenario file parses");
+            let file: Value = serde_saphyr::from_str(&text).expect("scenario file parses");
             for scenario in file["scenarios"].as_array().into_iter().flatten() {
                 named.push((
                     file["operation"].as_str().unwrap_or("").to_string(),
