@@ -108,7 +108,10 @@ pub struct BodyCondition {
 /// than that call and never meets another set's numbering.
 #[derive(Debug)]
 pub struct BodyScratch {
+    /// Allocated on the first body condition evaluated: most requests
+    /// meet none.
     slots: Vec<Option<Vec<String>>>,
+    count: usize,
     /// Without a set's numbering (a `When` checked on its own), nothing is
     /// remembered: each condition is evaluated into `last`.
     cached: bool,
@@ -116,10 +119,11 @@ pub struct BodyScratch {
 }
 
 impl BodyScratch {
-    /// A scratch for a set that numbered `slots` body expressions.
-    pub fn for_slots(slots: usize) -> Self {
+    /// A scratch for a set that numbered `count` body expressions.
+    pub fn for_slots(count: usize) -> Self {
         Self {
-            slots: vec![None; slots],
+            slots: Vec::new(),
+            count,
             cached: true,
             last: Vec::new(),
         }
@@ -129,9 +133,8 @@ impl BodyScratch {
     /// not numbered together.
     pub fn uncached() -> Self {
         Self {
-            slots: Vec::new(),
             cached: false,
-            last: Vec::new(),
+            ..Self::for_slots(0)
         }
     }
 
@@ -142,9 +145,9 @@ impl BodyScratch {
         }
         // A slot beyond the set's count would be a numbering bug; evaluating
         // it (rather than panicking) still gives the right answer.
-        debug_assert!(condition.slot < self.slots.len(), "unnumbered body slot");
+        debug_assert!(condition.slot < self.count, "unnumbered body slot");
         if condition.slot >= self.slots.len() {
-            self.slots.resize(condition.slot + 1, None);
+            self.slots.resize(self.count.max(condition.slot + 1), None);
         }
         self.slots[condition.slot].get_or_insert_with(|| select_texts(request, &condition.path))
     }
