@@ -279,4 +279,51 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    /// When the closest scenario's `when` holds, its failing state
+    /// condition is the near miss, in words.
+    #[test]
+    fn near_miss_of_a_stateful_scenario_names_its_state() {
+        let model = crate::spec::load_str(
+            &serde_json::json!({"openapi": "3.0.0", "info": {"title": "t", "version": "1"},
+                "paths": {"/p": {"post": {"operationId": "book",
+                    "responses": {"200": {"description": "ok"}}}}}})
+            .to_string(),
+            "t.json",
+        )
+        .expect("spec");
+        let dir = tempfile::tempdir().expect("temp");
+        std::fs::write(
+            dir.path().join("book.yaml"),
+            "operation: book\nscenarios:\n\
+             - name: when-free\n  when:\n    requires_state: free\n  then: {status: 200}\n",
+        )
+        .expect("write");
+        let mut templates = crate::template::Templates::empty();
+        let set = load_dir(dir.path(), "s", &model, &mut templates).expect("loads");
+        let request = MockRequest::new(
+            http::Method::POST,
+            "/p",
+            http::HeaderMap::new(),
+            bytes::Bytes::new(),
+        );
+        let data = crate::state::StateData::default();
+        let render = |_: &str| None;
+        let view = StateView {
+            data: &data,
+            render: &render,
+        };
+        match set.select(0, &request, &[], Some(&view)) {
+            Selection::None(Some(miss)) => {
+                assert_eq!(miss.scenario, "when-free");
+                assert!(
+                    miss.failed
+                        .starts_with("scenario state of `default` is not \"free\""),
+                    "{}",
+                    miss.failed
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
