@@ -27,15 +27,9 @@ const SECRET_HEADERS: &[&str] = &[
     "x-api-key",
 ];
 
-/// Why no scenario answered, for near-miss reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NearMiss {
-    pub scenario: String,
-    pub file: String,
-    pub line: usize,
-    /// The condition that failed, in words.
-    pub failed: String,
-}
+/// Why no scenario answered, for near-miss reports: worked out by
+/// selection (see [`crate::scenario::select`]).
+pub use crate::scenario::NearMiss;
 
 /// What the request path learned about a request beyond the answer itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

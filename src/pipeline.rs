@@ -26,7 +26,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use crate::answer::{self, Answer, ContextNeeds, RenderSource, SpecSource};
 use crate::contract::{self, violation_header, Ruling, Verdict, VIOLATION_HEADER};
 use crate::fhir::{Outcome, SpineCode};
-use crate::journal::{NearMiss, Trace};
+use crate::journal::Trace;
 use crate::request::MockRequest;
 use crate::request::RequestIds;
 use crate::routes::Lookup;
@@ -347,14 +347,9 @@ fn render<'s>(
         Selection::None(miss) => {
             let (answer, source) = &api.fallbacks[index];
             let mut served = served(answer.clone(), None, Source::Spec(*source));
-            if let Some((scenario, miss)) = miss {
+            if miss.is_some() {
                 served.trace = Some(Box::new(Trace {
-                    near_miss: Some(NearMiss {
-                        scenario: scenario.name.clone(),
-                        file: scenario.file.clone(),
-                        line: scenario.line,
-                        failed: miss.to_string(),
-                    }),
+                    near_miss: miss,
                     ..Trace::default()
                 }));
             }

@@ -2,11 +2,8 @@
 //! with the query decoded and the body parsed at most once, so that every
 //! later stage (checks, scenario matching, templates) reads the same values.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-
-use crate::scenario::body_path::BodyPath;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -37,11 +34,6 @@ pub struct MockRequest {
     pub headers: HeaderMap,
     pub body: Bytes,
     body_json: OnceLock<Option<Value>>,
-    /// By body-condition slot: the texts its JSONPath selects in the body.
-    /// Scenarios of one operation often test the same paths; each is
-    /// evaluated once. A request is answered on one thread, so no lock is
-    /// needed (nor taken a dozen times per selection).
-    body_selections: RefCell<Vec<Option<Arc<[String]>>>>,
 }
 
 impl MockRequest {
@@ -61,7 +53,6 @@ impl MockRequest {
             headers,
             body,
             body_json: OnceLock::new(),
-            body_selections: RefCell::new(Vec::new()),
         }
     }
 
@@ -97,33 +88,6 @@ impl MockRequest {
                 }
             })
             .as_ref()
-    }
-
-    /// The non-null values `path` selects in the JSON body, as text
-    /// (strings as they are, other values as JSON), evaluated once per
-    /// `slot` (one per distinct expression of the scenario set).
-    pub fn body_selection(&self, slot: usize, path: &BodyPath) -> Arc<[String]> {
-        if let Some(Some(values)) = self.body_selections.borrow().get(slot) {
-            return values.clone();
-        }
-        let values: Arc<[String]> = match self.body_json() {
-            Some(body) => path
-                .select(body)
-                .into_iter()
-                .filter(|value| !value.is_null())
-                .map(|value| match value {
-                    Value::String(text) => text.clone(),
-                    other => other.to_string(),
-                })
-                .collect(),
-            None => Arc::from(Vec::new()),
-        };
-        let mut selections = self.body_selections.borrow_mut();
-        if selections.len() <= slot {
-            selections.resize(slot + 1, None);
-        }
-        selections[slot] = Some(values.clone());
-        values
     }
 
     pub fn body_text(&self) -> std::borrow::Cow<'_, str> {

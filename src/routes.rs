@@ -1,15 +1,42 @@
 //! The route table generated from the definition: request path → operation.
 //!
-//! Spec paths are read from a file, so routing must never panic and must
-//! report conflicts as load errors; hence a small table of our own rather
-//! than `axum::Router::route`. Each path template is split into segments:
-//! a literal (`$gpc.getcarerecord`), a whole-segment parameter (`{id}`), or a
-//! parameter with a literal prefix/suffix (`{name}.json`). When several
-//! templates match, the most specific wins, segment by segment: literal >
-//! affixed parameter > parameter. So `/Patient/$gpc.getcarerecord` beats
-//! `/Patient/{id}`, whatever the order in the spec.
+//! Routing is [`matchit`]'s radix tree. Each path template is split into
+//! segments: a literal (`$gpc.getcarerecord`), a whole-segment parameter
+//! (`{id}`), or a parameter with a literal prefix/suffix (`{name}.json`).
+//! When several templates match, matchit's priority decides, segment by
+//! segment: literal > affixed parameter > parameter. So
+//! `/Patient/$gpc.getcarerecord` beats `/Patient/{id}`, whatever the order
+//! in the spec. The template that wins owns the path: a method it lacks is
+//! a 405 with its `Allow`, even if a less specific template has the method.
+//!
+//! Spec paths are read from a file, so building must never panic and must
+//! report conflicts as load errors: matchit's insertion errors become
+//! [`LoadError`]s naming both templates (`/a/{x}` and `/a/{y}` are
+//! ambiguous).
+//!
+//! What matchit does not do itself, this module adapts:
+//! - **Percent-decoding** (`%24gpc.getcarerecord` routes to the literal;
+//!   `literal_beats_parameter_at_same_depth`, `suffix_parameter_and_deep_parameters`):
+//!   matchit compares raw text. Request segments are decoded, then both they
+//!   and the templates' literal parts are written in one canonical form
+//!   ([`canonical`]: `%`, `/`, braces, controls and non-ASCII
+//!   percent-encoded) before matchit sees them. So a decoded `/` stays
+//!   inside its segment, braces never read as parameters, and matchit's
+//!   tree holds ASCII only. Parameter values are taken from the decoded
+//!   segments, by position, with the template's own names.
+//! - **Parameter names**: templates go to matchit with positional names
+//!   (`{p1}`), so any name the spec uses is accepted and two templates of
+//!   the same shape collide as the same route (`ambiguous_templates_are_reported`).
+//! - **Trailing slash**: one is dropped before matching.
+//! - **Nearest template** of a 404: by edit distance over the templates.
+//!
+//! One rule is matchit's, stricter than the table this replaced: at one
+//! position, parameters with a prefix and parameters with a suffix
+//! (`/x/v{id}` and `/x/{id}.json`) cannot be ordered and are reported as a
+//! load error naming both (`prefix_and_suffix_parameters_at_one_place_are_a_load_error`).
 
 use http::Method;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 
 use crate::error::LoadError;
 use crate::spec::ApiModel;
@@ -38,33 +65,42 @@ impl Segment {
         Segment::Literal(text.to_string())
     }
 
-    /// Higher is more specific.
-    fn rank(&self) -> u8 {
+    /// The segment as matchit reads it; `position` names its parameter.
+    fn route(&self, position: usize) -> String {
         match self {
-            Segment::Literal(_) => 2,
-            Segment::Param { prefix, suffix, .. } if !prefix.is_empty() || !suffix.is_empty() => 1,
-            Segment::Param { .. } => 0,
-        }
-    }
-
-    fn capture<'a>(&self, input: &'a str) -> Option<Option<&'a str>> {
-        match self {
-            Segment::Literal(literal) => (literal == input).then_some(None),
+            Segment::Literal(literal) => canonical(literal),
             Segment::Param { prefix, suffix, .. } => {
-                let value = input.strip_prefix(prefix.as_str())?;
-                let value = value.strip_suffix(suffix.as_str())?;
-                (!value.is_empty()).then_some(Some(value))
+                format!("{}{{p{position}}}{}", canonical(prefix), canonical(suffix))
             }
         }
     }
 
-    /// The segment with parameter names erased, for spotting ambiguity.
-    fn shape(&self) -> String {
-        match self {
-            Segment::Literal(literal) => literal.clone(),
-            Segment::Param { prefix, suffix, .. } => format!("{prefix}{{}}{suffix}"),
-        }
+    /// The parameter's value in a decoded request segment.
+    fn capture(&self, input: &str) -> Option<(String, String)> {
+        let Segment::Param {
+            name,
+            prefix,
+            suffix,
+        } = self
+        else {
+            return None;
+        };
+        let value = input
+            .strip_prefix(prefix.as_str())
+            .and_then(|rest| rest.strip_suffix(suffix.as_str()))
+            .unwrap_or(input);
+        Some((name.clone(), value.to_string()))
     }
+}
+
+/// What [`canonical`] percent-encodes (beyond non-ASCII, always encoded).
+const ENCODED: &AsciiSet = &CONTROLS.add(b'%').add(b'/').add(b'{').add(b'}');
+
+/// One text form for a segment, literal or decoded from a request: a
+/// prefix code (each character on its own), so equal and prefix/suffix
+/// relations are those of the decoded text.
+fn canonical(text: &str) -> String {
+    utf8_percent_encode(text, ENCODED).to_string()
 }
 
 #[derive(Debug, Clone)]
@@ -96,52 +132,56 @@ pub enum Lookup {
 
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
-    /// Sorted most specific first, so the first match wins.
+    /// Canonical route → index into `routes`.
+    router: matchit::Router<usize>,
+    /// One per distinct template, in spec order.
     routes: Vec<Route>,
 }
 
 impl RouteTable {
     /// Builds the table; ambiguous templates (same shape, different
-    /// parameter names) are load errors.
+    /// parameter names) and templates matchit cannot order are load errors.
     pub fn build(model: &ApiModel) -> Result<RouteTable, Vec<LoadError>> {
-        let mut routes: Vec<Route> = Vec::new();
+        let mut table = RouteTable::default();
+        // (canonical route, template), to name the other side of a conflict.
+        let mut inserted: Vec<(String, String)> = Vec::new();
         let mut errors = Vec::new();
         for (index, operation) in model.operations.iter().enumerate() {
-            let template = operation.full_path.clone();
-            if let Some(route) = routes.iter_mut().find(|r| r.template == template) {
+            let template = &operation.full_path;
+            if let Some(route) = table.routes.iter_mut().find(|r| r.template == *template) {
                 route.methods.push((operation.method.clone(), index));
                 continue;
             }
-            let segments: Vec<Segment> = split(&template).map(Segment::parse).collect();
-            let shape: Vec<String> = segments.iter().map(Segment::shape).collect();
-            if let Some(other) = routes
-                .iter()
-                .find(|r| r.segments.iter().map(Segment::shape).collect::<Vec<_>>() == shape)
-            {
+            let segments: Vec<Segment> = split(template).map(Segment::parse).collect();
+            let route = format!(
+                "/{}",
+                segments
+                    .iter()
+                    .enumerate()
+                    .map(|(position, segment)| segment.route(position))
+                    .collect::<Vec<_>>()
+                    .join("/")
+            );
+            if let Err(error) = table.router.insert(route.clone(), table.routes.len()) {
                 errors.push(LoadError::new(
                     &model.source,
                     None,
-                    format!(
-                        "paths `{}` and `{}` are ambiguous: they match the same requests",
-                        other.template, template
-                    ),
+                    insert_message(&error, template, &inserted),
                 ));
                 continue;
             }
-            routes.push(Route {
-                template,
+            inserted.push((route, template.clone()));
+            table.routes.push(Route {
+                template: template.clone(),
                 segments,
                 methods: vec![(operation.method.clone(), index)],
             });
         }
-        if !errors.is_empty() {
-            return Err(errors);
+        if errors.is_empty() {
+            Ok(table)
+        } else {
+            Err(errors)
         }
-        routes.sort_by(|a, b| {
-            let rank = |r: &Route| r.segments.iter().map(Segment::rank).collect::<Vec<_>>();
-            rank(b).cmp(&rank(a))
-        });
-        Ok(RouteTable { routes })
     }
 
     /// Looks up a request path (raw, still percent-encoded; no query).
@@ -153,32 +193,40 @@ impl RouteTable {
             raw_path
         };
         let decoded: Vec<String> = split(trimmed)
-            .map(|s| {
-                percent_encoding::percent_decode_str(s)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
+            .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
             .collect();
-        // The most specific template matching the path owns it: a method it
-        // lacks is a 405, even if a less specific template has that method.
-        if let Some((route, params)) = self
-            .routes
-            .iter()
-            .find_map(|route| match_route(route, &decoded).map(|params| (route, params)))
-        {
-            return match route.methods.iter().find(|(m, _)| m == method) {
-                Some((_, index)) => Lookup::Found {
-                    operation: *index,
-                    params,
-                },
-                None => Lookup::MethodNotAllowed {
-                    allow: route.methods.iter().map(|(m, _)| m.clone()).collect(),
-                    template: route.template.clone(),
-                },
+        let path = format!(
+            "/{}",
+            decoded
+                .iter()
+                .map(|segment| canonical(segment))
+                .collect::<Vec<_>>()
+                .join("/")
+        );
+        let Some(route) = self
+            .router
+            .at(&path)
+            .ok()
+            .and_then(|matched| self.routes.get(*matched.value))
+        else {
+            return Lookup::NotFound {
+                nearest: self.nearest(trimmed),
             };
-        }
-        Lookup::NotFound {
-            nearest: self.nearest(trimmed),
+        };
+        match route.methods.iter().find(|(m, _)| m == method) {
+            Some((_, index)) => Lookup::Found {
+                operation: *index,
+                params: route
+                    .segments
+                    .iter()
+                    .zip(&decoded)
+                    .filter_map(|(segment, input)| segment.capture(input))
+                    .collect(),
+            },
+            None => Lookup::MethodNotAllowed {
+                allow: route.methods.iter().map(|(m, _)| m.clone()).collect(),
+                template: route.template.clone(),
+            },
         }
     }
 
@@ -203,19 +251,47 @@ fn split(path: &str) -> impl Iterator<Item = &str> {
     path.trim_start_matches('/').split('/')
 }
 
-fn match_route(route: &Route, segments: &[String]) -> Option<Vec<(String, String)>> {
-    if route.segments.len() != segments.len() {
-        return None;
-    }
-    let mut params = Vec::new();
-    for (pattern, input) in route.segments.iter().zip(segments) {
-        if let Some(value) = pattern.capture(input)? {
-            if let Segment::Param { name, .. } = pattern {
-                params.push((name.clone(), value.to_string()));
+/// A matchit insertion error in the spec's terms, naming both templates.
+fn insert_message(
+    error: &matchit::InsertError,
+    template: &str,
+    inserted: &[(String, String)],
+) -> String {
+    match error {
+        matchit::InsertError::Conflict { with } => {
+            // matchit names the route it collided with, or for a partial
+            // overlap one it rebuilt from its tree: the closest inserted.
+            let common = |route: &str| {
+                route
+                    .bytes()
+                    .zip(with.bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count()
+            };
+            let other = inserted
+                .iter()
+                .max_by_key(|(route, _)| (route == with, common(route)))
+                .map_or(with.as_str(), |(_, template)| template.as_str());
+            if shape(other) == shape(template) {
+                format!(
+                    "paths `{other}` and `{template}` are ambiguous: they match the same requests"
+                )
+            } else {
+                format!("paths `{other}` and `{template}` are ambiguous: the router cannot tell which is more specific (at one place, a parameter with a prefix and one with a suffix)")
             }
         }
+        other => format!("path `{template}` cannot be routed: {other}"),
     }
-    Some(params)
+}
+
+/// A template with parameter names erased.
+fn shape(template: &str) -> Vec<String> {
+    split(template)
+        .map(|segment| match Segment::parse(segment) {
+            Segment::Literal(literal) => literal,
+            Segment::Param { prefix, suffix, .. } => format!("{prefix}{{}}{suffix}"),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -311,5 +387,60 @@ mod tests {
         let model = crate::spec::load_str(&spec.to_string(), "t.json").expect("loads");
         let errors = RouteTable::build(&model).unwrap_err();
         assert!(errors[0].message.contains("ambiguous"), "{:?}", errors);
+        assert!(
+            errors[0].message.contains("`/a/{x}` and `/a/{y}`"),
+            "{:?}",
+            errors
+        );
+    }
+
+    #[test]
+    fn segments_are_decoded_and_stay_segments() {
+        let t = table(&[
+            ("get", "/Patient/{id}"),
+            ("post", "/Patient/$gpc.getcarerecord"),
+            ("get", "/Café/{x}"),
+            ("get", "/braces/{{literal}}/{id}"),
+        ]);
+        assert_eq!(
+            found(&t, Method::POST, "/Patient/%24gpc.getcarerecord"),
+            Some(vec![])
+        );
+        assert_eq!(
+            found(&t, Method::GET, "/Patient/a%2Fb"),
+            Some(vec![("id".into(), "a/b".into())])
+        );
+        assert_eq!(
+            found(&t, Method::GET, "/Patient/%7Bx%7D"),
+            Some(vec![("id".into(), "{x}".into())])
+        );
+        assert_eq!(
+            found(&t, Method::GET, "/Caf%C3%A9/1"),
+            Some(vec![("x".into(), "1".into())])
+        );
+        assert_eq!(found(&t, Method::GET, "/Patient//"), None);
+        assert_eq!(found(&t, Method::GET, "/Patient/1/2"), None);
+    }
+
+    #[test]
+    fn prefix_and_suffix_parameters_at_one_place_are_a_load_error() {
+        let mut spec = serde_json::json!({"openapi": "3.0.0", "info": {"title": "t", "version": "1"}, "paths": {}});
+        for path in ["/x/v{id}", "/x/{name}.json"] {
+            spec["paths"][path]["get"] =
+                serde_json::json!({"responses": {"200": {"description": "ok"}}});
+        }
+        let model = crate::spec::load_str(&spec.to_string(), "t.json").expect("loads");
+        let errors = RouteTable::build(&model).unwrap_err();
+        assert!(
+            errors[0].message.contains("`/x/v{id}`")
+                && errors[0].message.contains("`/x/{name}.json`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn empty_suffix_parameter_does_not_match() {
+        let t = table(&[("get", "/reports/{name}.json")]);
+        assert_eq!(found(&t, Method::GET, "/reports/.json"), None);
     }
 }

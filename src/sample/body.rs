@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::jsonpath::{member_is, Step};
 use crate::scenario::body_path::BodyPath;
-use crate::scenario::matchers::Condition;
+use crate::scenario::conditions::Condition;
 
 /// Makes `body` satisfy `condition` at `path`: replace what the path
 /// selects, or build the path when it selects nothing (and it is in the

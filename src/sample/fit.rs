@@ -10,7 +10,7 @@ use super::for_scenario;
 use super::{body, scalar_text, utf8_percent_encode_segment, SyntheticRequest};
 use crate::request::MockRequest;
 use crate::scenario::body_path::BodyPath;
-use crate::scenario::matchers::Condition;
+use crate::scenario::conditions::Condition;
 use crate::scenario::stateful::StateCondition;
 use crate::scenario::Scenario;
 use crate::spec::{schema, ApiModel, Operation};
@@ -25,7 +25,7 @@ enum Key {
     Body(String),
 }
 
-fn keys_of(when: &crate::scenario::matchers::When) -> Vec<(Key, &Condition)> {
+fn keys_of(when: &crate::scenario::conditions::When) -> Vec<(Key, &Condition)> {
     let mut keys: Vec<(Key, &Condition)> = Vec::new();
     keys.extend(when.path.iter().map(|(n, c)| (Key::Path(n.clone()), c)));
     keys.extend(when.query.iter().map(|(n, c)| (Key::Query(n.clone()), c)));

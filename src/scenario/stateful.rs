@@ -1,82 +1,15 @@
 //! The stateful parts of scenarios: conditions on state (`when.state`,
 //! `when.requires_state`) and actions on it (`then.state`, `then.sets_state`).
 //! Ids are small templates rendered against the request, so a scenario can
-//! say "the slot this booking names".
+//! say "the slot this booking names". The file format of these parts is in
+//! [`super::format`], their compiling in [`super::compile`].
 
-use indexmap::IndexMap;
-use serde::Deserialize;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
-use super::matchers::{Condition, Miss};
+use super::conditions::{Condition, Miss};
+pub use super::format::DocumentSource;
 use crate::state::StateData;
-
-/// `when.state` entry as written.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct StateConditionDef {
-    pub collection: String,
-    /// Template for the document id, e.g. `"{{request.path_params.id}}"`.
-    pub id: String,
-    /// Whether the document must exist (default true).
-    #[serde(default = "yes")]
-    pub exists: bool,
-    /// JSONPath → condition on the document (implies it exists).
-    #[serde(default)]
-    pub fields: IndexMap<String, serde_yaml::Value>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// `then.state` entry as written: exactly one of the three.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ActionDef {
-    pub store: Option<StoreDef>,
-    pub update: Option<UpdateDef>,
-    pub remove: Option<RemoveDef>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct StoreDef {
-    pub collection: String,
-    /// Template for the id; default: the request id.
-    pub id: Option<String>,
-    /// `response` (default: the rendered answer) or `body` (the request body).
-    #[serde(default)]
-    pub from: DocumentSource,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct UpdateDef {
-    pub collection: String,
-    pub id: String,
-    /// Replace the whole document with the answer or the request body.
-    pub from: Option<DocumentSource>,
-    /// Set top-level fields to (templated) text values.
-    #[serde(default)]
-    pub set: IndexMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RemoveDef {
-    pub collection: String,
-    pub id: String,
-}
-
-/// Where a stored document comes from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DocumentSource {
-    #[default]
-    Response,
-    Body,
-}
 
 /// A compiled `when.state` condition.
 #[derive(Debug, Clone)]

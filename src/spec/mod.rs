@@ -258,59 +258,34 @@ fn parse_document(text: &str, label: &str) -> Result<Value, LoadError> {
             )
         })
     } else {
-        let yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|error| {
-            let location = error.location();
-            LoadError::new(
-                label,
-                location.as_ref().map(|l| l.line()),
-                match location {
-                    Some(l) => format!("YAML syntax error at column {}: {error}", l.column()),
-                    None => format!("YAML syntax error: {error}"),
-                },
-            )
-        })?;
-        Ok(yaml_to_json(yaml))
+        parse_yaml(text, label)
     }
 }
 
-/// YAML allows non-string keys (`200:`); JSON and OpenAPI want strings.
-pub fn yaml_to_json(yaml: serde_yaml::Value) -> Value {
-    match yaml {
-        serde_yaml::Value::Null => Value::Null,
-        serde_yaml::Value::Bool(b) => Value::Bool(b),
-        serde_yaml::Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                json!(i)
-            } else if let Some(u) = n.as_u64() {
-                json!(u)
-            } else {
-                n.as_f64().map(|f| json!(f)).unwrap_or(Value::Null)
-            }
-        }
-        serde_yaml::Value::String(s) => Value::String(s),
-        serde_yaml::Value::Sequence(items) => {
-            Value::Array(items.into_iter().map(yaml_to_json).collect())
-        }
-        serde_yaml::Value::Mapping(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, value)| (yaml_key(key), yaml_to_json(value)))
-                .collect(),
-        ),
-        serde_yaml::Value::Tagged(tagged) => yaml_to_json(tagged.value),
-    }
-}
-
-fn yaml_key(key: serde_yaml::Value) -> String {
-    match key {
-        serde_yaml::Value::String(s) => s,
-        serde_yaml::Value::Bool(b) => b.to_string(),
-        serde_yaml::Value::Number(n) => n.to_string(),
-        serde_yaml::Value::Null => "null".to_string(),
-        other => serde_yaml::to_string(&other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
-    }
+/// Reads a YAML definition as JSON. Keys that YAML reads as numbers or
+/// booleans (`200:`) are kept as the text written, as OpenAPI wants. Scalars
+/// as serde_yaml 0.9 read them (YAML 1.2 booleans, leading zeros kept as
+/// text), and `<<` is an ordinary key, as it was.
+fn parse_yaml(text: &str, label: &str) -> Result<Value, LoadError> {
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+        underscored_numbers_as_strings: true,
+        merge_keys: serde_saphyr::MergeKeyPolicy::AsOrdinary,
+        with_snippet: false,
+    };
+    serde_saphyr::from_str_with_options(text, options).map_err(|error| {
+        let location = error.location();
+        let error = error.render_with_formatter(&serde_saphyr::UserMessageFormatter);
+        LoadError::new(
+            label,
+            location.and_then(|l| usize::try_from(l.line()).ok()),
+            match location {
+                Some(l) => format!("YAML syntax error at column {}: {error}", l.column()),
+                None => format!("YAML syntax error: {error}"),
+            },
+        )
+    })
 }
 
 /// Returns the version found and the document as OpenAPI 3.0 JSON.

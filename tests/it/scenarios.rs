@@ -384,12 +384,23 @@ fn load_errors_name_file_and_line() {
             "bad regex \"read:(patient\": unclosed group",
         ),
         ("bad-jsonpath.yaml:7:", "is not a valid JSONPath"),
+        (
+            "bad-condition.yaml:6:",
+            "scenario `operators`: query `_format`: unknown condition operator `like`; expected a string, or one of {equals: X}",
+        ),
+        (
+            "bad-condition.yaml:9:",
+            "scenario `operators`: path `id`: expected a string, or one of",
+        ),
         ("duplicate.yaml:8:", "duplicate scenario name `twice`"),
         (
             "missing-template.yaml:6:",
             "template `nowhere.json.hbs` not found",
         ),
-        ("unknown-field.yaml:", "unknown field `statuss`"),
+        (
+            "unknown-field.yaml:5:",
+            "scenarios[0].then.statuss: unknown field `statuss`, expected one of status, headers",
+        ),
         (
             "unknown-operation.yaml:2:",
             "unknown operation `Patient_Reed`; the nearest operation keys are: Patient_Read",
@@ -499,7 +510,7 @@ fn every_scenario_of_the_pack_is_reachable() {
             if !text.lines().any(|l| l.starts_with("operation:")) {
                 continue; // a seed file
             }
-            let file: Value = serde_yaml::from_str(&text).expect("scenario file parses");
+            let file: Value = serde_saphyr::from_str(&text).expect("scenario file parses");
             for scenario in file["scenarios"].as_array().into_iter().flatten() {
                 named.push((
                     file["operation"].as_str().unwrap_or("").to_string(),

@@ -1,0 +1,76 @@
+//! Seed files: the documents a state collection starts with.
+//!
+//! They live among the scenario files and are told apart by naming a
+//! `collection` instead of an `operation`. A seed file is a Handlebars
+//! template (so dates can be relative to now), rendered once per load, then
+//! read as YAML.
+
+use indexmap::IndexMap;
+
+use super::format::{self, SeedFile};
+use crate::error::LoadError;
+use crate::state::Seed;
+use crate::template::Templates;
+
+/// A seed file names a `collection` instead of an `operation`.
+pub(super) fn is_seed_file(text: &str) -> bool {
+    text.lines().any(|line| line.starts_with("collection:"))
+        && !text.lines().any(|line| line.starts_with("operation:"))
+}
+
+/// Renders and reads one seed file; documents are keyed by their `id`.
+pub(super) fn load_seed(
+    text: &str,
+    file: &str,
+    templates: &mut Templates,
+) -> Result<Seed, LoadError> {
+    let name = format!("{file}#seed");
+    templates.register(&name, text, file, 1)?;
+    let rendered = templates
+        .render(&name, &handlebars::Context::null(), &Default::default())
+        .map_err(|failure| {
+            LoadError::new(file, failure.line, format!("seed template: {failure}"))
+        })?;
+    let parsed: SeedFile = format::parse(&rendered).map_err(|error| {
+        LoadError::new(
+            file,
+            error.line,
+            format!(
+                "seed file (after rendering): {} (a seed file has `collection` and `documents`)",
+                error.message
+            ),
+        )
+    })?;
+    let mut documents = IndexMap::new();
+    for (index, document) in parsed.documents.into_iter().enumerate() {
+        let id = match document.get("id") {
+            Some(serde_json::Value::String(id)) => id.clone(),
+            Some(serde_json::Value::Number(id)) => id.to_string(),
+            _ => {
+                return Err(LoadError::new(
+                    file,
+                    None,
+                    format!(
+                        "documents[{index}] of collection `{}` has no text or number `id`",
+                        parsed.collection
+                    ),
+                ));
+            }
+        };
+        if documents.insert(id.clone(), document).is_some() {
+            return Err(LoadError::new(
+                file,
+                None,
+                format!(
+                    "collection `{}` has two documents with id `{id}`",
+                    parsed.collection
+                ),
+            ));
+        }
+    }
+    Ok(Seed {
+        collection: parsed.collection,
+        documents,
+        file: file.to_string(),
+    })
+}
