@@ -1,27 +1,66 @@
 //! gpconnect-mock: a mock and contract server for the NHS GP Connect FHIR APIs.
 //!
 //! # Layout
-//! - [`spec`]: Swagger 2.0 / OpenAPI 3.0 → [`spec::ApiModel`].
-//! - [`routes`]: the route table generated from the model.
-//! - [`request`]: the normalised incoming request.
-//! - [`scenario`]: scenario files, their conditions, selection.
-//! - [`template`]: the Handlebars registry, escaping and helpers.
-//! - [`answer`]: rendering a scenario or the spec fallback into an [`answer::Answer`].
-//! - [`fhir`]: FHIR eras and GP Connect OperationOutcomes.
-//! - [`contract`]: request checks (the spec's and GP Connect's rules) between
-//!   routing and scenario selection.
-//! - [`snapshot`]: one immutable loaded version of all of the above.
-//! - [`handler`]: the request path, route → select → render → respond.
-//! - [`server`]: the axum app and shared state.
-//! - [`reload`]: file watching and atomic snapshot swaps.
-//! - [`admin`]: the `/__admin/` API (health, reload).
-//! - [`postman`]: the Postman collection and environment export.
+//! Loading (once per snapshot, off the request path):
+//! - [`spec`]: Swagger 2.0 / OpenAPI 3.0 → [`spec::ApiModel`] (`load`,
+//!   `build`, `swagger2`, `schema`).
+//! - [`routes`]: the route table generated from the model (`matchit`).
+//! - [`scenario`]: scenario files — `format` (the YAML format), `compile`,
+//!   `conditions`, `select` (selection and near misses), `stateful`, `seed`,
+//!   `body_path` (JSONPaths over request bodies).
+//! - [`jsonpath`]: the one narrow JSONPath grammar, for matching and for
+//!   building sample bodies.
+//! - [`template`]: Handlebars — `registry`, `helpers` (one table), `time`,
+//!   `analysis` (JSON proofs, request independence, partial inlining),
+//!   `flat` (the no-Handlebars fast path), `escape`.
+//! - [`contract`]: the request checks — `spec_rules` (any definition),
+//!   `gpconnect` (SSP headers, interactions, identifiers), `jwt`,
+//!   `nhs_number`.
+//! - [`snapshot`]: one immutable loaded version of all of the above, a list
+//!   of mounted [`snapshot::Api`]s.
 //! - [`error`]: load diagnostics with file and line.
 //!
+//! Answering:
+//! - [`request`]: the normalised incoming request, and request ids.
+//! - [`pipeline`]: the request path, one function.
+//! - [`answer`]: the answer value, rendering a scenario, the spec fallback.
+//! - [`media`]: media types; [`fhir`]: eras and OperationOutcomes.
+//! - [`state`]: the booking state (collections and state machines).
+//! - [`response_check`]: answers checked against the definition.
+//! - [`journal`]: the bounded record of requests and why they were answered.
+//!
+//! Running:
+//! - [`app`]: the application — snapshot, booking state, hits, journal, each
+//!   with one owner.
+//! - [`server`]: the HTTP server; [`admin`]: the `/__admin/` API;
+//!   [`reload`]: file watching and atomic snapshot swaps; [`memory`]: the
+//!   allocator.
+//! - [`cli`]: the command line (used by the binary, `main.rs`).
+//!
+//! Offline tools:
+//! - [`sample`]: requests built to select a scenario (sample requests,
+//!   `check`, the Postman export).
+//! - [`check`]: `gpconnect-mock check`, the offline proof of a pack.
+//! - [`postman`]: the Postman collection and environment export.
+//!
 //! # Request path
-//! `server::handle` loads the current snapshot once, builds a
-//! [`request::MockRequest`], and calls [`handler::respond`], which routes,
-//! selects a scenario and renders it.
+//! [`server`]'s `handle` reads the body (413 past the cap, through
+//! [`pipeline::refuse`]), builds a [`request::MockRequest`], loads the
+//! snapshot once and calls [`pipeline::serve`], which runs, in one function:
+//!
+//! 1. **route** — [`snapshot::Snapshot::api_for`] picks the mounted API by
+//!    base path, its [`routes::RouteTable`] the operation (or 404/405);
+//! 2. **check** — [`contract::Contract::check`] gives one
+//!    [`contract::Verdict`];
+//! 3. **decide** — under the booking state's writer lock for a stateful
+//!    operation, [`scenario::ScenarioSet::select`] picks the scenario, and
+//!    the verdict's [`contract::Ruling`] rejects or serves;
+//! 4. **render** — [`answer::render_scenario`] (or the spec fallback, or the
+//!    rejection), then the scenario's state actions;
+//! 5. **finish** — the headers every answer carries.
+//!
+//! It returns a [`pipeline::Served`]; `handle` counts the hit
+//! ([`app::Hits`]), journals it ([`journal`]) and writes the answer.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
