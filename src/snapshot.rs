@@ -400,3 +400,76 @@ impl ScenarioRuntime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline;
+    use crate::request::{MockRequest, RequestIds};
+    use crate::state::StateStore;
+
+    fn fixture(name: &str) -> ApiSource {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        ApiSource {
+            name: name.to_string(),
+            spec: Some(root.join("tests/fixtures/specs").join(name)),
+            scenarios: None,
+            templates: None,
+        }
+    }
+
+    /// A second API is configuration: one more entry in `Sources`.
+    #[test]
+    fn several_apis_are_served_each_under_its_base_path() {
+        let mut sources = Sources::resolve(None, None, None);
+        sources.apis.push(fixture("clinic-openapi3.yaml"));
+        sources.apis.push(fixture("clinic-swagger2.json"));
+        let snapshot = Snapshot::load(&sources, &Settings::default(), 1).expect("loads");
+        assert_eq!(snapshot.apis.len(), 3);
+        assert_eq!(snapshot.api_for("/fhir/metadata").name, "gpconnect-dstu2");
+        assert_eq!(
+            snapshot.api_for("/api/v1/pets").name,
+            "clinic-openapi3.yaml"
+        );
+        assert_eq!(
+            snapshot.api_for("/api/v2/pets").name,
+            "clinic-swagger2.json"
+        );
+        // A prefix must end at a segment boundary.
+        assert_eq!(snapshot.api_for("/api/v10/pets").name, "gpconnect-dstu2");
+        let (operations, _, _) = snapshot.counts();
+        assert!(operations > snapshot.apis[0].model.operations.len());
+
+        let store = StateStore::default();
+        let ids = RequestIds::default();
+        let served = pipeline::serve(
+            &snapshot,
+            &store,
+            &MockRequest::new(
+                http::Method::GET,
+                "/api/v2/reports/weekly.json",
+                http::HeaderMap::new(),
+                bytes::Bytes::new(),
+            ),
+            &ids,
+        );
+        assert_eq!(served.api.name, "clinic-swagger2.json");
+        assert!(served.operation.is_some(), "{:?}", served.answer);
+    }
+
+    #[test]
+    fn overlapping_base_paths_are_a_load_error_naming_both() {
+        let mut sources = Sources::resolve(None, None, None);
+        let mut again = fixture("clinic-openapi3.yaml");
+        sources.apis.push(again.clone());
+        again.name = "second".into();
+        sources.apis.push(again);
+        let errors = Snapshot::load(&sources, &Settings::default(), 1)
+            .expect_err("two APIs at /api/v1")
+            .to_string();
+        assert!(
+            errors.contains("`second`") && errors.contains("`clinic-openapi3.yaml`"),
+            "{errors}"
+        );
+    }
+}
