@@ -124,6 +124,7 @@ pub struct Shared {
 
 impl App {
     pub fn new(snapshot: Snapshot, sources: Sources, settings: Settings) -> Self {
+        report_shadowed(&snapshot);
         let journal = Journal::new(settings.journal_size);
         let store = StateStore::default();
         let seeds: Vec<_> = snapshot.seeds().cloned().collect();
@@ -150,10 +151,20 @@ impl App {
     /// Puts `snapshot` in force: its new collections are seeded (existing
     /// state survives reloads), its hit counters start at zero.
     pub fn install(&self, snapshot: Snapshot) {
+        report_shadowed(&snapshot);
         let seeds: Vec<_> = snapshot.seeds().cloned().collect();
         self.shared.store.seed_missing(&seeds);
         let hits = Hits::for_snapshot(&snapshot);
         self.shared.snapshot.store(Arc::new(snapshot));
         self.shared.hits.store(Arc::new(hits));
+    }
+}
+
+/// Logs each scenario no request can reach: at startup and on every reload.
+fn report_shadowed(snapshot: &Snapshot) {
+    for api in &snapshot.apis {
+        for shadowed in api.scenarios.shadowed() {
+            tracing::warn!("{shadowed}");
+        }
     }
 }

@@ -19,7 +19,7 @@ use serde_json_path::JsonPath;
 use super::body_path::BodyPath;
 use super::conditions::{compile_condition, BodyCondition, When};
 use super::format::{self, ConditionDef, ScalarDef, ScenarioDef, ScenarioFile, ThenDef};
-use super::select::{number_body_slots, ScenarioSet};
+use super::select::{find_shadowed, number_body_slots, order_for_selection, ScenarioSet};
 use super::stateful::{StateAction, StateCondition, StateThen, StateWhen};
 use super::{seed, HeaderSource, Scenario, Then};
 use crate::error::{line_of, LoadError};
@@ -91,10 +91,12 @@ pub fn load_dir(
         }
         load_file(&text, &file, model, &keys, templates, &mut set, &mut errors);
     }
-    for (operation, scenarios) in set.by_operation.iter().enumerate() {
+    for (operation, scenarios) in set.by_operation.iter_mut().enumerate() {
+        order_for_selection(scenarios);
         set.stateful[operation] = scenarios.iter().any(Scenario::is_stateful);
     }
     set.body_slots = number_body_slots(&mut set.by_operation);
+    set.shadowed = find_shadowed(&set.by_operation, model);
     if errors.is_empty() {
         Ok(set)
     } else {
@@ -287,6 +289,7 @@ fn compile_scenario(
         machine,
         state_when,
         state_then,
+        priority: def.priority,
     })
 }
 

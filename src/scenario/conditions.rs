@@ -34,6 +34,26 @@ pub enum Condition {
 }
 
 impl Condition {
+    /// Whether every value set this condition holds for satisfies `self`
+    /// too: the same test, or `present: true` against any test that needs
+    /// a value. Conservative: `false` when unsure.
+    pub fn is_implied_by(&self, other: &Condition) -> bool {
+        match (self, other) {
+            (Condition::Present(true), Condition::Present(false)) => false,
+            (Condition::Present(true), _) => true,
+            (Condition::Equals(a), Condition::Equals(b)) => a == b,
+            (Condition::Contains(a), Condition::Contains(b)) => b.contains(a.as_str()),
+            (Condition::Contains(a), Condition::Equals(b)) => b.contains(a.as_str()),
+            (Condition::Present(a), Condition::Present(b)) => a == b,
+            (Condition::Matches(a), Condition::Matches(b)) => a.as_str() == b.as_str(),
+            (Condition::Matches(a), Condition::Equals(b)) => a.is_match(b),
+            (Condition::OneOf(options), Condition::Equals(b)) => options.contains(b),
+            (Condition::OneOf(a), Condition::OneOf(b)) => b.iter().all(|v| a.contains(v)),
+            (Condition::Equals(a), Condition::OneOf(b)) => b.iter().all(|v| v == a),
+            _ => false,
+        }
+    }
+
     pub fn holds<'a>(&self, mut values: impl Iterator<Item = Cow<'a, str>>) -> bool {
         match self {
             Condition::Present(expected) => values.next().is_some() == *expected,
@@ -218,6 +238,28 @@ pub struct Tally<'w> {
 }
 
 impl When {
+    /// Whether every request `other` holds for, `self` holds for too: each
+    /// of `self`'s conditions is implied by one of `other`'s on the same
+    /// value (an empty `when` is implied by anything).
+    pub fn is_implied_by(&self, other: &When) -> bool {
+        fn all<K: PartialEq>(mine: &[(K, Condition)], theirs: &[(K, Condition)]) -> bool {
+            mine.iter().all(|(name, condition)| {
+                theirs
+                    .iter()
+                    .any(|(other, given)| other == name && condition.is_implied_by(given))
+            })
+        }
+        all(&self.path, &other.path)
+            && all(&self.query, &other.query)
+            && all(&self.headers, &other.headers)
+            && self.body.iter().all(|mine| {
+                other.body.iter().any(|theirs| {
+                    theirs.expression == mine.expression
+                        && mine.condition.is_implied_by(&theirs.condition)
+                })
+            })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.path.is_empty()
             && self.query.is_empty()

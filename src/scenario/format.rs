@@ -36,6 +36,10 @@ pub(super) struct ScenarioDef {
     pub then: ThenDef,
     /// The state machine of `requires_state`/`sets_state` (default `default`).
     pub state_machine: Option<String>,
+    /// Tried before scenarios of lower priority (default 0), whatever their
+    /// conditions or file.
+    #[serde(default)]
+    pub priority: i32,
 }
 
 #[derive(Debug, Default, Deserialize)]

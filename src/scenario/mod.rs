@@ -76,9 +76,16 @@ pub struct Scenario {
     pub machine: String,
     pub state_when: StateWhen,
     pub state_then: StateThen,
+    /// `priority:`; see [`select`] for the order scenarios are tried in.
+    pub priority: i32,
 }
 
 impl Scenario {
+    /// A scenario with no condition at all answers any request that reaches it.
+    pub fn is_catch_all(&self) -> bool {
+        self.when.is_empty() && self.state_when.is_empty()
+    }
+
     pub fn is_stateful(&self) -> bool {
         !self.state_when.is_empty() || !self.state_then.is_empty()
     }

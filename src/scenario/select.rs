@@ -1,8 +1,15 @@
 //! The loaded scenarios of a snapshot and the choice of one per request.
 //!
-//! [`ScenarioSet::select`] takes the operation's scenarios in file order and
-//! the first whose `when` and state conditions hold wins; `X-Mock-Scenario`
-//! forces one by name. When none matches, the same call works out the near
+//! **The order scenarios are tried in**, per operation: higher `priority:`
+//! first (default 0); then, at equal priority, every scenario with a
+//! condition (on the request or on state) before any catch-all (a scenario
+//! with none); then file order (files sorted by path, scenarios as written).
+//! So a new file's specific scenario is never hidden by another file's
+//! catch-all. [`ScenarioSet::select`] takes them in that order and the first
+//! whose `when` and state conditions hold wins; `X-Mock-Scenario` forces one
+//! by name. A scenario that no request can reach — an earlier one holds
+//! whenever it does — is *shadowed*: the load reports it
+//! ([`ScenarioSet::shadowed`]). When none matches, the same call works out the near
 //! miss (the scenario with the most `when` conditions holding, ties to the
 //! first in file order, and its first failing condition) — the only place
 //! that rule lives.
@@ -30,6 +37,32 @@ pub struct ScenarioSet {
     pub(super) files: Vec<String>,
     /// How many distinct body expressions the set's conditions use.
     pub(super) body_slots: usize,
+    /// Scenarios no request can reach, found at load.
+    pub(super) shadowed: Vec<Shadowed>,
+}
+
+/// A scenario that no request can reach: an earlier one of its operation
+/// holds whenever it does (only `X-Mock-Scenario` can still select it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shadowed {
+    pub operation: String,
+    pub scenario: String,
+    pub file: String,
+    pub line: usize,
+    /// The scenario that answers its requests first.
+    pub by: String,
+    pub by_file: String,
+    pub by_line: usize,
+}
+
+impl std::fmt::Display for Shadowed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}: scenario `{}` of {} is shadowed by `{}` ({}:{}), which holds for every request it would match; give it a higher `priority:` or a condition `{}` lacks",
+            self.file, self.line, self.scenario, self.operation, self.by, self.by_file, self.by_line, self.by
+        )
+    }
 }
 
 /// The choice made for a request.
@@ -75,6 +108,18 @@ impl ScenarioSet {
 
     pub fn files(&self) -> &[String] {
         &self.files
+    }
+
+    /// The scenarios no request can reach, in operation order.
+    pub fn shadowed(&self) -> &[Shadowed] {
+        &self.shadowed
+    }
+
+    /// What shadows scenario `name` of `operation`, if it is shadowed.
+    pub fn shadowing(&self, operation: &str, name: &str) -> Option<&Shadowed> {
+        self.shadowed
+            .iter()
+            .find(|s| s.operation == operation && s.scenario == name)
     }
 
     /// Picks the scenario for a request; `state` is needed by stateful
@@ -146,6 +191,45 @@ fn near_miss(
     })
 }
 
+/// Puts one operation's scenarios in the order they are tried (see the
+/// module doc): a stable sort, so file order decides the rest.
+pub(super) fn order_for_selection(scenarios: &mut [Scenario]) {
+    scenarios.sort_by_key(|s| (std::cmp::Reverse(s.priority), s.is_catch_all()));
+}
+
+/// Every scenario an earlier one of its operation covers: the earlier one
+/// has no state condition and each of its `when` conditions is implied by
+/// one of the later's, so it holds first whenever the later would.
+pub(super) fn find_shadowed(
+    by_operation: &[Vec<Scenario>],
+    model: &crate::spec::ApiModel,
+) -> Vec<Shadowed> {
+    let mut out = Vec::new();
+    for (index, scenarios) in by_operation.iter().enumerate() {
+        for (position, scenario) in scenarios.iter().enumerate() {
+            let cover = scenarios[..position].iter().find(|earlier| {
+                earlier.state_when.is_empty() && earlier.when.is_implied_by(&scenario.when)
+            });
+            if let Some(earlier) = cover {
+                out.push(Shadowed {
+                    operation: model
+                        .operations
+                        .get(index)
+                        .map(|op| op.key.clone())
+                        .unwrap_or_default(),
+                    scenario: scenario.name.clone(),
+                    file: scenario.file.clone(),
+                    line: scenario.line,
+                    by: earlier.name.clone(),
+                    by_file: earlier.file.clone(),
+                    by_line: earlier.line,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Gives each distinct body expression of the set one slot, shared by the
 /// conditions that use it, whatever their operation, and returns the count:
 /// a selection's scratch can never hold one expression's values for another.
@@ -201,6 +285,7 @@ mod tests {
             }
         }
         assert!(body.len() >= 20, "only {} body conditions", body.len());
+        assert!(set.shadowed().is_empty(), "{:?}", set.shadowed());
     }
 
     fn care_record_request(section: &str, nhs_number: &str) -> MockRequest {
@@ -240,6 +325,103 @@ mod tests {
         assert_eq!(chosen("SUM", "9658218865"), "care-record-no-clinical-data");
         assert_eq!(chosen("SUM", "9000000009"), "patient-not-found");
         assert_eq!(chosen("sum", "9658218873"), "invalid-record-section");
+    }
+
+    fn read_model() -> crate::spec::ApiModel {
+        crate::spec::load_str(
+            &serde_json::json!({"openapi": "3.0.0", "info": {"title": "t", "version": "1"},
+                "paths": {"/p/{id}": {"get": {"operationId": "read",
+                    "responses": {"200": {"description": "ok"}}}}}})
+            .to_string(),
+            "t.json",
+        )
+        .expect("spec")
+    }
+
+    fn chosen(set: &ScenarioSet, id: &str, query: &str) -> String {
+        let request = MockRequest::new(
+            http::Method::GET,
+            &format!("/p/{id}?{query}"),
+            http::HeaderMap::new(),
+            bytes::Bytes::new(),
+        );
+        let params = [("id".to_string(), id.to_string())];
+        match set.select(0, &request, &params, None) {
+            Selection::Scenario(scenario) => scenario.name.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A catch-all in one file does not hide another file's specific
+    /// scenario, whatever the files' order; `priority` overrides.
+    #[test]
+    fn specific_scenarios_are_tried_before_catch_alls_across_files() {
+        let model = read_model();
+        let dir = tempfile::tempdir().expect("temp");
+        std::fs::create_dir_all(dir.path().join("patient")).expect("dir");
+        std::fs::create_dir_all(dir.path().join("team")).expect("dir");
+        std::fs::write(
+            dir.path().join("patient/any.yaml"),
+            "operation: read\nscenarios:\n- name: anyone\n  then: {status: 200}\n",
+        )
+        .expect("write");
+        std::fs::write(
+            dir.path().join("team/new.yaml"),
+            "operation: read\nscenarios:\n\
+             - name: patient-7\n  when:\n    path: {id: \"7\"}\n  then: {status: 200}\n\
+             - name: urgent\n  priority: 10\n  when:\n    query: {urgent: \"yes\"}\n  then: {status: 200}\n",
+        )
+        .expect("write");
+        let mut templates = crate::template::Templates::empty();
+        let set = load_dir(dir.path(), "s", &model, &mut templates).expect("loads");
+        assert_eq!(chosen(&set, "7", ""), "patient-7");
+        assert_eq!(chosen(&set, "8", ""), "anyone");
+        assert_eq!(chosen(&set, "7", "urgent=yes"), "urgent");
+        assert!(set.shadowed().is_empty(), "{:?}", set.shadowed());
+    }
+
+    /// A scenario whose every request an earlier one answers is reported,
+    /// with the one that shadows it.
+    #[test]
+    fn shadowed_scenarios_are_found_at_load() {
+        let model = read_model();
+        let dir = tempfile::tempdir().expect("temp");
+        std::fs::write(
+            dir.path().join("read.yaml"),
+            "operation: read\nscenarios:\n\
+             - name: patient-7\n  when:\n    path: {id: \"7\"}\n  then: {status: 200}\n\
+             - name: patient-7-urgent\n  when:\n    path: {id: \"7\"}\n    query: {urgent: \"yes\"}\n  then: {status: 200}\n\
+             - name: with-query\n  when:\n    query: {q: {present: true}}\n  then: {status: 200}\n\
+             - name: q-is-x\n  when:\n    query: {q: x}\n  then: {status: 200}\n\
+             - name: other\n  when:\n    path: {id: \"8\"}\n  then: {status: 200}\n\
+             - name: anyone\n  then: {status: 200}\n\
+             - name: anyone-else\n  then: {status: 200}\n",
+        )
+        .expect("write");
+        let mut templates = crate::template::Templates::empty();
+        let set = load_dir(dir.path(), "s", &model, &mut templates).expect("loads");
+        let found: Vec<(&str, &str)> = set
+            .shadowed()
+            .iter()
+            .map(|s| (s.scenario.as_str(), s.by.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("patient-7-urgent", "patient-7"),
+                ("q-is-x", "with-query"),
+                ("anyone-else", "anyone")
+            ]
+        );
+        let shadow = set.shadowing("read", "q-is-x").expect("shadowed");
+        assert_eq!(
+            (shadow.file.as_str(), shadow.by_line),
+            ("s/read.yaml", shadow.by_line)
+        );
+        assert!(
+            shadow.to_string().contains("shadowed by `with-query`"),
+            "{shadow}"
+        );
     }
 
     /// The near miss is the scenario with the most conditions holding, the
