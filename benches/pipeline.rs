@@ -150,7 +150,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn pipeline(c: &mut Criterion) {
-    let sources = Sources::resolve(None, None, None);
+    let sources = Sources::default_pack();
     let snapshot =
         Snapshot::load(&sources, &Settings::default(), 1).expect("the default pack loads");
     let ids = RequestIds::default();
@@ -217,7 +217,7 @@ impl FlatValues for Values<'_> {
 }
 
 fn fast_paths(c: &mut Criterion) {
-    let sources = Sources::resolve(None, None, None);
+    let sources = Sources::default_pack();
     let snapshot =
         Snapshot::load(&sources, &Settings::default(), 1).expect("the default pack loads");
     let api = &snapshot.apis[0];

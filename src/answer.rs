@@ -454,7 +454,7 @@ mod tests {
     use http::Method;
 
     fn default_snapshot() -> Snapshot {
-        let sources = Sources::resolve(None, None, None);
+        let sources = Sources::default_pack();
         Snapshot::load(&sources, &Settings::default(), 1).expect("the default pack loads")
     }
 

@@ -76,6 +76,7 @@ pub mod journal;
 pub mod jsonpath;
 pub mod media;
 pub mod memory;
+pub mod pack;
 pub mod pipeline;
 pub mod postman;
 pub mod reload;

@@ -43,12 +43,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn sources(pack: &PackArgs) -> Sources {
+/// The sources the flags name; a path that does not exist is refused
+/// (exit 2, naming it): a typo in a CI path must not pass as "0 scenarios".
+fn sources(pack: &PackArgs) -> Result<Sources, ExitCode> {
     Sources::resolve(
         pack.spec.spec.clone(),
         pack.scenarios.clone(),
         pack.templates.clone(),
     )
+    .map_err(|error| {
+        eprintln!("error: {error}");
+        ExitCode::from(EXIT_LOAD_FAILED)
+    })
 }
 
 fn settings(pack: &PackArgs) -> Settings {
@@ -76,7 +82,10 @@ fn settings(pack: &PackArgs) -> Settings {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    let sources = sources(&args.pack);
+    let sources = match sources(&args.pack) {
+        Ok(sources) => sources,
+        Err(code) => return code,
+    };
     let settings = Settings {
         journal_size: args.journal_size,
         validate_responses: args.validate_responses,
@@ -122,7 +131,7 @@ async fn serve_async(
     let (operations, scenarios, templates) = snapshot.counts();
     let summary = format!(
         "{operations} operations, {scenarios} scenarios, {templates} templates from {}",
-        sources.spec_label()
+        sources.describe()
     );
     let app = App::new(snapshot, sources, settings);
     if !args.no_watch {
@@ -144,7 +153,13 @@ async fn shutdown_signal() {
 }
 
 fn routes(args: SpecArgs) -> ExitCode {
-    let sources = Sources::resolve(args.spec, None, None);
+    let sources = match Sources::resolve(args.spec, None, None) {
+        Ok(sources) => sources,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_LOAD_FAILED);
+        }
+    };
     let spec = sources.apis.first().and_then(|api| api.spec.as_ref());
     let loaded = match spec {
         Some(path) => spec::load_file(path),
@@ -187,7 +202,10 @@ fn routes(args: SpecArgs) -> ExitCode {
 
 fn check(args: CheckArgs) -> ExitCode {
     let started = std::time::Instant::now();
-    let sources = sources(&args.pack);
+    let sources = match sources(&args.pack) {
+        Ok(sources) => sources,
+        Err(code) => return code,
+    };
     let settings = settings(&args.pack);
     let snapshot = match load(&sources, &settings) {
         Ok(snapshot) => snapshot,
@@ -224,7 +242,10 @@ fn check(args: CheckArgs) -> ExitCode {
 }
 
 fn postman(args: PostmanArgs) -> ExitCode {
-    let sources = sources(&args.pack);
+    let sources = match sources(&args.pack) {
+        Ok(sources) => sources,
+        Err(code) => return code,
+    };
     let settings = settings(&args.pack);
     let snapshot = match load(&sources, &settings) {
         Ok(snapshot) => snapshot,

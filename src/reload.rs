@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::app::{App, ReloadStatus};
 use crate::error::{LoadError, LoadErrors};
+use crate::pack::{is_editor_temp, PackDir};
 use crate::snapshot::Snapshot;
 
 /// An editor's save is a burst of events (write, chmod, rename…); wait this
@@ -106,12 +107,20 @@ impl Targets {
                 .iter()
                 .flat_map(|api| [&api.scenarios, &api.templates])
                 .flatten()
-                .map(|dir| absolute(dir))
+                .filter_map(PackDir::path)
+                .map(absolute)
                 .collect(),
         }
     }
 
+    /// A change worth a reload: to a watched file, not an editor's temp file.
     fn is_relevant(&self, path: &Path) -> bool {
+        let temp = path
+            .file_name()
+            .is_some_and(|name| is_editor_temp(&name.to_string_lossy()));
+        if temp {
+            return false;
+        }
         self.specs.iter().any(|spec| spec == path)
             || self.dirs.iter().any(|dir| path.starts_with(dir))
     }

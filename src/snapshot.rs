@@ -29,6 +29,7 @@ use crate::answer::{spec_fallback, Answer, ContextNeeds, SpecSource};
 use crate::contract::{Contract, ContractSettings};
 use crate::error::{LoadError, LoadErrors};
 use crate::fhir::{Era, ErrorStyle};
+use crate::pack::PackDir;
 use crate::response_check::ResponseChecks;
 use crate::routes::RouteTable;
 use crate::scenario::{self, HeaderSource, Scenario, ScenarioSet};
@@ -48,8 +49,8 @@ pub struct ApiSource {
     /// `None`: the embedded default definition.
     pub spec: Option<PathBuf>,
     /// `None`: no scenarios (every operation answers from the spec).
-    pub scenarios: Option<PathBuf>,
-    pub templates: Option<PathBuf>,
+    pub scenarios: Option<PackDir>,
+    pub templates: Option<PackDir>,
 }
 
 impl ApiSource {
@@ -61,50 +62,112 @@ impl ApiSource {
     }
 }
 
+/// A path given on the command line that cannot be what was meant.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SourceError {
+    #[error("--spec {0}: no such file")]
+    NoSpec(PathBuf),
+    #[error("--{flag} {path}: no such directory")]
+    NoDirectory { flag: &'static str, path: PathBuf },
+}
+
 /// Where a snapshot is loaded from: the APIs to mount, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sources {
     pub apis: Vec<ApiSource>,
+    /// Where the default files came from, for the startup line.
+    pub origin: Origin,
+}
+
+/// Where `serve` found its files when no `--spec` was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// `--spec` named the definition.
+    Given,
+    /// The working directory is a checkout: its `downloads/`, `scenarios/`
+    /// and `templates/` are used (and watched).
+    Checkout(PathBuf),
+    /// Everything built into the binary.
+    Embedded,
 }
 
 impl Sources {
-    /// Resolves the CLI's paths into a one-API list. Without `--spec`, the
-    /// project's default definition and, unless given, its default pack
-    /// (`scenarios/`, `templates/`) are used: from the working directory
-    /// when it holds them, else from the source tree this binary was built
-    /// from. With `--spec`, only the directories given are loaded, since
-    /// the default pack speaks to the default definition.
+    /// Resolves the CLI's paths into a one-API list; a path given that does
+    /// not exist is an error naming it.
+    ///
+    /// With `--spec`, only the directories given are loaded, since the
+    /// default pack speaks to the default definition. Without it: when the
+    /// working directory is a checkout of this project (it holds
+    /// `downloads/swagger/swagger.json`, `scenarios/` and `templates/`),
+    /// those files, so edits are served; anywhere else, the definition and
+    /// pack built into the binary, all three together. `--scenarios` and
+    /// `--templates` replace their part either way.
     pub fn resolve(
         spec: Option<PathBuf>,
         scenarios: Option<PathBuf>,
         templates: Option<PathBuf>,
-    ) -> Sources {
-        let default_dir = |name: &str| -> Option<PathBuf> {
-            let local = PathBuf::from(name);
-            if local.is_dir() {
-                return Some(local);
-            }
-            let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name);
-            built.is_dir().then_some(built)
+    ) -> Result<Sources, SourceError> {
+        let dir = |flag: &'static str, path: Option<PathBuf>| match path {
+            Some(path) if !path.is_dir() => Err(SourceError::NoDirectory { flag, path }),
+            Some(path) => Ok(Some(PackDir::Disk(path))),
+            None => Ok(None),
         };
-        let api = match spec {
-            Some(spec) => ApiSource {
-                name: "api".to_string(),
-                spec: Some(spec),
-                scenarios,
-                templates,
-            },
-            None => {
-                let local_spec = PathBuf::from("downloads/swagger/swagger.json");
-                ApiSource {
-                    name: "gpconnect-dstu2".to_string(),
-                    spec: local_spec.is_file().then_some(local_spec),
-                    scenarios: scenarios.or_else(|| default_dir("scenarios")),
-                    templates: templates.or_else(|| default_dir("templates")),
-                }
+        let scenarios = dir("scenarios", scenarios)?;
+        let templates = dir("templates", templates)?;
+        if let Some(spec) = spec {
+            if !spec.is_file() {
+                return Err(SourceError::NoSpec(spec));
             }
+            return Ok(Sources {
+                apis: vec![ApiSource {
+                    name: "api".to_string(),
+                    spec: Some(spec),
+                    scenarios,
+                    templates,
+                }],
+                origin: Origin::Given,
+            });
+        }
+        Ok(Sources::defaults(scenarios, templates))
+    }
+
+    /// The default API, its pack parts replaced by `scenarios` and
+    /// `templates` where given.
+    fn defaults(scenarios: Option<PackDir>, templates: Option<PackDir>) -> Sources {
+        let local_spec = PathBuf::from("downloads/swagger/swagger.json");
+        let checkout = local_spec.is_file()
+            && PathBuf::from("scenarios").is_dir()
+            && PathBuf::from("templates").is_dir();
+        let (spec, default_scenarios, default_templates, origin) = if checkout {
+            (
+                Some(local_spec),
+                PackDir::Disk(PathBuf::from("scenarios")),
+                PackDir::Disk(PathBuf::from("templates")),
+                Origin::Checkout(std::env::current_dir().unwrap_or_default()),
+            )
+        } else {
+            (
+                None,
+                PackDir::embedded_scenarios(),
+                PackDir::embedded_templates(),
+                Origin::Embedded,
+            )
         };
-        Sources { apis: vec![api] }
+        Sources {
+            apis: vec![ApiSource {
+                name: "gpconnect-dstu2".to_string(),
+                spec,
+                scenarios: Some(scenarios.unwrap_or(default_scenarios)),
+                templates: Some(templates.unwrap_or(default_templates)),
+            }],
+            origin,
+        }
+    }
+
+    /// The project's default definition and pack: the checkout's files in
+    /// a checkout, else the embedded ones (tests, benchmarks, tools).
+    pub fn default_pack() -> Sources {
+        Sources::defaults(None, None)
     }
 
     /// The definitions, as labelled in messages, joined.
@@ -114,6 +177,30 @@ impl Sources {
             .map(ApiSource::spec_label)
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// Where the files come from, in words, for the startup line.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .apis
+            .iter()
+            .flat_map(|api| {
+                [
+                    Some(api.spec_label()),
+                    api.scenarios.as_ref().map(PackDir::label),
+                    api.templates.as_ref().map(PackDir::label),
+                ]
+            })
+            .flatten()
+            .collect();
+        let files = parts.join(", ");
+        match &self.origin {
+            Origin::Given => files,
+            Origin::Checkout(dir) => format!("the checkout in {}: {files}", dir.display()),
+            Origin::Embedded => format!(
+                "the default pack built into the binary ({files}; `gpconnect-mock init DIR` writes it out for editing)"
+            ),
+        }
     }
 }
 
@@ -277,22 +364,19 @@ impl Api {
             RouteTable::default()
         });
         let mut templates = match &source.templates {
-            Some(dir) => Templates::load_dir(dir, &dir.display().to_string()).unwrap_or_else(
-                |mut template_errors| {
-                    errors.append(&mut template_errors);
-                    Templates::new()
-                },
-            ),
+            Some(pack) => Templates::load(pack).unwrap_or_else(|mut template_errors| {
+                errors.append(&mut template_errors);
+                Templates::new()
+            }),
             None => Templates::new(),
         };
         let scenarios = match &source.scenarios {
-            Some(dir) => {
-                scenario::load_dir(dir, &dir.display().to_string(), &model, &mut templates)
-                    .unwrap_or_else(|mut scenario_errors| {
-                        errors.append(&mut scenario_errors);
-                        ScenarioSet::default()
-                    })
-            }
+            Some(pack) => scenario::load(pack, &model, &mut templates).unwrap_or_else(
+                |mut scenario_errors| {
+                    errors.append(&mut scenario_errors);
+                    ScenarioSet::default()
+                },
+            ),
             None => ScenarioSet::default(),
         };
         if !errors.is_empty() {
@@ -421,7 +505,7 @@ mod tests {
     /// A second API is configuration: one more entry in `Sources`.
     #[test]
     fn several_apis_are_served_each_under_its_base_path() {
-        let mut sources = Sources::resolve(None, None, None);
+        let mut sources = Sources::default_pack();
         sources.apis.push(fixture("clinic-openapi3.yaml"));
         sources.apis.push(fixture("clinic-swagger2.json"));
         let snapshot = Snapshot::load(&sources, &Settings::default(), 1).expect("loads");
@@ -459,7 +543,7 @@ mod tests {
 
     #[test]
     fn overlapping_base_paths_are_a_load_error_naming_both() {
-        let mut sources = Sources::resolve(None, None, None);
+        let mut sources = Sources::default_pack();
         let mut again = fixture("clinic-openapi3.yaml");
         sources.apis.push(again.clone());
         again.name = "second".into();

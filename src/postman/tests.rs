@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use super::items::url;
 use super::*;
+use crate::pack::PackDir;
 use crate::sample::SyntheticRequest;
-use crate::snapshot::{ApiSource, Settings, Sources};
+use crate::snapshot::{ApiSource, Origin, Settings, Sources};
 
 /// The default definition and pack, with a state of its own.
 pub(super) fn default_pack() -> Snapshot {
@@ -20,9 +21,10 @@ pub(super) fn default_pack() -> Snapshot {
         apis: vec![ApiSource {
             name: "gpconnect-dstu2".into(),
             spec: None,
-            scenarios: Some(root.join("scenarios")),
-            templates: Some(root.join("templates")),
+            scenarios: Some(PackDir::Disk(root.join("scenarios"))),
+            templates: Some(PackDir::Disk(root.join("templates"))),
         }],
+        origin: Origin::Given,
     };
     Snapshot::load(&sources, &Settings::default(), 1).expect("the default pack loads")
 }
@@ -320,6 +322,7 @@ fn a_definition_without_a_profile_has_no_jwt_script() {
             scenarios: None,
             templates: None,
         }],
+        origin: Origin::Given,
     };
     let snapshot = Snapshot::load(&sources, &Settings::default(), 1).expect("loads");
     let export = export(&snapshot, DEFAULT_BASE_URL);

@@ -222,7 +222,7 @@ mod tests {
     /// plus filters on a dotted member.
     fn narrow_paths() -> Vec<(String, Option<Condition>)> {
         use crate::snapshot::{Settings, Snapshot, Sources};
-        let snapshot = Snapshot::load(&Sources::resolve(None, None, None), &Settings::default(), 1)
+        let snapshot = Snapshot::load(&Sources::default_pack(), &Settings::default(), 1)
             .expect("the default pack loads");
         let mut paths = Vec::new();
         for index in 0..snapshot.apis[0].model.operations.len() {

@@ -9,7 +9,7 @@
 //! line it is on, and all of them together, not just the first.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -23,14 +23,34 @@ use super::select::{find_shadowed, number_body_slots, order_for_selection, Scena
 use super::stateful::{StateAction, StateCondition, StateThen, StateWhen};
 use super::{seed, HeaderSource, Scenario, Then};
 use crate::error::{line_of, LoadError};
+use crate::pack::{PackDir, PackFile};
 use crate::spec::{ApiModel, Operation};
 use crate::template::Templates;
 
-/// Loads every scenario file under `dir`. Inline bodies and templated header
-/// values are registered into `templates`. `label` names the directory in
-/// errors. All problems are reported together.
+/// Loads every scenario file under `dir`; `label` names the directory in
+/// errors. See [`load`].
 pub fn load_dir(
     dir: &Path,
+    label: &str,
+    model: &ApiModel,
+    templates: &mut Templates,
+) -> Result<ScenarioSet, Vec<LoadError>> {
+    load_with_label(&PackDir::Disk(dir.to_path_buf()), label, model, templates)
+}
+
+/// Loads every scenario and seed file (`*.yaml`, `*.yml`) of `pack`, on
+/// disk or embedded. Inline bodies and templated header values are
+/// registered into `templates`. All problems are reported together.
+pub fn load(
+    pack: &PackDir,
+    model: &ApiModel,
+    templates: &mut Templates,
+) -> Result<ScenarioSet, Vec<LoadError>> {
+    load_with_label(pack, &pack.label(), model, templates)
+}
+
+fn load_with_label(
+    pack: &PackDir,
     label: &str,
     model: &ApiModel,
     templates: &mut Templates,
@@ -41,36 +61,31 @@ pub fn load_dir(
         ..ScenarioSet::default()
     };
     let mut errors = Vec::new();
-    let mut files = Vec::new();
-    if dir.exists() {
-        if let Err(error) = collect_yaml(dir, &mut files) {
+    let files: Vec<PackFile> = match pack.files() {
+        Ok(files) => files
+            .into_iter()
+            .filter(|file| file.relative.ends_with(".yaml") || file.relative.ends_with(".yml"))
+            .collect(),
+        Err(error) => {
             return Err(vec![LoadError::new(
                 label,
                 None,
                 format!("cannot read the scenarios directory: {error}"),
-            )]);
+            )])
         }
-    }
-    files.sort();
+    };
     let keys: HashMap<&str, usize> = model
         .operations
         .iter()
         .enumerate()
         .map(|(index, op)| (op.key.as_str(), index))
         .collect();
-    for path in files {
-        let relative = path
-            .strip_prefix(dir)
-            .unwrap_or(&path)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
-        let file = format!("{}/{}", label.trim_end_matches('/'), relative);
-        let text = match std::fs::read_to_string(&path) {
+    for pack_file in files {
+        let file = format!("{}/{}", label.trim_end_matches('/'), pack_file.relative);
+        let text = match pack_file.text {
             Ok(text) => text,
-            Err(error) => {
-                errors.push(LoadError::new(&file, None, format!("cannot read: {error}")));
+            Err(message) => {
+                errors.push(LoadError::new(&file, None, message));
                 continue;
             }
         };
@@ -102,26 +117,6 @@ pub fn load_dir(
     } else {
         Err(errors)
     }
-}
-
-fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if entry.file_type()?.is_dir() {
-            collect_yaml(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// Reads one scenario file into `set`: its operation must exist, its

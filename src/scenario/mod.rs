@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, StatusCode};
 
-pub use compile::load_dir;
+pub use compile::{load, load_dir};
 pub use conditions::{BodyCondition, Condition, Miss, When};
 pub use select::{NearMiss, ScenarioSet, Selection};
 use stateful::{StateThen, StateWhen};

@@ -253,7 +253,7 @@ mod tests {
     use crate::scenario::load_dir;
 
     fn default_set() -> ScenarioSet {
-        let sources = crate::snapshot::Sources::resolve(None, None, None);
+        let sources = crate::snapshot::Sources::default_pack();
         crate::snapshot::Snapshot::load(&sources, &crate::snapshot::Settings::default(), 1)
             .expect("the default pack loads")
             .apis

@@ -22,6 +22,7 @@ use super::escape::escape_json_string;
 use super::flat::{FlatTemplate, FlatValues};
 use super::helpers;
 use crate::error::LoadError;
+use crate::pack::PackDir;
 use crate::state::StateData;
 
 /// The compiled templates of one snapshot.
@@ -121,36 +122,31 @@ impl Templates {
     /// Loads every file under `dir` (missing directory: no templates).
     /// `label` is how the directory is named in errors.
     pub fn load_dir(dir: &Path, label: &str) -> Result<Self, Vec<LoadError>> {
+        Self::load_with_label(&PackDir::Disk(dir.to_path_buf()), label)
+    }
+
+    /// Loads every file of `pack`, on disk or embedded.
+    pub fn load(pack: &PackDir) -> Result<Self, Vec<LoadError>> {
+        Self::load_with_label(pack, &pack.label())
+    }
+
+    fn load_with_label(pack: &PackDir, label: &str) -> Result<Self, Vec<LoadError>> {
         let mut templates = Self::new();
         let mut errors = Vec::new();
-        let mut files = Vec::new();
-        if dir.exists() {
-            collect_files(dir, &mut files).map_err(|error| {
-                vec![LoadError::new(
-                    label,
-                    None,
-                    format!("cannot read the templates directory: {error}"),
-                )]
-            })?;
-        }
-        files.sort();
+        let files = pack.files().map_err(|error| {
+            vec![LoadError::new(
+                label,
+                None,
+                format!("cannot read the templates directory: {error}"),
+            )]
+        })?;
         for file in files {
-            let relative = file
-                .strip_prefix(dir)
-                .unwrap_or(&file)
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
+            let relative = file.relative;
             let file_label = format!("{}/{}", label.trim_end_matches('/'), relative);
-            let text = match std::fs::read_to_string(&file) {
+            let text = match file.text {
                 Ok(text) => text,
-                Err(error) => {
-                    errors.push(LoadError::new(
-                        &file_label,
-                        None,
-                        format!("cannot read: {error}"),
-                    ));
+                Err(message) => {
+                    errors.push(LoadError::new(&file_label, None, message));
                     continue;
                 }
             };
@@ -354,25 +350,6 @@ fn template_error(error: handlebars::TemplateError, file: &str, first_line: usiz
         None => format!("template syntax error: {reason}"),
     };
     LoadError::new(file, line.or(Some(first_line.max(1))), message)
-}
-
-fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        let name = entry.file_name();
-        // Editors leave swap and backup files beside the real ones.
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name.ends_with('~') || name.ends_with(".swp") {
-            continue;
-        }
-        if entry.file_type()?.is_dir() {
-            collect_files(&path, out)?;
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

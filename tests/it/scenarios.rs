@@ -520,7 +520,7 @@ fn every_scenario_of_the_pack_is_reachable() {
         }
     }
     assert!(named.len() >= 40, "{} scenarios in the pack", named.len());
-    let snapshot = Snapshot::load(&Sources::resolve(None, None, None), &Settings::default(), 1)
+    let snapshot = Snapshot::load(&Sources::default_pack(), &Settings::default(), 1)
         .expect("default pack loads");
     let report = gpconnect_mock::check::run(&snapshot);
     for (operation, name) in &named {
