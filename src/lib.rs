@@ -12,7 +12,8 @@
 //!   routing and scenario selection.
 //! - [`snapshot`]: one immutable loaded version of all of the above.
 //! - [`handler`]: the request path, route → select → render → respond.
-//! - [`server`]: the axum app and shared state.
+//! - [`server`]: the axum app, the protocol checks, CORS and compression.
+//! - [`listen`]: the accept loop: connection timeouts, limits, graceful shutdown.
 //! - [`reload`]: file watching and atomic snapshot swaps.
 //! - [`admin`]: the `/__admin/` API (health, reload).
 //! - [`postman`]: the Postman collection and environment export.
@@ -35,6 +36,7 @@ pub mod error;
 pub mod fhir;
 pub mod journal;
 pub mod jsonpath;
+pub mod listen;
 pub mod media;
 pub mod memory;
 pub mod pipeline;
