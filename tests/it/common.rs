@@ -120,6 +120,72 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Sends `signal` (e.g. "TERM") to the server process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// `host:port` of the listener.
+    pub fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+}
+
+/// Writes `request` on a new connection and reads until the server closes
+/// it or `timeout` passes: (what was read, whether the server closed it).
+pub fn raw_exchange(address: &str, request: &[u8], timeout: Duration) -> (Vec<u8>, bool) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connects");
+    stream.write_all(request).expect("writes");
+    read_until_closed(&mut stream, timeout)
+}
+
+/// Reads from `stream` until EOF (true) or `timeout` (false); a reset
+/// counts as closed.
+pub fn read_until_closed(stream: &mut std::net::TcpStream, timeout: Duration) -> (Vec<u8>, bool) {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buffer = [0u8; 16384];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return (out, false);
+        }
+        stream.set_read_timeout(Some(left)).expect("sets a timeout");
+        match stream.read(&mut buffer) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buffer[..n]),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return (out, false)
+            }
+            Err(_) => return (out, true),
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
