@@ -151,7 +151,7 @@ impl Server {
 /// Writes `request` on a new connection and reads until the server closes
 /// it or `timeout` passes: (what was read, whether the server closed it).
 pub fn raw_exchange(address: &str, request: &[u8], timeout: Duration) -> (Vec<u8>, bool) {
-    use std::io::{Read, Write};
+    use std::io::Write;
     let mut stream = std::net::TcpStream::connect(address).expect("connects");
     stream.write_all(request).expect("writes");
     read_until_closed(&mut stream, timeout)
