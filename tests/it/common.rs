@@ -44,11 +44,31 @@ impl Server {
     }
 
     pub fn start_in(dir: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .current_dir(dir)
             .arg("serve")
             .args(["--port", "0"])
-            .args(args)
+            .args(args);
+        Self::spawn(command)
+    }
+
+    /// Starts `serve --port 0 ARGS` with at most `files` open descriptors.
+    pub fn start_with_file_limit(files: u32, args: &[&str]) -> Server {
+        let mut command = Command::new("sh");
+        command
+            .current_dir(project_dir())
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(binary())
+            .arg("serve")
+            .args(["--port", "0"])
+            .args(args);
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -542,3 +542,51 @@ fn flag_values_are_validated_with_clear_errors() {
         assert!(stderr.contains(flag), "{flag}: {stderr}");
     }
 }
+
+#[test]
+fn slow_request_body_gets_408_after_the_body_read_timeout() {
+    let mut args = quiet();
+    args.extend(["--body-read-timeout", "1"]);
+    let server = Server::start(&args);
+    let started = Instant::now();
+    let (read, closed) = raw_exchange(
+        server.address(),
+        b"POST /fhir/Patient/$gpc.getcarerecord HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"resourceType\"",
+        Duration::from_secs(5),
+    );
+    let elapsed = started.elapsed();
+    let (head, body) = split(&read);
+    assert_eq!(status_of(&head), 408, "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("did not arrive within 1 s"));
+    assert!(closed);
+    assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
+    assert!(server.logged("the request body did not arrive within 1 s"));
+}
+
+#[test]
+fn at_the_descriptor_limit_the_listener_logs_and_backs_off() {
+    let server = Server::start_with_file_limit(64, &quiet());
+    // Hold connections open until accept fails for want of descriptors.
+    let mut held = Vec::new();
+    for _ in 0..80 {
+        match std::net::TcpStream::connect(server.address()) {
+            Ok(stream) => held.push(stream),
+            Err(_) => break,
+        }
+    }
+    assert!(
+        server.logged("the open-file limit is reached"),
+        "{}",
+        server.logs()
+    );
+    // Freeing descriptors lets the waiting clients in.
+    held.clear();
+    let (read, _) = raw_exchange(
+        server.address(),
+        b"GET /__admin/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert_eq!(status_of(&split(&read).0), 200);
+    assert!(server.logged("accepting connections again"));
+}
