@@ -150,7 +150,10 @@ async fn protocol_checks(State(checks): State<Checks>, request: Request, next: N
         );
     }
     let head_bytes = request.method().as_str().len()
-        + request.uri().to_string().len()
+        + request
+            .uri()
+            .path_and_query()
+            .map_or(1, |target| target.as_str().len())
         + 12
         + request
             .headers()
