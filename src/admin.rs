@@ -1,7 +1,11 @@
 //! The admin API under `/__admin/`. Spec routes never use this prefix: the
 //! admin routes are matched first, everything else goes to the spec handler.
 
-use axum::extract::{Path, Query, State};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,6 +16,236 @@ use crate::app::App;
 use crate::reload;
 
 pub const PREFIX: &str = "/__admin";
+
+/// Who may use the admin API (`--allowed-host`, `--admin-token`, `--cors`).
+///
+/// - Every admin request must name, in `Host`, an IP address, `localhost`
+///   (or a `*.localhost` name) or a name given with `--allowed-host`: a
+///   DNS-rebinding page reaches the mock under the attacker's own host
+///   name, which is refused, so it cannot read the journal.
+/// - A state-changing request (`POST`, `DELETE`, …) coming from a browser
+///   page of another site (its `Origin` is not this server, nor a `--cors`
+///   origin, or it says `Sec-Fetch-Site: cross-site`) is refused, so no
+///   web page can reset or reload the mock.
+/// - With a token, every admin request must carry `Authorization: Bearer TOKEN`.
+#[derive(Clone, Default)]
+pub struct AdminGuard {
+    /// Host names admitted besides IP addresses and localhost, lower case.
+    pub allowed_hosts: Vec<String>,
+    pub token: Option<String>,
+    /// `--cors` origins: trusted to change state too (not `*`).
+    pub trusted_origins: Vec<String>,
+}
+
+impl std::fmt::Debug for AdminGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminGuard")
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("trusted_origins", &self.trusted_origins)
+            .finish()
+    }
+}
+
+impl AdminGuard {
+    /// Why `request` may not use the admin API, if it may not.
+    pub fn refusal(&self, request: &Request) -> Option<(StatusCode, String)> {
+        let headers = request.headers();
+        let host = headers
+            .get(http::header::HOST)
+            .and_then(|value| value.to_str().ok())
+            .or_else(|| request.uri().authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        if !self.host_allowed(host) {
+            return Some((
+                StatusCode::FORBIDDEN,
+                format!(
+                    "the admin API answers only requests addressed to localhost, an IP address or a name given with --allowed-host; Host `{host}` is none of these (a guard against DNS rebinding)"
+                ),
+            ));
+        }
+        if let Some(token) = &self.token {
+            let given = headers
+                .get(http::header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .map(str::trim);
+            if !given.is_some_and(|given| same(given.as_bytes(), token.as_bytes())) {
+                return Some((
+                    StatusCode::UNAUTHORIZED,
+                    "the admin API needs `Authorization: Bearer <token>` with the --admin-token the server was started with".to_string(),
+                ));
+            }
+        }
+        let changes_state = !matches!(
+            *request.method(),
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+        );
+        if changes_state {
+            if let Some(origin) = headers.get(http::header::ORIGIN) {
+                let origin = origin.to_str().unwrap_or("");
+                if !self.origin_allowed(origin, host) {
+                    return Some((
+                        StatusCode::FORBIDDEN,
+                        format!(
+                            "a browser page from origin `{origin}` may not change the mock's state: the admin API takes state-changing requests only from its own origin or a --cors origin"
+                        ),
+                    ));
+                }
+            } else if headers
+                .get("sec-fetch-site")
+                .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+            {
+                return Some((
+                    StatusCode::FORBIDDEN,
+                    "a cross-site browser request (Sec-Fetch-Site: cross-site) may not change the mock's state".to_string(),
+                ));
+            }
+        }
+        None
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        let name = host_name(host).to_ascii_lowercase();
+        if name.is_empty() {
+            return false;
+        }
+        let bare = name.trim_start_matches('[').trim_end_matches(']');
+        bare.parse::<IpAddr>().is_ok()
+            || name == "localhost"
+            || name.ends_with(".localhost")
+            || self.allowed_hosts.contains(&name)
+    }
+
+    fn origin_allowed(&self, origin: &str, host: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        let own = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|authority| authority.eq_ignore_ascii_case(host));
+        own || self.trusted_origins.iter().any(|trusted| {
+            trusted != "*" && trusted.trim_end_matches('/').eq_ignore_ascii_case(origin)
+        })
+    }
+}
+
+/// The host of a `Host` value, without its port (`[::1]:80` → `[::1]`).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        };
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// Compares in time independent of where the first difference is.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The admin API's guard, a layer on its routes (see [`AdminGuard`]).
+pub async fn guard(State(guard): State<Arc<AdminGuard>>, request: Request, next: Next) -> Response {
+    match guard.refusal(&request) {
+        None => next.run(request).await,
+        Some((status, message)) => {
+            tracing::warn!(method = %request.method(), path = %request.uri().path(), "admin request refused ({}): {message}", status.as_u16());
+            let mut response = (status, Json(json!({ "error": message }))).into_response();
+            if status == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(
+                    http::header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer realm=\"gpconnect-mock admin\""),
+                );
+            }
+            response
+        }
+    }
+}
+
+#[cfg(test)]
+mod guard_tests {
+    use super::*;
+
+    fn request(method: &str, headers: &[(&str, &str)]) -> Request {
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri("/__admin/reset");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(axum::body::Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn hosts_are_ip_addresses_localhost_or_listed() {
+        let guard = AdminGuard {
+            allowed_hosts: vec!["mock".into()],
+            ..AdminGuard::default()
+        };
+        for host in [
+            "127.0.0.1:8080",
+            "[::1]:9",
+            "localhost",
+            "10.1.2.3",
+            "mock:8080",
+            "app.localhost",
+        ] {
+            assert!(guard.host_allowed(host), "{host}");
+        }
+        for host in ["evil.example:8080", "", "mock.example"] {
+            assert!(!guard.host_allowed(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn state_changes_need_own_origin_and_token() {
+        let guard = AdminGuard {
+            token: Some("s3cret".into()),
+            trusted_origins: vec!["http://app.test".into()],
+            ..AdminGuard::default()
+        };
+        let host = ("host", "localhost:8080");
+        let auth = ("authorization", "Bearer s3cret");
+        assert!(guard.refusal(&request("POST", &[host, auth])).is_none());
+        assert!(guard
+            .refusal(&request(
+                "POST",
+                &[host, auth, ("origin", "http://localhost:8080")]
+            ))
+            .is_none());
+        assert!(guard
+            .refusal(&request(
+                "POST",
+                &[host, auth, ("origin", "http://app.test")]
+            ))
+            .is_none());
+        let refused =
+            |headers: &[(&str, &str)]| guard.refusal(&request("POST", headers)).map(|r| r.0);
+        assert_eq!(refused(&[host]), Some(StatusCode::UNAUTHORIZED));
+        assert_eq!(
+            refused(&[host, ("authorization", "Bearer nope")]),
+            Some(StatusCode::UNAUTHORIZED)
+        );
+        assert_eq!(
+            refused(&[host, auth, ("origin", "http://evil.example")]),
+            Some(StatusCode::FORBIDDEN)
+        );
+        assert_eq!(
+            refused(&[host, auth, ("sec-fetch-site", "cross-site")]),
+            Some(StatusCode::FORBIDDEN)
+        );
+        assert!(guard
+            .refusal(&request(
+                "GET",
+                &[host, auth, ("origin", "http://evil.example")]
+            ))
+            .is_none());
+    }
+}
 
 pub fn router() -> Router<App> {
     Router::new()

@@ -1,6 +1,7 @@
 //! The command line: raw flags only; `main` turns them into sources and settings.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -98,9 +99,10 @@ pub struct ServeArgs {
     /// Do not watch the spec, scenarios and templates for changes
     #[arg(long)]
     pub no_watch: bool,
-    /// How many requests /__admin/requests keeps (0 turns the journal off)
-    #[arg(long, default_value_t = 1000, value_name = "N")]
-    pub journal_size: usize,
+    /// How many requests /__admin/requests keeps (0 turns the journal off; at most 100000)
+    #[arg(long, default_value_t = 1000, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(..=MAX_JOURNAL_SIZE))]
+    pub journal_size: u32,
     /// Check every answer against the definition; mismatches are logged and
     /// added as X-Contract-Violation headers
     #[arg(long)]
@@ -109,6 +111,100 @@ pub struct ServeArgs {
     /// leaving the rest to the client under test]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: Option<u16>,
+    /// Seconds a client has to send a request's line and headers, from
+    /// connecting or from the request's first byte; then the connection is closed
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = seconds)]
+    pub header_read_timeout: Duration,
+    /// Seconds an idle keep-alive connection is kept open for a next request
+    #[arg(long, value_name = "SECS", default_value = "75", value_parser = seconds)]
+    pub idle_timeout: Duration,
+    /// Seconds a client has to send a request body (408 after)
+    #[arg(long, value_name = "SECS", default_value = "60", value_parser = seconds)]
+    pub body_read_timeout: Duration,
+    /// Largest request line and headers, in bytes (431 above)
+    #[arg(long, value_name = "BYTES", default_value_t = 65536,
+          value_parser = clap::value_parser!(u32).range(4096..=16 * 1024 * 1024))]
+    pub max_header_bytes: u32,
+    /// Most header fields in one request (431 above)
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u16).range(8..=10_000))]
+    pub max_headers: u16,
+    /// Seconds requests in flight have to finish after SIGTERM or Ctrl-C
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    pub shutdown_timeout: Duration,
+    /// Let browser pages from ORIGIN call the mock (CORS); repeatable; `*` for any origin
+    #[arg(long = "cors", value_name = "ORIGIN", value_parser = origin)]
+    pub cors: Vec<String>,
+    /// A host name (besides localhost and IP addresses) the admin API answers to; repeatable
+    #[arg(long = "allowed-host", value_name = "NAME", value_parser = host_name)]
+    pub allowed_hosts: Vec<String>,
+    /// Require `Authorization: Bearer TOKEN` on every /__admin/ request
+    #[arg(long, value_name = "TOKEN", value_parser = token, env = "GPCONNECT_MOCK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+/// `--journal-size` at most: each slot is allocated up front.
+pub const MAX_JOURNAL_SIZE: i64 = 100_000;
+
+/// A positive number of seconds, fractions allowed, at most a day.
+fn seconds(text: &str) -> Result<Duration, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(value > 0.0 && value <= 86_400.0) {
+        return Err(format!(
+            "`{text}`: give a number of seconds above 0 and at most 86400"
+        ));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// `*`, or `scheme://host[:port]`.
+fn origin(text: &str) -> Result<String, String> {
+    let text = text.trim().trim_end_matches('/');
+    if text == "*" {
+        return Ok(text.to_string());
+    }
+    let valid = (text.starts_with("http://") || text.starts_with("https://"))
+        && !text
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.is_empty() || rest.contains('/'))
+        && http::HeaderValue::from_str(text).is_ok();
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not an origin: give `*` or scheme://host[:port], e.g. http://localhost:3000"
+        ))
+    }
+}
+
+/// A host name without port, lower case.
+fn host_name(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let valid = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+    if valid {
+        Ok(text.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "`{text}` is not a host name: give a name without scheme or port, e.g. mock or gpc.internal"
+        ))
+    }
+}
+
+/// A token that fits in a header value.
+fn token(text: &str) -> Result<String, String> {
+    if text.len() < 8 {
+        return Err("the admin token must be at least 8 characters".to_string());
+    }
+    if !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the admin token must be printable ASCII without spaces".to_string());
+    }
+    Ok(text.to_string())
 }
 
 impl ServeArgs {

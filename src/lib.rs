@@ -32,7 +32,9 @@
 //! Running:
 //! - [`app`]: the application — snapshot, booking state, hits, journal, each
 //!   with one owner.
-//! - [`server`]: the HTTP server; [`admin`]: the `/__admin/` API;
+//! - [`server`]: the axum app, the protocol checks, CORS and compression;
+//!   [`listen`]: the accept loop (connection timeouts, limits, graceful
+//!   shutdown); [`admin`]: the `/__admin/` API and its guard;
 //!   [`reload`]: file watching and atomic snapshot swaps; [`memory`]: the
 //!   allocator.
 //! - [`cli`]: the command line (used by the binary, `main.rs`).
@@ -74,6 +76,7 @@ pub mod error;
 pub mod fhir;
 pub mod journal;
 pub mod jsonpath;
+pub mod listen;
 pub mod media;
 pub mod memory;
 pub mod pack;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
+use gpconnect_mock::admin::AdminGuard;
 use gpconnect_mock::app::App;
 use gpconnect_mock::cli::{
     CheckArgs, Cli, Command, ContractArg, FhirEra, PackArgs, PostmanArgs, ProfileArg, ReportFormat,
@@ -11,6 +12,7 @@ use gpconnect_mock::cli::{
 };
 use gpconnect_mock::contract::{ContractMode, ContractSettings, ProfileChoice};
 use gpconnect_mock::fhir::Era;
+use gpconnect_mock::listen::Limits;
 use gpconnect_mock::server;
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
 use gpconnect_mock::spec;
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| default_level.into()),
         )
         .with_target(false)
+        .with_ansi(colour_logs())
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
@@ -41,6 +44,13 @@ fn main() -> ExitCode {
         Command::Check(args) => check(args),
         Command::Postman(args) => postman(args),
     }
+}
+
+/// Colour only for a terminal, and never with `NO_COLOR` set (no-color.org).
+fn colour_logs() -> bool {
+    use std::io::IsTerminal as _;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    !no_color && std::io::stderr().is_terminal()
 }
 
 /// The sources the flags name; a path that does not exist is refused
@@ -87,7 +97,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(code) => return code,
     };
     let settings = Settings {
-        journal_size: args.journal_size,
+        journal_size: usize::try_from(args.journal_size).unwrap_or(usize::MAX),
         validate_responses: args.validate_responses,
         ..settings(&args.pack)
     };
@@ -106,7 +116,11 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve_async(args, snapshot, sources, settings)) {
+    let result = runtime.block_on(serve_async(args, snapshot, sources, settings));
+    // Connections still open after the drain, and the file watcher, are
+    // not waited for.
+    runtime.shutdown_background();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -140,16 +154,71 @@ async fn serve_async(
     }
     let workers = args.worker_threads();
     let threads = if workers == 1 { "thread" } else { "threads" };
+    let edge = edge(&args);
+    if !local.ip().is_loopback() && edge.admin.token.is_none() {
+        tracing::warn!(
+            "listening on {local}, which other machines can reach, and the admin API (/__admin/: reset, reload, the request journal with its NHS numbers) has no token: give --admin-token (or GPCONNECT_MOCK_ADMIN_TOKEN) unless this network is yours alone"
+        );
+    }
     println!("gpconnect-mock listening on http://{local} ({summary}; {workers} worker {threads})");
-    server::run(listener, app, shutdown_signal())
+    let signal = shutdown_signal().context("cannot listen for shutdown signals")?;
+    server::run(listener, app, edge, signal)
         .await
-        .context("server failed")
+        .context("server failed")?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
-async fn shutdown_signal() {
-    // Without a signal handler the process would still end on Ctrl-C; this
-    // lets in-flight requests finish first.
-    let _ = tokio::signal::ctrl_c().await;
+fn edge(args: &ServeArgs) -> server::Edge {
+    server::Edge {
+        limits: Limits {
+            header_read_timeout: args.header_read_timeout,
+            idle_timeout: args.idle_timeout,
+            body_read_timeout: args.body_read_timeout,
+            max_header_bytes: usize::try_from(args.max_header_bytes).unwrap_or(usize::MAX),
+            max_headers: usize::from(args.max_headers),
+            shutdown_timeout: args.shutdown_timeout,
+        },
+        cors: args.cors.clone(),
+        admin: AdminGuard {
+            allowed_hosts: args.allowed_hosts.clone(),
+            token: args.admin_token.clone(),
+            trusted_origins: args.cors.clone(),
+        },
+    }
+}
+
+/// Completes on the first SIGINT (Ctrl-C) or SIGTERM: the server then
+/// stops accepting and lets requests in flight finish. A second signal
+/// during the drain ends the process at once.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            let name = tokio::select! {
+                _ = terminate.recv() => "SIGTERM",
+                _ = interrupt.recv() => "SIGINT",
+            };
+            tracing::info!("{name} received: finishing requests in flight (again to stop at once)");
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = terminate.recv() => {},
+                    _ = interrupt.recv() => {},
+                }
+                tracing::warn!("second signal: stopping now");
+                std::process::exit(130);
+            });
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
 
 fn routes(args: SpecArgs) -> ExitCode {

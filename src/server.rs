@@ -2,64 +2,336 @@
 //! other request to [`handle`], which runs the request path), and `run`.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use http::StatusCode;
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST};
+use http::{HeaderName, HeaderValue, Method, StatusCode, Version};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use tokio::net::TcpListener;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate as _, SizeAbove};
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::decompression::RequestDecompressionLayer;
 
+use crate::admin::AdminGuard;
 use crate::answer::Answer;
 use crate::app::App;
 use crate::fhir::{Outcome, SpineCode};
 use crate::journal::{self, Entry};
+use crate::listen::Limits;
 use crate::pipeline::{self, Served};
 use crate::request::MockRequest;
 
-/// Request bodies above this size are refused (413) rather than buffered.
+/// Request bodies above this size (after any `Content-Encoding` is
+/// undone) are refused (413) rather than buffered.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
-/// The application: admin API first, then every other path to the spec.
-pub fn router(app: App) -> Router {
-    crate::admin::router().fallback(handle).with_state(app)
+/// Answers smaller than this are sent uncompressed.
+pub const COMPRESS_ABOVE_BYTES: u16 = 1024;
+
+/// GP Connect headers that carry one value: a second copy is refused
+/// rather than one of the two silently winning.
+pub const SINGLE_VALUED: [&str; 5] = [
+    "ssp-traceid",
+    "ssp-from",
+    "ssp-to",
+    "ssp-interactionid",
+    "authorization",
+];
+
+/// Headers a browser client may read from a cross-origin answer.
+const EXPOSED: [&str; 5] = [
+    "etag",
+    "location",
+    "x-mock-scenario",
+    "x-mock-operation",
+    "x-contract-violation",
+];
+
+/// What the HTTP edge enforces, from `serve`'s flags.
+#[derive(Debug, Clone, Default)]
+pub struct Edge {
+    pub limits: Limits,
+    /// `--cors`: origins allowed to call from a browser (`*`: any); none
+    /// turns CORS off.
+    pub cors: Vec<String>,
+    pub admin: AdminGuard,
+}
+
+/// The application: admin API first (behind its guard), then every other
+/// path to the spec; around both the protocol checks, CORS, compression.
+pub fn router(app: App, edge: &Edge) -> Router {
+    let body_timeout = edge.limits.body_read_timeout;
+    let guard = Arc::new(edge.admin.clone());
+    let admin = crate::admin::router()
+        .route_layer(middleware::from_fn_with_state(guard, crate::admin::guard));
+    let checks = Checks {
+        app: app.clone(),
+        max_header_bytes: edge.limits.max_header_bytes,
+    };
+    let mut router = Router::new()
+        .merge(admin)
+        .fallback(move |State(app): State<App>, request: Request| {
+            handle(app, request, body_timeout)
+        })
+        .with_state(app)
+        .layer(RequestDecompressionLayer::new())
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),
+        );
+    if let Some(cors) = cors_layer(&edge.cors) {
+        router = router.layer(cors);
+    }
+    router.layer(middleware::from_fn_with_state(checks, protocol_checks))
+}
+
+/// `--cors`: preflights answered, the mock's headers exposed.
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let exposed: Vec<HeaderName> = EXPOSED
+        .iter()
+        .map(|name| HeaderName::from_static(name))
+        .collect();
+    let layer = CorsLayer::new()
+        .allow_methods(tower_http::cors::AllowMethods::mirror_request())
+        .allow_headers(tower_http::cors::AllowHeaders::mirror_request())
+        .expose_headers(exposed)
+        .max_age(Duration::from_secs(600));
+    let layer = if origins.iter().any(|origin| origin == "*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|origin| HeaderValue::from_str(origin.trim_end_matches('/')).ok())
+            .collect();
+        layer
+            .allow_origin(AllowOrigin::list(list))
+            .vary([http::header::ORIGIN])
+    };
+    Some(layer)
+}
+
+#[derive(Clone)]
+struct Checks {
+    app: App,
+    max_header_bytes: usize,
+}
+
+/// Checks every request (admin ones too) before anything reads it: one
+/// `Host` (HTTP/1.1 requires it; two are ambiguous), and the head within
+/// `--max-header-bytes`.
+async fn protocol_checks(State(checks): State<Checks>, request: Request, next: Next) -> Response {
+    let hosts = request.headers().get_all(HOST).iter().count();
+    let problem = match (request.version(), hosts) {
+        (_, 2..) => Some(format!(
+            "the request has {hosts} Host headers; it must have exactly one"
+        )),
+        (Version::HTTP_11, 0) => {
+            Some("an HTTP/1.1 request must have a Host header; this one has none".to_string())
+        }
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        return refusal(
+            &checks.app,
+            request.uri().path(),
+            StatusCode::BAD_REQUEST,
+            problem,
+            true,
+        );
+    }
+    let head_bytes = request.method().as_str().len()
+        + request
+            .uri()
+            .path_and_query()
+            .map_or(1, |target| target.as_str().len())
+        + 12
+        + request
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>();
+    if head_bytes > checks.max_header_bytes {
+        tracing::warn!(
+            peer = %peer(&request),
+            "refused a request: its head is {head_bytes} bytes, above --max-header-bytes {}",
+            checks.max_header_bytes
+        );
+        return refusal(
+            &checks.app,
+            request.uri().path(),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!(
+                "the request line and headers are {head_bytes} bytes; at most {} are accepted",
+                checks.max_header_bytes
+            ),
+            true,
+        );
+    }
+    next.run(request).await
+}
+
+/// The client's address, when the listener recorded it.
+fn peer(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |info| info.0.to_string())
+}
+
+/// A protocol-level refusal: the mock's error in the API's style, with the
+/// fixed headers; `close` adds `Connection: close`.
+fn refusal(app: &App, path: &str, status: StatusCode, message: String, close: bool) -> Response {
+    let snapshot = app.snapshot();
+    let outcome = Outcome::new(status, SpineCode::BAD_REQUEST, message);
+    let mut answer = pipeline::refuse(&snapshot, path, &outcome).answer;
+    if close {
+        answer
+            .headers
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    into_response(answer)
 }
 
 /// Every request that is not for the admin API: the body read, the
 /// request path run ([`pipeline::serve`]), the result journalled and
-/// counted, the answer written.
-async fn handle(State(app): State<App>, request: Request) -> Response {
+/// counted, the answer written. `HEAD` is answered as `GET` without the body.
+async fn handle(app: App, request: Request, body_timeout: Duration) -> Response {
     let started = std::time::Instant::now();
-    let snapshot = app.snapshot();
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
     let path_and_query = parts
         .uri
         .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(_) => {
-            let outcome = Outcome::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                SpineCode::BAD_REQUEST,
-                format!("request body larger than {MAX_BODY_BYTES} bytes, or unreadable"),
+        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+    for name in SINGLE_VALUED {
+        let count = parts.headers.get_all(name).iter().count();
+        if count > 1 {
+            let shown = display_name(name);
+            return refusal(
+                &app,
+                &path,
+                StatusCode::BAD_REQUEST,
+                format!("the request has {count} {shown} headers; {shown} must be sent once"),
+                false,
             );
-            let served = pipeline::refuse(&snapshot, parts.uri.path(), &outcome);
-            return into_response(served.answer);
+        }
+    }
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        // Decided before reading: no `100 Continue`, and the unread body
+        // ends the connection.
+        tracing::warn!(peer = %peer_of(&parts), "refused a request: Content-Length above {MAX_BODY_BYTES} bytes");
+        return refusal(
+            &app,
+            &path,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            true,
+        );
+    }
+    let read = tokio::time::timeout(body_timeout, Limited::new(body, MAX_BODY_BYTES).collect());
+    let body = match read.await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            tracing::warn!(peer = %peer_of(&parts), "refused a request: body above {MAX_BODY_BYTES} bytes");
+            return refusal(
+                &app,
+                &path,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                true,
+            );
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(peer = %peer_of(&parts), "refused a request: unreadable body: {error}");
+            return refusal(
+                &app,
+                &path,
+                StatusCode::BAD_REQUEST,
+                format!("the request body cannot be read: {error}"),
+                true,
+            );
+        }
+        Err(_) => {
+            tracing::warn!(
+                peer = %peer_of(&parts),
+                "closed a connection: the request body did not arrive within {} s",
+                body_timeout.as_secs_f64()
+            );
+            return refusal(
+                &app,
+                &path,
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    body_timeout.as_secs_f64()
+                ),
+                true,
+            );
         }
     };
-    let request = MockRequest::new(parts.method, path_and_query, parts.headers, body);
+    let head = parts.method == Method::HEAD;
+    if head {
+        parts.method = Method::GET;
+    }
+    let snapshot = app.snapshot();
+    let mut request = MockRequest::new(parts.method, &path_and_query, parts.headers, body);
     let shared = &app.shared;
     let mut served = pipeline::serve(&snapshot, &shared.store, &request, &shared.ids);
     shared.hits.load().count(&snapshot, &served);
-    record(&app, &request, path_and_query, &mut served, started);
+    if head {
+        request.method = Method::HEAD;
+    }
+    record(&app, &request, &path_and_query, &mut served, started);
     let answer = served.answer;
     drop(snapshot);
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }
+    if head {
+        let length = answer.body.len();
+        let mut response = into_response(Answer {
+            body: bytes::Bytes::new(),
+            ..answer
+        });
+        response
+            .headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(length));
+        return response;
+    }
     into_response(answer)
+}
+
+fn peer_of(parts: &http::request::Parts) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |info| info.0.to_string())
+}
+
+/// `ssp-traceid` → `Ssp-TraceID`, as GP Connect spells it.
+fn display_name(name: &str) -> &'static str {
+    match name {
+        "ssp-traceid" => "Ssp-TraceID",
+        "ssp-from" => "Ssp-From",
+        "ssp-to" => "Ssp-To",
+        "ssp-interactionid" => "Ssp-InteractionID",
+        _ => "Authorization",
+    }
 }
 
 /// Journals one served request (when the journal is on).
@@ -112,13 +384,14 @@ pub fn into_response(answer: Answer) -> Response {
     response.into_response()
 }
 
-/// Serves `app` on `listener` until `shutdown` completes.
+/// Serves `app` on `listener` with `edge`'s limits until `shutdown`
+/// completes, then lets requests in flight finish (see [`crate::listen`]).
 pub async fn run(
     listener: TcpListener,
     app: App,
+    edge: Edge,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let router = router(app, &edge);
+    crate::listen::serve(listener, router, edge.limits, shutdown).await
 }

@@ -99,7 +99,7 @@ fn each_kind_of_finding_names_file_line_and_pointer() {
         (
             "shadowed",
             "scenarios/read.yaml",
-            9,
+            11,
             "location-one",
             "",
             "shadowed by `any-location`",

@@ -44,11 +44,31 @@ impl Server {
     }
 
     pub fn start_in(dir: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .current_dir(dir)
             .arg("serve")
             .args(["--port", "0"])
-            .args(args)
+            .args(args);
+        Self::spawn(command)
+    }
+
+    /// Starts `serve --port 0 ARGS` with at most `files` open descriptors.
+    pub fn start_with_file_limit(files: u32, args: &[&str]) -> Server {
+        let mut command = Command::new("sh");
+        command
+            .current_dir(project_dir())
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(binary())
+            .arg("serve")
+            .args(["--port", "0"])
+            .args(args);
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -117,6 +137,72 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+}
+
+impl Server {
+    /// Sends `signal` (e.g. "TERM") to the server process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// `host:port` of the listener.
+    pub fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+}
+
+/// Writes `request` on a new connection and reads until the server closes
+/// it or `timeout` passes: (what was read, whether the server closed it).
+pub fn raw_exchange(address: &str, request: &[u8], timeout: Duration) -> (Vec<u8>, bool) {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(address).expect("connects");
+    stream.write_all(request).expect("writes");
+    read_until_closed(&mut stream, timeout)
+}
+
+/// Reads from `stream` until EOF (true) or `timeout` (false); a reset
+/// counts as closed.
+pub fn read_until_closed(stream: &mut std::net::TcpStream, timeout: Duration) -> (Vec<u8>, bool) {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buffer = [0u8; 16384];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return (out, false);
+        }
+        stream.set_read_timeout(Some(left)).expect("sets a timeout");
+        match stream.read(&mut buffer) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buffer[..n]),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return (out, false)
+            }
+            Err(_) => return (out, true),
+        }
     }
 }
 

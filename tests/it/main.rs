@@ -5,6 +5,7 @@ mod check;
 mod common;
 mod contract;
 mod gpc;
+mod hardening;
 mod newcomer;
 mod postman;
 mod reload;

@@ -248,7 +248,7 @@ fn broken_definitions_are_reported_one_by_one_with_exit_2() {
                 "duplicate operationId `sameId`: used by GET /a and GET /b",
             ],
         ),
-        ("does-not-exist.json", &["cannot read the spec file"]),
+        ("does-not-exist.json", &["no such file"]),
     ];
     for (file, expected) in cases {
         let path = fixture(&format!("specs/broken/{file}"))

@@ -1,0 +1,413 @@
+//! The listener: an accept loop of our own around hyper's HTTP/1
+//! connection builder, with the axum [`Router`] as the service. It puts
+//! the limits `axum::serve` cannot set on every connection:
+//!
+//! - request headers must arrive within `header_read_timeout` of the
+//!   connection opening or of their first byte; else the connection is
+//!   closed and the peer logged;
+//! - an idle keep-alive connection is closed after `idle_timeout`;
+//! - hyper's parser refuses heads above `2 × max_header_bytes` (or with
+//!   more than `max_headers` fields) with a bare 431; the server's own
+//!   check refuses those above `max_header_bytes` with an OperationOutcome;
+//! - at the descriptor limit `accept` fails: that is logged and the loop
+//!   backs off instead of spinning;
+//! - on shutdown it stops accepting, closes idle connections at once, lets
+//!   requests in flight finish within `shutdown_timeout`, then returns.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use bytes::Bytes;
+use http::Request;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt as _;
+
+/// The connection limits, from `serve`'s flags.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// `--header-read-timeout`: from connect (or the first byte of a
+    /// following request) to the end of the request head.
+    pub header_read_timeout: Duration,
+    /// `--idle-timeout`: how long a keep-alive connection may wait for its
+    /// next request.
+    pub idle_timeout: Duration,
+    /// `--body-read-timeout`: how long reading one request body may take.
+    pub body_read_timeout: Duration,
+    /// `--max-header-bytes`: the request line and headers together.
+    pub max_header_bytes: usize,
+    /// `--max-headers`: header fields per request.
+    pub max_headers: usize,
+    /// `--shutdown-timeout`: how long requests in flight may take to finish.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(75),
+            body_read_timeout: Duration::from_secs(60),
+            max_header_bytes: 64 * 1024,
+            max_headers: 100,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// hyper's read buffer may not be smaller than this.
+const MIN_BUFFER: usize = 8192;
+/// How often each connection's deadlines are looked at.
+const TICK: Duration = Duration::from_millis(100);
+/// The pause after `accept` failed for want of descriptors or memory.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
+
+/// Serves `router` on `listener` until `shutdown` completes, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let mut builder = http1::Builder::new();
+    let hard_limit = limits.max_header_bytes.saturating_mul(2).max(MIN_BUFFER);
+    builder
+        .timer(TokioTimer::new())
+        // The deadlines are kept below, per connection phase: hyper's own
+        // timer runs from the end of one answer to the next head, so it
+        // cannot tell idling from sending slowly.
+        .header_read_timeout(None)
+        .max_headers(limits.max_headers)
+        .max_header_size(hard_limit)
+        .max_buf_size(hard_limit);
+    let builder = Arc::new(builder);
+    let limits = Arc::new(limits);
+    let (stop_sender, stop) = tokio::sync::watch::channel(false);
+    // Each connection task holds a sender; when all are gone, all are done.
+    let (live, mut all_done) = tokio::sync::mpsc::channel::<()>(1);
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut exhausted_since: Option<Instant> = None;
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(error) if is_per_connection(&error) => {
+                tracing::debug!("a connection failed before it was accepted: {error}");
+                continue;
+            }
+            Err(error) => {
+                if exhausted_since.is_none() {
+                    tracing::error!(
+                        "cannot accept connections: {error}{}; new clients wait in the backlog, retrying every {} ms",
+                        if is_descriptor_limit(&error) {
+                            " (the open-file limit is reached: raise `ulimit -n` or close connections)"
+                        } else {
+                            ""
+                        },
+                        ACCEPT_BACKOFF.as_millis()
+                    );
+                    exhausted_since = Some(Instant::now());
+                }
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                }
+            }
+        };
+        if let Some(since) = exhausted_since.take() {
+            tracing::info!(
+                "accepting connections again after {:.1} s",
+                since.elapsed().as_secs_f64()
+            );
+        }
+        let _ = stream.set_nodelay(true);
+        let task = Connection {
+            builder: builder.clone(),
+            limits: limits.clone(),
+            router: router.clone(),
+            stop: stop.clone(),
+            _live: live.clone(),
+            peer,
+        };
+        tokio::spawn(task.run(stream));
+    }
+    drop(listener);
+    let _ = stop_sender.send(true);
+    drop(live);
+    let timeout = limits.shutdown_timeout;
+    tracing::info!(
+        "shutting down: no new connections; requests in flight have {} s to finish",
+        timeout.as_secs_f64()
+    );
+    if tokio::time::timeout(timeout, all_done.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "requests still in flight after {} s: closing them",
+            timeout.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Errors of one would-be connection, not of the listener.
+fn is_per_connection(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+    )
+}
+
+/// EMFILE or ENFILE.
+fn is_descriptor_limit(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(23 | 24))
+}
+
+struct Connection {
+    builder: Arc<http1::Builder>,
+    limits: Arc<Limits>,
+    router: Router,
+    stop: tokio::sync::watch::Receiver<bool>,
+    _live: tokio::sync::mpsc::Sender<()>,
+    peer: SocketAddr,
+}
+
+impl Connection {
+    async fn run(mut self, stream: TcpStream) {
+        let phase = Arc::new(Phase::new());
+        let io = TokioIo::new(Watched {
+            inner: stream,
+            phase: phase.clone(),
+        });
+        let peer = self.peer;
+        let router = self.router.clone();
+        let service_phase = phase.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            service_phase.set(Phase::BUSY);
+            request.extensions_mut().insert(ConnectInfo(peer));
+            let phase = service_phase.clone();
+            let answer = router.clone().oneshot(request);
+            async move {
+                let response = answer.await?;
+                Ok::<_, std::convert::Infallible>(response.map(|body| {
+                    Body::new(Tracked {
+                        inner: body,
+                        phase: Some(phase),
+                    })
+                }))
+            }
+        });
+        let connection = self.builder.serve_connection(io, service);
+        let mut connection = std::pin::pin!(connection);
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                result = connection.as_mut() => {
+                    if let Err(error) = result {
+                        log_connection_error(peer, &error);
+                    }
+                    return;
+                }
+                changed = self.stop.changed(), if !stopping => {
+                    stopping = true;
+                    if changed.is_ok() {
+                        // Idle connections close now; one with a request
+                        // in flight closes after answering it.
+                        connection.as_mut().graceful_shutdown();
+                    }
+                }
+                _ = tick.tick() => {
+                    let (current, elapsed) = phase.get();
+                    if current == Phase::HEAD && elapsed > self.limits.header_read_timeout {
+                        tracing::warn!(
+                            %peer,
+                            "closed a connection: the request head did not arrive within {} s",
+                            self.limits.header_read_timeout.as_secs_f64()
+                        );
+                        return;
+                    }
+                    if current == Phase::IDLE && elapsed > self.limits.idle_timeout {
+                        tracing::debug!(
+                            %peer,
+                            "closed an idle keep-alive connection after {} s",
+                            self.limits.idle_timeout.as_secs_f64()
+                        );
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn log_connection_error(peer: SocketAddr, error: &hyper::Error) {
+    if error.is_parse_too_large() {
+        tracing::warn!(%peer, "refused a request: its head is too large (431), connection closed");
+    } else if error.is_parse() {
+        tracing::warn!(%peer, "refused a malformed request (400), connection closed: {error}");
+    } else if error.is_incomplete_message() || error.is_canceled() {
+        tracing::debug!(%peer, "connection closed mid-request: {error}");
+    } else {
+        tracing::debug!(%peer, "connection ended: {error}");
+    }
+}
+
+/// Where a connection is: waiting for a head, answering, or idle between
+/// requests; and since when.
+struct Phase {
+    origin: Instant,
+    state: AtomicU8,
+    /// Milliseconds since `origin` at the last change.
+    since: AtomicU64,
+}
+
+impl Phase {
+    const HEAD: u8 = 0;
+    const BUSY: u8 = 1;
+    const IDLE: u8 = 2;
+
+    fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            state: AtomicU8::new(Self::HEAD),
+            since: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn set(&self, state: u8) {
+        self.since.store(self.now(), Ordering::Relaxed);
+        self.state.store(state, Ordering::Release);
+    }
+
+    /// The phase and how long it has lasted.
+    fn get(&self) -> (u8, Duration) {
+        let state = self.state.load(Ordering::Acquire);
+        let since = self.since.load(Ordering::Relaxed);
+        (
+            state,
+            Duration::from_millis(self.now().saturating_sub(since)),
+        )
+    }
+
+    /// Bytes arrived: an idle connection now waits for a head.
+    fn received(&self) {
+        if self
+            .state
+            .compare_exchange(Self::IDLE, Self::HEAD, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.since.store(self.now(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// The socket, telling [`Phase`] when bytes arrive.
+struct Watched {
+    inner: TcpStream,
+    phase: Arc<Phase>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.phase.received();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+/// A response body that marks the connection idle once written (hyper
+/// drops it then).
+struct Tracked {
+    inner: Body,
+    phase: Option<Arc<Phase>>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if let Some(phase) = self.phase.take() {
+            phase.set(Phase::IDLE);
+        }
+    }
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
