@@ -8,6 +8,8 @@
 //! - [`template`]: the Handlebars registry, escaping and helpers.
 //! - [`answer`]: rendering a scenario or the spec fallback into an [`answer::Answer`].
 //! - [`fhir`]: FHIR eras and GP Connect OperationOutcomes.
+//! - [`negotiate`]: the answer format (JSON or XML) of a FHIR request.
+//! - [`fhir_xml`]: FHIR JSON ↔ FHIR XML, for answers and request bodies.
 //! - [`contract`]: request checks (the spec's and GP Connect's rules) between
 //!   routing and scenario selection.
 //! - [`snapshot`]: one immutable loaded version of all of the above.
@@ -33,10 +35,12 @@ pub mod cli;
 pub mod contract;
 pub mod error;
 pub mod fhir;
+pub mod fhir_xml;
 pub mod journal;
 pub mod jsonpath;
 pub mod media;
 pub mod memory;
+pub mod negotiate;
 pub mod pipeline;
 pub mod postman;
 pub mod reload;
