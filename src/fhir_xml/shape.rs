@@ -78,6 +78,8 @@ const SINGLE: &[&str] = &[
     "Location.address",
     "Conformance.rest.resource.profile",
     "CapabilityStatement.rest.resource.profile",
+    "Conformance.rest.security",
+    "CapabilityStatement.rest.security",
 ];
 
 /// Paths that repeat although their name alone does not (both eras).

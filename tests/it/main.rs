@@ -10,3 +10,4 @@ mod reload;
 mod routes;
 mod scenarios;
 mod state;
+mod xml;
