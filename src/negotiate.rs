@@ -9,7 +9,7 @@
 
 use http::header::{ACCEPT, CONTENT_TYPE};
 
-use crate::fhir::Era;
+use crate::fhir::{Era, ErrorStyle};
 use crate::media::media_essence;
 use crate::request::MockRequest;
 
@@ -30,6 +30,16 @@ impl Format {
             (Era::Stu3, Format::Json) => "application/fhir+json; charset=utf-8",
             (Era::Stu3, Format::Xml) => "application/fhir+xml; charset=utf-8",
         }
+    }
+}
+
+/// The era of an API whose answers are FHIR (its errors GP Connect
+/// OperationOutcomes): XML is negotiated for it. `None` (problem+json
+/// errors, a definition that is not FHIR) keeps an API JSON-only.
+pub fn fhir_era(style: ErrorStyle) -> Option<Era> {
+    match style {
+        ErrorStyle::Fhir(era) => Some(era),
+        ErrorStyle::Problem => None,
     }
 }
 

@@ -109,7 +109,7 @@ pub fn serve<'s>(
 ) -> Served<'s> {
     let api = snapshot.api_for(&request.path);
     // 0. negotiate (FHIR APIs): the answer format, once; an XML body read as JSON.
-    let era = fhir_era(api);
+    let era = negotiate::fhir_era(api.error_style);
     let negotiated = match era {
         Some(era) => {
             if request
@@ -197,15 +197,6 @@ pub fn serve<'s>(
         check_response(api, index, &mut served.answer);
     }
     in_format(served, era, format)
-}
-
-/// The era of an API whose answers are FHIR (GP Connect OperationOutcomes),
-/// for which XML is negotiated; `None` keeps an API JSON-only.
-fn fhir_era(api: &Api) -> Option<Era> {
-    match api.error_style {
-        ErrorStyle::Fhir(era) => Some(era),
-        ErrorStyle::Problem => None,
-    }
 }
 
 /// The last step: the finished JSON answer written as FHIR XML when XML

@@ -11,6 +11,7 @@
 
 pub mod from_xml;
 pub mod json;
+pub mod order;
 pub mod shape;
 pub mod to_xml;
 

@@ -58,9 +58,6 @@ const ARRAYS: &[&str] = &[
     "healthcareService",
     "endpoint",
     "alias",
-    "target",
-    "modifier",
-    "chain",
     "expression",
     "incomingReferral",
     "basedOn",
@@ -85,6 +82,12 @@ const SINGLE: &[&str] = &[
 /// Paths that repeat although their name alone does not (both eras).
 const ARRAY_PATHS: &[&str] = &[
     "Conformance.rest.resource",
+    "Conformance.rest.resource.searchParam.target",
+    "Conformance.rest.resource.searchParam.modifier",
+    "Conformance.rest.resource.searchParam.chain",
+    "CapabilityStatement.rest.resource.searchParam.target",
+    "CapabilityStatement.rest.resource.searchParam.modifier",
+    "CapabilityStatement.rest.resource.searchParam.chain",
     "CapabilityStatement.rest.resource",
     "Appointment.participant.type",
     "Composition.event.code",
