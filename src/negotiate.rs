@@ -10,7 +10,6 @@
 use http::header::{ACCEPT, CONTENT_TYPE};
 
 use crate::fhir::{Era, ErrorStyle};
-use crate::media::media_essence;
 use crate::request::MockRequest;
 
 /// The body format of an answer.
@@ -80,31 +79,44 @@ pub struct Negotiated {
     pub refusal: Option<Refusal>,
 }
 
-/// The format one media type (or `_format` short form) stands for.
+const JSON_TYPES: &[&str] = &[
+    "json",
+    "application/json",
+    "text/json",
+    "application/fhir+json",
+    "application/json+fhir",
+];
+const XML_TYPES: &[&str] = &[
+    "xml",
+    "application/xml",
+    "text/xml",
+    "application/fhir+xml",
+    "application/xml+fhir",
+];
+
+/// The format one media type (or `_format` short form) stands for,
+/// compared without parameters and case. Allocates nothing: it runs on
+/// every request of a FHIR API.
 pub fn format_of(media: &str) -> Option<Format> {
-    match media_essence(media).as_str() {
-        "json"
-        | "application/json"
-        | "text/json"
-        | "application/fhir+json"
-        | "application/json+fhir" => Some(Format::Json),
-        "xml"
-        | "application/xml"
-        | "text/xml"
-        | "application/fhir+xml"
-        | "application/xml+fhir" => Some(Format::Xml),
-        _ => None,
+    let essence = media.split(';').next().unwrap_or("").trim();
+    let is = |names: &[&str]| names.iter().any(|name| essence.eq_ignore_ascii_case(name));
+    if is(JSON_TYPES) {
+        Some(Format::Json)
+    } else if is(XML_TYPES) {
+        Some(Format::Xml)
+    } else {
+        None
     }
 }
 
 /// The best servable format of an `Accept` value: highest q first, the
 /// earlier range on ties; `*/*` and `application/*` mean JSON; `q=0`
-/// refuses. `Err(())` when no range can be served.
-pub fn from_accept(accept: &str) -> Result<Format, ()> {
+/// refuses. `None` when no range can be served.
+pub fn from_accept(accept: &str) -> Option<Format> {
     let mut best: Option<(f32, Format)> = None;
     for range in accept.split(',') {
         let mut parts = range.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = parts.next().unwrap_or("").trim();
         let mut q = 1.0f32;
         for parameter in parts {
             let parameter = parameter.trim();
@@ -118,9 +130,10 @@ pub fn from_accept(accept: &str) -> Result<Format, ()> {
         if q <= 0.0 {
             continue;
         }
-        let format = match media.as_str() {
-            "*/*" | "application/*" => Some(Format::Json),
-            other => format_of(other),
+        let format = if media == "*/*" || media.eq_ignore_ascii_case("application/*") {
+            Some(Format::Json)
+        } else {
+            format_of(media)
         };
         if let Some(format) = format {
             if best.is_none_or(|(best_q, _)| q > best_q) {
@@ -128,7 +141,7 @@ pub fn from_accept(accept: &str) -> Result<Format, ()> {
             }
         }
     }
-    best.map(|(_, format)| format).ok_or(())
+    best.map(|(_, format)| format)
 }
 
 /// Negotiates `request`'s answer format. Pure: reads `_format`, `Accept`
@@ -152,17 +165,13 @@ pub fn negotiate(request: &MockRequest) -> Negotiated {
         (
             FormatSource::Query,
             format_param,
-            format_param.and_then(format_of).ok_or(()),
+            format_param.and_then(format_of),
         ),
-        (
-            FormatSource::Accept,
-            accept,
-            accept.map_or(Err(()), from_accept),
-        ),
+        (FormatSource::Accept, accept, accept.and_then(from_accept)),
         (
             FormatSource::ContentType,
             content_type,
-            content_type.and_then(format_of).ok_or(()),
+            content_type.and_then(format_of),
         ),
     ];
     let mut refusal = None;
@@ -171,14 +180,14 @@ pub fn negotiate(request: &MockRequest) -> Negotiated {
             continue;
         };
         match format {
-            Ok(format) => return Negotiated { format, refusal },
-            Err(()) if refusal.is_none() => {
+            Some(format) => return Negotiated { format, refusal },
+            None if refusal.is_none() => {
                 refusal = Some(Refusal {
                     source,
                     asked: given.to_string(),
                 })
             }
-            Err(()) => {}
+            None => {}
         }
     }
     Negotiated {
@@ -273,24 +282,24 @@ mod tests {
     fn accept_q_values_and_wildcards() {
         assert_eq!(
             from_accept("application/fhir+xml;q=0.5, application/fhir+json"),
-            Ok(Format::Json)
+            Some(Format::Json)
         );
         assert_eq!(
             from_accept("application/fhir+json;q=0.4, application/fhir+xml;q=0.9"),
-            Ok(Format::Xml)
+            Some(Format::Xml)
         );
         assert_eq!(
             from_accept("application/fhir+xml, application/fhir+json"),
-            Ok(Format::Xml)
+            Some(Format::Xml)
         );
-        assert_eq!(from_accept("*/*"), Ok(Format::Json));
-        assert_eq!(from_accept("application/*"), Ok(Format::Json));
-        assert_eq!(from_accept("text/html, */*;q=0.1"), Ok(Format::Json));
-        assert_eq!(from_accept("application/fhir+xml;q=0"), Err(()));
-        assert_eq!(from_accept("text/html"), Err(()));
+        assert_eq!(from_accept("*/*"), Some(Format::Json));
+        assert_eq!(from_accept("application/*"), Some(Format::Json));
+        assert_eq!(from_accept("text/html, */*;q=0.1"), Some(Format::Json));
+        assert_eq!(from_accept("application/fhir+xml;q=0"), None);
+        assert_eq!(from_accept("text/html"), None);
         assert_eq!(
             from_accept("text/html;q=0.9, application/xml+fhir;q=0.1"),
-            Ok(Format::Xml)
+            Some(Format::Xml)
         );
     }
 

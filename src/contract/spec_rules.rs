@@ -271,7 +271,6 @@ impl OperationRules {
             ));
             return;
         }
-        let era: Option<Era> = None;
         if self.servable.is_empty() {
             return;
         }
@@ -291,7 +290,7 @@ impl OperationRules {
                         .and_then(|q| q.trim().parse::<f32>().ok())
                         .is_some_and(|q| q <= 0.0)
                 });
-                !refused && self.satisfiable(media, era)
+                !refused && self.satisfiable(media)
             });
             if !ok {
                 out.push(Violation::unsupported_media(
@@ -312,7 +311,7 @@ impl OperationRules {
         }
         if let Some(content_type) = request.headers.get(CONTENT_TYPE) {
             let text = content_type.to_str().unwrap_or("\u{fffd}");
-            if !text.trim().is_empty() && !self.satisfiable(text, era) {
+            if !text.trim().is_empty() && !self.satisfiable(text) {
                 out.push(Violation::unsupported_media(
                     "header Content-Type",
                     format!(
@@ -325,8 +324,8 @@ impl OperationRules {
         }
     }
 
-    /// Whether one media range (or `_format` value) can be answered.
-    fn satisfiable(&self, range: &str, era: Option<Era>) -> bool {
+    /// Whether one media range can be answered (definitions that are not FHIR).
+    fn satisfiable(&self, range: &str) -> bool {
         let range = media_essence(range);
         let any_json = self.servable.iter().any(|m| is_json_media(m));
         match range.as_str() {
@@ -339,11 +338,7 @@ impl OperationRules {
                         .iter()
                         .any(|m| m.split('/').next() == Some(kind));
                 }
-                if self.servable.contains(&range) {
-                    return true;
-                }
-                // The era's FHIR JSON type, for an operation answering JSON.
-                era.is_some_and(|era| range == era.json_media_type() && any_json)
+                self.servable.contains(&range)
             }
         }
     }
