@@ -538,3 +538,49 @@ fn check_response(api: &Api, index: usize, answer: &mut Answer) {
             .append(VIOLATION_HEADER, violation_header(at, &finding.message));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{Settings, Sources};
+
+    /// Negotiation travels as `Served::format`; the JSON path hands out
+    /// the rendered bytes untouched, the XML path converts them.
+    #[test]
+    fn format_is_negotiated_once_and_json_is_untouched() {
+        let snapshot = Snapshot::load(&Sources::resolve(None, None, None), &Settings::default(), 1)
+            .expect("loads");
+        let api = &snapshot.apis[0];
+        let index = api
+            .model
+            .operations
+            .iter()
+            .position(|o| o.key == "Metadata_Metadata")
+            .expect("metadata");
+        let store = StateStore::default();
+        let ids = RequestIds::default();
+        let serve_with = |accept: &str| {
+            let mut request = crate::sample::request_for(api, index, None, &StateData::default());
+            request.set_header("Accept", accept.to_string());
+            let served = serve(&snapshot, &store, &request.to_mock_request(), &ids);
+            (served.format, served.answer)
+        };
+        let (format, plain) = serve_with("application/json+fhir");
+        assert_eq!(format, Format::Json);
+        let (_, again) = serve_with("*/*");
+        // The static answer's bytes, shared, not re-serialised.
+        assert_eq!(plain.body.as_ptr(), again.body.as_ptr());
+        assert_eq!(
+            plain.headers[CONTENT_TYPE],
+            "application/json+fhir; charset=utf-8"
+        );
+        let (format, xml) = serve_with("application/fhir+xml");
+        assert_eq!(format, Format::Xml);
+        assert_eq!(
+            xml.headers[CONTENT_TYPE],
+            "application/xml+fhir; charset=utf-8"
+        );
+        assert!(xml.body.starts_with(b"<?xml"));
+        assert_eq!(xml.headers[CACHE_CONTROL], "no-store");
+    }
+}

@@ -12,6 +12,9 @@ use super::shape::{self, Kind};
 use super::{line_column, XmlError, FHIR_NS};
 use crate::fhir::Era;
 
+/// Nesting deeper than this is refused (the conversion recurses).
+const MAX_DEPTH: usize = 256;
+
 /// One XML element, read.
 #[derive(Debug, Default, Clone)]
 struct Node {
@@ -105,6 +108,13 @@ fn read(text: &str) -> Result<Node, XmlError> {
             Event::Start(start) => {
                 if root.is_some() {
                     return Err(syntax(text, before, "more than one root element".into()));
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(syntax(
+                        text,
+                        before,
+                        format!("nested deeper than {MAX_DEPTH} elements"),
+                    ));
                 }
                 stack.push(node(&start, text, before)?);
             }

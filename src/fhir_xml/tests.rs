@@ -190,3 +190,16 @@ fn xml_in_reads_typical_request_bodies() {
         r#"{"resourceType":"Appointment","status":"booked","slot":[{"reference":"Slot/1"}],"minutesDuration":15,"participant":[{"actor":{"reference":"Patient/2"},"status":"accepted"}]}"#
     );
 }
+
+#[test]
+fn hostile_nesting_is_refused_not_a_crash() {
+    let deep = format!(
+        "<Patient xmlns=\"http://hl7.org/fhir\">{}{}</Patient>",
+        "<a>".repeat(100_000),
+        "</a>".repeat(100_000)
+    );
+    let error = xml_to_json(&deep, Era::Stu3).unwrap_err();
+    assert!(error.to_string().contains("nested deeper"), "{error}");
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(Json::parse(&deep).is_err());
+}
