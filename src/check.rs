@@ -13,6 +13,10 @@ use serde::Serialize;
 
 use crate::answer::{template_context, ContextNeeds};
 use crate::contract::Profile;
+use crate::fhir::Era;
+use crate::fhir_xml::{order, to_xml, xml_to_json, Json};
+use crate::media::is_json_media;
+use crate::negotiate;
 use crate::pipeline::{self, Served};
 use crate::request::RequestIds;
 use crate::response_check::Severity;
@@ -65,6 +69,18 @@ pub struct Report {
     pub errors: usize,
     pub warnings: usize,
     pub findings: Vec<CheckFinding>,
+    /// Every JSON answer of a FHIR API and its FHIR XML form, for dumps.
+    #[serde(skip)]
+    pub xml_answers: Vec<XmlAnswer>,
+}
+
+/// One rendered answer in both formats.
+#[derive(Debug, Clone)]
+pub struct XmlAnswer {
+    /// `<operation>--<scenario>`: a file name stem.
+    pub name: String,
+    pub json: String,
+    pub xml: String,
 }
 
 /// Checks every scenario of every API of the snapshot. It answers from a
@@ -79,7 +95,7 @@ pub fn run(snapshot: &Snapshot) -> Report {
         ..Report::default()
     };
     for api in &snapshot.apis {
-        check_api(snapshot, api, &store, &ids, &mut report.findings);
+        check_api(snapshot, api, &store, &ids, &mut report);
     }
     report.errors = report
         .findings
@@ -95,7 +111,7 @@ fn check_api(
     api: &Api,
     store: &StateStore,
     ids: &RequestIds,
-    findings: &mut Vec<CheckFinding>,
+    report: &mut Report,
 ) {
     let model = &api.model;
     // Statuses the request checks answer by themselves, not scenarios.
@@ -107,7 +123,7 @@ fn check_api(
     for (index, operation) in model.operations.iter().enumerate() {
         let scenarios = api.scenarios.for_operation(index);
         if scenarios.is_empty() {
-            findings.push(CheckFinding {
+            report.findings.push(CheckFinding {
                 severity: Severity::Warning,
                 file: model.source.clone(),
                 line: None,
@@ -127,13 +143,13 @@ fn check_api(
                 index,
                 scenario,
             };
-            target.check(store, ids, findings);
+            target.check(store, ids, report);
         }
         let first = &scenarios[0];
         for response in &operation.responses {
             if let crate::spec::ResponseStatus::Code(code) = response.status {
                 if !produced.contains(&code) && !checks_produce.contains(&code) && code != 500 {
-                    findings.push(CheckFinding {
+                    report.findings.push(CheckFinding {
                         severity: Severity::Warning,
                         file: first.file.clone(),
                         line: None,
@@ -159,7 +175,8 @@ struct Target<'a> {
 impl Target<'_> {
     /// Builds the scenario's request, confirms the scenario answers it,
     /// and checks the answer against the definition.
-    fn check(&self, store: &StateStore, ids: &RequestIds, findings: &mut Vec<CheckFinding>) {
+    fn check(&self, store: &StateStore, ids: &RequestIds, report: &mut Report) {
+        let findings = &mut report.findings;
         let Target {
             snapshot,
             api,
@@ -269,6 +286,127 @@ impl Target<'_> {
             let pointer = Some(problem.pointer.clone());
             findings.push(finding(problem.severity, pointer, problem.message));
         }
+        let Some(era) = negotiate::fhir_era(api.error_style) else {
+            return;
+        };
+        let json = answer
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(is_json_media);
+        let Some(text) = std::str::from_utf8(&answer.body)
+            .ok()
+            .filter(|text| json && !text.is_empty())
+        else {
+            return;
+        };
+        let Ok(tree) = Json::parse(text) else {
+            return; // the response checks reported it
+        };
+        for misplaced in order::check(&tree, era) {
+            findings.push(finding(
+                Severity::Warning,
+                Some(misplaced.pointer),
+                misplaced.message,
+            ));
+        }
+        // Empty arrays (not valid FHIR JSON, but common in templates:
+        // `"entry": []`) have no XML form: the XML leaves them out.
+        let (tree, _) = without_empty_arrays(tree, String::new());
+        match xml_round_trip(&tree, era) {
+            Ok(xml) => report.xml_answers.push(XmlAnswer {
+                name: format!("{}--{}", operation.key, scenario.name),
+                json: text.to_string(),
+                xml,
+            }),
+            Err((pointer, message)) => findings.push(finding(Severity::Error, pointer, message)),
+        }
+    }
+}
+
+/// The answer's FHIR XML, if it reads back as the same JSON (numbers as
+/// written, keys in order); else where and how it differs.
+fn xml_round_trip(tree: &Json, era: Era) -> Result<String, (Option<String>, String)> {
+    let xml = to_xml::tree_to_xml(tree).map_err(|e| (None, format!("the answer {e}")))?;
+    let back = xml_to_json(&xml, era).map_err(|e| {
+        (
+            None,
+            format!("the answer's FHIR XML does not read back: {e}"),
+        )
+    })?;
+    match first_difference(tree, &back, String::new()) {
+        None => Ok(xml),
+        Some((pointer, detail)) => Err((
+            Some(pointer),
+            format!("the answer's FHIR XML reads back as different JSON ({detail}): the element is missing from the FHIR XML shape table"),
+        )),
+    }
+}
+
+/// The tree without empty arrays (which FHIR XML cannot say), and where they were.
+fn without_empty_arrays(tree: Json, at: String) -> (Json, Vec<String>) {
+    let mut found = Vec::new();
+    let tree = match tree {
+        Json::Object(members) => Json::Object(
+            members
+                .into_iter()
+                .filter_map(|(key, value)| {
+                    let pointer = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+                    if value == Json::Array(Vec::new()) {
+                        found.push(pointer);
+                        return None;
+                    }
+                    let (value, mut inner) = without_empty_arrays(value, pointer);
+                    found.append(&mut inner);
+                    Some((key, value))
+                })
+                .collect(),
+        ),
+        Json::Array(items) => Json::Array(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    let (item, mut inner) = without_empty_arrays(item, format!("{at}/{index}"));
+                    found.append(&mut inner);
+                    item
+                })
+                .collect(),
+        ),
+        other => other,
+    };
+    (tree, found)
+}
+
+/// Where two trees first differ: a JSON pointer and what differs there.
+fn first_difference(a: &Json, b: &Json, at: String) -> Option<(String, String)> {
+    match (a, b) {
+        _ if a == b => None,
+        (Json::Object(x), Json::Object(y)) => {
+            for (index, (key, value)) in x.iter().enumerate() {
+                let pointer = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
+                match y.get(index) {
+                    Some((other, theirs)) if other == key => {
+                        if let Some(found) = first_difference(value, theirs, pointer) {
+                            return Some(found);
+                        }
+                    }
+                    Some((other, _)) => {
+                        return Some((pointer, format!("`{key}` reads back as `{other}`")))
+                    }
+                    None => return Some((pointer, format!("`{key}` is lost"))),
+                }
+            }
+            Some((at, "extra members".into()))
+        }
+        (Json::Array(x), Json::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(index, (p, q))| first_difference(p, q, format!("{at}/{index}"))),
+        (Json::Array(_), _) => Some((at, "an array reads back as a single value".into())),
+        (_, Json::Array(_)) => Some((at, "a single value reads back as an array".into())),
+        _ => Some((at, format!("{} reads back as {}", a.to_text(), b.to_text()))),
     }
 }
 
@@ -391,4 +529,41 @@ fn make_condition(
 fn top_level_field(expression: &str) -> Option<String> {
     let rest = expression.strip_prefix("$.")?;
     (!rest.contains(['.', '[', '*'])).then(|| rest.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{Settings, Sources};
+
+    /// Every answer of the default pack survives FHIR XML (JSON → XML →
+    /// JSON gives the same JSON, numbers as written, keys in order). With `GPCONNECT_MOCK_XML_DUMP=DIR` it also
+    /// writes each answer as `DIR/<operation>--<scenario>.{json,xml}`, which
+    /// `.ci/xml_check.sh` reads with an independent XML parser.
+    #[test]
+    fn default_pack_answers_survive_fhir_xml() {
+        let sources = Sources::default_pack();
+        let snapshot = Snapshot::load(&sources, &Settings::default(), 1).expect("loads");
+        let report = run(&snapshot);
+        let xml_findings: Vec<String> = report
+            .findings
+            .iter()
+            .filter(|f| f.message.contains("FHIR XML") && f.severity == Severity::Error)
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(xml_findings, Vec::<String>::new());
+        assert!(
+            report.xml_answers.len() >= 40,
+            "{}",
+            report.xml_answers.len()
+        );
+        if let Some(dir) = std::env::var_os("GPCONNECT_MOCK_XML_DUMP") {
+            let dir = std::path::PathBuf::from(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            for answer in &report.xml_answers {
+                std::fs::write(dir.join(format!("{}.json", answer.name)), &answer.json).unwrap();
+                std::fs::write(dir.join(format!("{}.xml", answer.name)), &answer.xml).unwrap();
+            }
+        }
+    }
 }

@@ -25,6 +25,8 @@
 //! - [`pipeline`]: the request path, one function.
 //! - [`answer`]: the answer value, rendering a scenario, the spec fallback.
 //! - [`media`]: media types; [`fhir`]: eras and OperationOutcomes.
+//! - [`negotiate`]: the answer format (JSON or XML) of a FHIR request.
+//! - [`fhir_xml`]: FHIR JSON ↔ FHIR XML, for answers and request bodies.
 //! - [`state`]: the booking state (collections and state machines).
 //! - [`response_check`]: answers checked against the definition.
 //! - [`journal`]: the bounded record of requests and why they were answered.
@@ -50,8 +52,11 @@
 //! [`pipeline::refuse`]), builds a [`request::MockRequest`], loads the
 //! snapshot once and calls [`pipeline::serve`], which runs, in one function:
 //!
-//! 1. **route** — [`snapshot::Snapshot::api_for`] picks the mounted API by
-//!    base path, its [`routes::RouteTable`] the operation (or 404/405);
+//! 0. **negotiate** — [`snapshot::Snapshot::api_for`] picks the mounted API
+//!    by base path; for a FHIR API, [`negotiate`] fixes the answer format
+//!    once and an XML body is read as JSON ([`fhir_xml`]);
+//! 1. **route** — the API's [`routes::RouteTable`] gives the operation (or
+//!    404/405);
 //! 2. **check** — [`contract::Contract::check`] gives one
 //!    [`contract::Verdict`];
 //! 3. **decide** — under the booking state's writer lock for a stateful
@@ -59,7 +64,8 @@
 //!    the verdict's [`contract::Ruling`] rejects or serves;
 //! 4. **render** — [`answer::render_scenario`] (or the spec fallback, or the
 //!    rejection), then the scenario's state actions;
-//! 5. **finish** — the headers every answer carries.
+//! 5. **finish** — the headers every answer carries; then, when XML was
+//!    negotiated, the body written as FHIR XML.
 //!
 //! It returns a [`pipeline::Served`]; `handle` counts the hit
 //! ([`app::Hits`]), journals it ([`journal`]) and writes the answer.
@@ -74,11 +80,13 @@ pub mod cli;
 pub mod contract;
 pub mod error;
 pub mod fhir;
+pub mod fhir_xml;
 pub mod journal;
 pub mod jsonpath;
 pub mod listen;
 pub mod media;
 pub mod memory;
+pub mod negotiate;
 pub mod pack;
 pub mod pipeline;
 pub mod postman;

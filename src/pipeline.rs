@@ -9,7 +9,14 @@
 //! 4. **render**: the scenario's answer (`answer`), the spec fallback, or
 //!    the rejection; then the scenario's state actions;
 //! 5. **finish**: the headers every answer carries, added once here for
-//!    every kind of answer.
+//!    every kind of answer; for a FHIR API asked for XML, the finished JSON
+//!    answer written as FHIR XML (`fhir_xml`).
+//!
+//! Before routing, a FHIR API's request is negotiated once (`negotiate`):
+//! the answer format travels as [`Served::format`], an unservable one as
+//! part of the contract's verdict (a 415). An XML request body is read
+//! into the JSON it stands for then too, so every later stage (checks,
+//! selection, templates, state actions) sees JSON only.
 //!
 //! It returns a [`Served`] value saying what answered and why; the server
 //! journals it and counts the hit, `check` and the Postman export read it.
@@ -19,14 +26,18 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use handlebars::Context;
-use http::header::{ALLOW, CACHE_CONTROL};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::answer::{self, Answer, ContextNeeds, RenderSource, SpecSource};
 use crate::contract::{self, violation_header, Ruling, Verdict, VIOLATION_HEADER};
-use crate::fhir::{Outcome, SpineCode};
+use crate::fhir::{Era, ErrorStyle, Outcome, SpineCode};
+use crate::fhir_xml;
 use crate::journal::Trace;
+use crate::media::is_json_media;
+use crate::negotiate::{self, format_of, Format, Negotiated};
 use crate::request::MockRequest;
 use crate::request::RequestIds;
 use crate::routes::Lookup;
@@ -56,6 +67,9 @@ pub struct Served<'s> {
     pub source: Source,
     /// Contract findings and near misses; `None` on the common path.
     pub trace: Option<Box<Trace>>,
+    /// The format the answer body is written in (negotiated for FHIR APIs;
+    /// always JSON for others).
+    pub format: Format,
 }
 
 /// Who made the answer.
@@ -94,13 +108,31 @@ pub fn serve<'s>(
     ids: &RequestIds,
 ) -> Served<'s> {
     let api = snapshot.api_for(&request.path);
+    // 0. negotiate (FHIR APIs): the answer format, once; an XML body read as JSON.
+    let era = negotiate::fhir_era(api.error_style);
+    let negotiated = match era {
+        Some(era) => {
+            if request
+                .header(http::header::CONTENT_TYPE.as_str())
+                .and_then(format_of)
+                == Some(Format::Xml)
+            {
+                request.read_xml_body(era);
+            }
+            negotiate::negotiate(request)
+        }
+        None => Negotiated::default(),
+    };
+    let format = negotiated.format;
     // 1. route
     let Routed { index, params } = match route(api, request) {
         Ok(routed) => routed,
-        Err(answer) => return finish(mock_answer(api, *answer)),
+        Err(answer) => return in_format(finish(mock_answer(api, *answer)), era, format),
     };
     // 2. check
-    let verdict = api.contract.check(&api.model, index, request, &params);
+    let verdict = api
+        .contract
+        .check(&api.model, index, request, &params, &negotiated);
     // 3. decide. A stateful operation holds the writer lock from selection
     // (which may read state) to its state actions, so check-then-change is
     // one step: of two bookings of one slot, exactly one succeeds. A std
@@ -127,6 +159,7 @@ pub fn serve<'s>(
                 scenario: None,
                 source: Source::Contract,
                 trace: None,
+                format: Format::Json,
             }
         }
         Ruling::Serve(_) => render(
@@ -163,11 +196,65 @@ pub fn serve<'s>(
     if api.validate_responses {
         check_response(api, index, &mut served.answer);
     }
+    in_format(served, era, format)
+}
+
+/// The last step: the finished JSON answer written as FHIR XML when XML
+/// was negotiated. Only JSON bodies are converted; an answer that cannot
+/// be written as FHIR XML (not a resource) becomes a 500 saying why. The
+/// JSON path is untouched: no re-serialisation.
+fn in_format(mut served: Served<'_>, era: Option<Era>, format: Format) -> Served<'_> {
+    let (Some(era), Format::Xml) = (era, format) else {
+        return served;
+    };
+    served.format = Format::Xml;
+    let key = served
+        .operation
+        .and_then(|index| served.api.model.operations.get(index))
+        .map(|operation| operation.key.as_str());
+    let answer = &mut served.answer;
+    let json = answer
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(is_json_media);
+    if answer.body.is_empty() || !json {
+        return served;
+    }
+    let xml = std::str::from_utf8(&answer.body)
+        .map_err(|_| fhir_xml::XmlError::Unwritable("the JSON answer is not UTF-8".into()))
+        .and_then(fhir_xml::json_to_xml);
+    let content_type = HeaderValue::from_static(format.content_type(era));
+    match xml {
+        Ok(xml) => {
+            answer.body = Bytes::from(xml);
+            answer.headers.insert(CONTENT_TYPE, content_type);
+        }
+        Err(error) => {
+            tracing::error!(operation = ?key, "answer not written as XML: {error}");
+            let outcome = Outcome::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                SpineCode::INTERNAL_SERVER_ERROR,
+                format!("the answer {error}"),
+            );
+            let (_, body) = outcome.render(ErrorStyle::Fhir(era));
+            let xml = std::str::from_utf8(&body)
+                .ok()
+                .and_then(|json| fhir_xml::json_to_xml(json).ok())
+                .unwrap_or_default();
+            answer.status = outcome.status;
+            answer.body = Bytes::from(xml);
+            answer.headers.insert(CONTENT_TYPE, content_type);
+            answer.headers.remove(http::header::ETAG);
+        }
+    }
     served
 }
 
 /// A request refused before routing (its body could not be read): the
 /// mock's own error, finished like every other answer.
+/// Written in JSON: without the request's headers there is nothing to
+/// negotiate.
 pub fn refuse<'s>(snapshot: &'s Snapshot, path: &str, outcome: &Outcome) -> Served<'s> {
     let api = snapshot.api_for(path);
     finish(mock_answer(api, Answer::error(outcome, api.error_style)))
@@ -181,6 +268,7 @@ fn mock_answer(api: &Api, answer: Answer) -> Served<'_> {
         scenario: None,
         source: Source::Mock,
         trace: None,
+        format: Format::Json,
     }
 }
 
@@ -278,6 +366,7 @@ fn render<'s>(
         scenario,
         source,
         trace: None,
+        format: Format::Json,
     };
     match selection {
         Selection::Scenario(scenario) => {
@@ -447,5 +536,51 @@ fn check_response(api: &Api, index: usize, answer: &mut Answer) {
         answer
             .headers
             .append(VIOLATION_HEADER, violation_header(at, &finding.message));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{Settings, Sources};
+
+    /// Negotiation travels as `Served::format`; the JSON path hands out
+    /// the rendered bytes untouched, the XML path converts them.
+    #[test]
+    fn format_is_negotiated_once_and_json_is_untouched() {
+        let snapshot =
+            Snapshot::load(&Sources::default_pack(), &Settings::default(), 1).expect("loads");
+        let api = &snapshot.apis[0];
+        let index = api
+            .model
+            .operations
+            .iter()
+            .position(|o| o.key == "Metadata_Metadata")
+            .expect("metadata");
+        let store = StateStore::default();
+        let ids = RequestIds::default();
+        let serve_with = |accept: &str| {
+            let mut request = crate::sample::request_for(api, index, None, &StateData::default());
+            request.set_header("Accept", accept.to_string());
+            let served = serve(&snapshot, &store, &request.to_mock_request(), &ids);
+            (served.format, served.answer)
+        };
+        let (format, plain) = serve_with("application/json+fhir");
+        assert_eq!(format, Format::Json);
+        let (_, again) = serve_with("*/*");
+        // The static answer's bytes, shared, not re-serialised.
+        assert_eq!(plain.body.as_ptr(), again.body.as_ptr());
+        assert_eq!(
+            plain.headers[CONTENT_TYPE],
+            "application/json+fhir; charset=utf-8"
+        );
+        let (format, xml) = serve_with("application/fhir+xml");
+        assert_eq!(format, Format::Xml);
+        assert_eq!(
+            xml.headers[CONTENT_TYPE],
+            "application/xml+fhir; charset=utf-8"
+        );
+        assert!(xml.body.starts_with(b"<?xml"));
+        assert_eq!(xml.headers[CACHE_CONTROL], "no-store");
     }
 }

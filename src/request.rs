@@ -9,6 +9,9 @@ use bytes::Bytes;
 use http::{HeaderMap, Method};
 use serde_json::Value;
 
+use crate::fhir::Era;
+use crate::fhir_xml::{self, XmlError};
+
 /// Hands out request ids (`request.id` in templates): unique per process.
 #[derive(Debug, Default)]
 pub struct RequestIds(AtomicU64);
@@ -34,6 +37,9 @@ pub struct MockRequest {
     pub headers: HeaderMap,
     pub body: Bytes,
     body_json: OnceLock<Option<Value>>,
+    /// Set when the body was read as FHIR XML ([`MockRequest::read_xml_body`]):
+    /// the conversion's error, if it failed.
+    xml_body: OnceLock<Option<XmlError>>,
 }
 
 impl MockRequest {
@@ -53,7 +59,48 @@ impl MockRequest {
             headers,
             body,
             body_json: OnceLock::new(),
+            xml_body: OnceLock::new(),
         }
+    }
+
+    /// Reads the body as FHIR XML: from now on [`MockRequest::body_json`]
+    /// is the JSON resource it stands for (`None` when it is malformed,
+    /// see [`MockRequest::xml_body_error`]), so scenario matching, state
+    /// actions and checks see the same value as for a JSON body. The
+    /// request path calls it once, for FHIR APIs, when `Content-Type` is
+    /// XML; it does nothing if the body was already read.
+    pub fn read_xml_body(&self, era: Era) {
+        if self.body.is_empty() || self.body_json.get().is_some() {
+            return;
+        }
+        let converted = std::str::from_utf8(&self.body)
+            .map_err(|e| XmlError::Xml {
+                line: 1,
+                column: 1,
+                message: format!("not UTF-8: {e}"),
+            })
+            .and_then(|text| fhir_xml::xml_to_json(text, era))
+            .and_then(|json| {
+                serde_json::from_str::<Value>(&json.to_text()).map_err(|e| {
+                    XmlError::NotResource(format!("its JSON form does not parse: {e}"))
+                })
+            });
+        let (value, error) = match converted {
+            Ok(value) => (Some(value), None),
+            Err(error) => (None, Some(error)),
+        };
+        let _ = self.body_json.set(value);
+        let _ = self.xml_body.set(error);
+    }
+
+    /// Whether the body was read as FHIR XML.
+    pub fn is_xml_body(&self) -> bool {
+        self.xml_body.get().is_some()
+    }
+
+    /// Why the XML body could not be read, if it was read as XML and failed.
+    pub fn xml_body_error(&self) -> Option<&XmlError> {
+        self.xml_body.get().and_then(Option::as_ref)
     }
 
     /// The first value of a query parameter.

@@ -23,6 +23,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::answer::Answer;
 use crate::fhir::{Era, ErrorStyle, Outcome, SpineCode};
+use crate::negotiate::Negotiated;
 use crate::request::MockRequest;
 use crate::spec::ApiModel;
 
@@ -250,6 +251,7 @@ impl Contract {
         index: usize,
         request: &MockRequest,
         path_params: &[(String, String)],
+        negotiated: &Negotiated,
     ) -> Verdict {
         let mut out = Vec::new();
         if self.mode == ContractMode::Off {
@@ -266,7 +268,7 @@ impl Contract {
                 let jwt = gpc.check_headers(request, era, &self.asid, &mut out);
                 rules
                     .spec
-                    .check_media(operation, request, Some(era), &mut out);
+                    .check_media(operation, request, Some((era, negotiated)), &mut out);
                 rules
                     .spec
                     .check_params(operation, root, request, path_params, &mut out);

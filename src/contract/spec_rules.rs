@@ -15,6 +15,7 @@ use super::gpconnect;
 use super::{shown, Profile, Violation};
 use crate::fhir::{Era, SpineCode};
 use crate::media::{is_json_media, media_essence};
+use crate::negotiate::{format_of, Format, FormatSource, Negotiated};
 use crate::request::MockRequest;
 use crate::spec::schema::{self, error_text, LazyValidator};
 use crate::spec::{Operation, Param, ParamLocation};
@@ -225,31 +226,53 @@ impl OperationRules {
     }
 
     /// `_format` (GP Connect only) > `Accept` > request `Content-Type`:
-    /// the first one given must be satisfiable, else 415.
+    /// the first one given must be satisfiable, else 415. For FHIR (GP
+    /// Connect) the request path has negotiated already: JSON or XML in
+    /// either era's media types; its refusal is the violation.
     pub fn check_media(
         &self,
         operation: &Operation,
         request: &MockRequest,
-        era: Option<Era>,
+        fhir: Option<(Era, &Negotiated)>,
         out: &mut Vec<Violation>,
     ) {
-        if self.servable.is_empty() {
+        if let Some((era, negotiated)) = fhir {
+            let Some(refusal) = &negotiated.refusal else {
+                return;
+            };
+            let (json, xml) = (
+                Format::Json.content_type(era),
+                Format::Xml.content_type(era),
+            );
+            let (json, xml) = (media_essence(json), media_essence(xml));
+            let message = match refusal.source {
+                FormatSource::Query => format!(
+                    "must name a format this server answers ({json}, {xml}, json or xml), was {}",
+                    shown(&refusal.asked)
+                ),
+                FormatSource::Accept => format!(
+                    "must allow {json} or {xml} (FHIR JSON or XML), was {}",
+                    shown(&refusal.asked)
+                ),
+                FormatSource::ContentType => {
+                    // With a body, check_body judges Content-Type.
+                    if !request.body.is_empty() && operation.request_body.is_some() {
+                        return;
+                    }
+                    format!(
+                        "asks for an answer in {}, but this server answers {json} or {xml} (send Accept to choose)",
+                        shown(&refusal.asked)
+                    )
+                }
+            };
+            out.push(Violation::unsupported_media(
+                refusal.source.label(),
+                message,
+            ));
             return;
         }
-        if era.is_some() {
-            if let Some(format) = request.query_value("_format") {
-                if !self.satisfiable(format, era) {
-                    out.push(Violation::unsupported_media(
-                        "query parameter _format",
-                        format!(
-                            "must name a format this server answers ({}), was {}",
-                            self.servable.join(", "),
-                            shown(format)
-                        ),
-                    ));
-                }
-                return;
-            }
+        if self.servable.is_empty() {
+            return;
         }
         // An empty Accept is no Accept.
         let accept = request
@@ -267,7 +290,7 @@ impl OperationRules {
                         .and_then(|q| q.trim().parse::<f32>().ok())
                         .is_some_and(|q| q <= 0.0)
                 });
-                !refused && self.satisfiable(media, era)
+                !refused && self.satisfiable(media)
             });
             if !ok {
                 out.push(Violation::unsupported_media(
@@ -288,7 +311,7 @@ impl OperationRules {
         }
         if let Some(content_type) = request.headers.get(CONTENT_TYPE) {
             let text = content_type.to_str().unwrap_or("\u{fffd}");
-            if !text.trim().is_empty() && !self.satisfiable(text, era) {
+            if !text.trim().is_empty() && !self.satisfiable(text) {
                 out.push(Violation::unsupported_media(
                     "header Content-Type",
                     format!(
@@ -301,8 +324,8 @@ impl OperationRules {
         }
     }
 
-    /// Whether one media range (or `_format` value) can be answered.
-    fn satisfiable(&self, range: &str, era: Option<Era>) -> bool {
+    /// Whether one media range can be answered (definitions that are not FHIR).
+    fn satisfiable(&self, range: &str) -> bool {
         let range = media_essence(range);
         let any_json = self.servable.iter().any(|m| is_json_media(m));
         match range.as_str() {
@@ -315,11 +338,7 @@ impl OperationRules {
                         .iter()
                         .any(|m| m.split('/').next() == Some(kind));
                 }
-                if self.servable.contains(&range) {
-                    return true;
-                }
-                // The era's FHIR JSON type, for an operation answering JSON.
-                era.is_some_and(|era| range == era.json_media_type() && any_json)
+                self.servable.contains(&range)
             }
         }
     }
@@ -435,8 +454,12 @@ impl OperationRules {
                         || m.essence
                             .strip_suffix("/*")
                             .is_some_and(|kind| given.split('/').next() == Some(kind))
-                        // FHIR servers accept plain JSON for FHIR JSON.
+                        // FHIR servers accept plain JSON for FHIR JSON, and
+                        // (read by the request path) FHIR XML.
                         || (m.fhir_json && given == "application/json")
+                        || (m.fhir_json
+                            && request.is_xml_body()
+                            && format_of(&given) == Some(Format::Xml))
             })
         });
         let Some(media) = media else {
@@ -451,6 +474,13 @@ impl OperationRules {
             return;
         };
         if !media.json {
+            return;
+        }
+        if let Some(error) = request.xml_body_error() {
+            out.push(Violation::bad_request(
+                "request body",
+                format!("must be valid FHIR XML ({given}): {error}"),
+            ));
             return;
         }
         let Some(instance) = request.body_json() else {

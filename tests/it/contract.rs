@@ -281,17 +281,20 @@ fn table() -> Vec<(&'static str, Req, u16, &'static str, &'static str)> {
         ("requested_record not Patient/Organization", metadata().claim("/requested_record/resourceType", json!("Location")), 422, "INVALID_RESOURCE", "JWT claim requested_record.resourceType must be Patient or Organization"),
         ("UNK SDS id and no local id tolerated", metadata().claim("/requesting_practitioner/identifier", json!([{"system": "http://fhir.nhs.net/sds-user-id", "value": "UNK"}])), 200, "", ""),
         // §6 media types.
-        ("Accept XML", metadata().set("Accept", "application/xml+fhir"), 415, "BAD_REQUEST", "header Accept must allow application/json+fhir"),
-        ("Accept STU3 JSON on DSTU2", metadata().set("Accept", "application/fhir+json"), 415, "BAD_REQUEST", "header Accept must allow"),
+        ("Accept XML served (as XML)", metadata().set("Accept", "application/xml+fhir"), 200, "", ""),
+        ("Accept STU3 JSON on DSTU2 served", metadata().set("Accept", "application/fhir+json"), 200, "", ""),
+        ("Accept neither JSON nor XML", metadata().set("Accept", "text/html"), 415, "BAD_REQUEST", "header Accept must allow application/json+fhir or application/xml+fhir"),
         ("Accept */* served", metadata().set("Accept", "*/*"), 200, "", ""),
         ("Accept application/json served", metadata().set("Accept", "application/json; charset=utf-8"), 200, "", ""),
         ("Accept list with JSON served", metadata().set("Accept", "application/xml+fhir, application/json+fhir;q=0.5"), 200, "", ""),
-        ("_format XML beats Accept JSON", metadata().path("/fhir/metadata?_format=application/xml%2Bfhir"), 415, "BAD_REQUEST", "query parameter _format must name a format this server answers"),
+        ("_format XML served", metadata().path("/fhir/metadata?_format=application/xml%2Bfhir"), 200, "", ""),
+        ("_format unknown", metadata().path("/fhir/metadata?_format=text/html"), 415, "BAD_REQUEST", "query parameter _format must name a format this server answers"),
         ("_format JSON beats Accept XML", metadata().set("Accept", "application/xml+fhir").path("/fhir/metadata?_format=application/json%2Bfhir"), 200, "", ""),
         // (reqwest sends `Accept: */*` unless told otherwise: an empty one counts as none.)
-        ("request Content-Type decides without Accept", metadata().set("Accept", "").set("Content-Type", "application/xml+fhir"), 415, "BAD_REQUEST", "header Content-Type asks for an answer in \"application/xml+fhir\""),
+        ("request Content-Type decides without Accept", metadata().set("Accept", "").set("Content-Type", "text/plain"), 415, "BAD_REQUEST", "header Content-Type asks for an answer in \"text/plain\""),
         ("no Accept means JSON", metadata().set("Accept", ""), 200, "", ""),
-        ("body Content-Type XML", record().set("Content-Type", "application/xml+fhir"), 415, "BAD_REQUEST", "header Content-Type must be one of application/json+fhir"),
+        ("body Content-Type XML, body JSON", record().set("Content-Type", "application/xml+fhir"), 400, "BAD_REQUEST", "request body must be valid FHIR XML (application/xml+fhir): malformed XML at line 1 column 1"),
+        ("body Content-Type neither", record().set("Content-Type", "text/plain"), 415, "BAD_REQUEST", "header Content-Type must be one of application/json+fhir"),
         ("body without Content-Type", record().remove("Content-Type"), 415, "BAD_REQUEST", "header Content-Type is required with a body"),
         ("Content-Type with parameters", record().set("Content-Type", "Application/JSON+FHIR; charset=utf-8"), 200, "", ""),
         // The spec's own rules: parameters and bodies.
@@ -583,8 +586,8 @@ async fn stu3_rules_on_the_1_5_0_definition() {
             "BAD_REQUEST",
         ),
         (
-            metadata().set("Accept", "application/json+fhir"),
-            "header Accept must allow application/fhir+json",
+            metadata().set("Accept", "text/html"),
+            "header Accept must allow application/fhir+json or application/fhir+xml",
             "BAD_REQUEST (415)",
         ),
         (

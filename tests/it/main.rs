@@ -12,3 +12,4 @@ mod reload;
 mod routes;
 mod scenarios;
 mod state;
+mod xml;

@@ -1,0 +1,272 @@
+//! FHIR JSON → FHIR XML (FHIR's "XML representation" rules):
+//!
+//! - the root element is named by `resourceType`, in the FHIR namespace;
+//! - primitives are `value` attributes; their `_name` sibling (id,
+//!   extensions) is merged into the same element;
+//! - arrays are repeated elements, arrays of primitives paired item by item
+//!   with their `_name` array;
+//! - `url` of an extension and `id` of an element (not of a resource) are
+//!   attributes;
+//! - `div` is XHTML markup, written as markup in its own namespace;
+//! - a resource inside a resource (`contained`, `Bundle.entry.resource`,
+//!   `Parameters.parameter.resource`) is wrapped: `<resource><Patient>…`.
+//!
+//! Keys are written in the JSON's order (the template's).
+
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+
+use super::json::Json;
+use super::{XmlError, FHIR_NS, XHTML_NS};
+
+/// Converts a FHIR resource in JSON text to FHIR XML text.
+pub fn json_to_xml(json: &str) -> Result<String, XmlError> {
+    let tree = Json::parse(json)?;
+    tree_to_xml(&tree)
+}
+
+/// Converts a parsed FHIR resource to FHIR XML text.
+pub fn tree_to_xml(tree: &Json) -> Result<String, XmlError> {
+    let mut writer = Writer::new(Vec::with_capacity(1024));
+    write(
+        &mut writer,
+        Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
+    )?;
+    resource(&mut writer, tree, true)?;
+    String::from_utf8(writer.into_inner())
+        .map_err(|_| XmlError::Unwritable("the XML is not UTF-8".into()))
+}
+
+type Out = Writer<Vec<u8>>;
+
+fn write(writer: &mut Out, event: Event<'_>) -> Result<(), XmlError> {
+    writer
+        .write_event(event)
+        .map_err(|e| XmlError::Unwritable(e.to_string()))
+}
+
+fn resource(writer: &mut Out, value: &Json, root: bool) -> Result<(), XmlError> {
+    let Json::Object(members) = value else {
+        return Err(XmlError::NotResource(
+            "a resource must be a JSON object".into(),
+        ));
+    };
+    let name = value
+        .get("resourceType")
+        .and_then(Json::as_str)
+        .filter(|name| is_name(name))
+        .ok_or_else(|| XmlError::NotResource("it has no resourceType".into()))?;
+    let mut start = BytesStart::new(name);
+    if root {
+        start.push_attribute(("xmlns", FHIR_NS));
+    }
+    write(writer, Event::Start(start))?;
+    children(writer, members, Object::Resource)?;
+    write(writer, Event::End(BytesEnd::new(name)))
+}
+
+/// XML names FHIR uses: letters, digits, `-` and `_`, not starting with a digit.
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// What kind of object's members are written: a resource's `id` is an
+/// element; an element's `id`, and an extension's `url`, are attributes
+/// (written by the caller with the start tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Object {
+    Resource,
+    Element,
+    Extension,
+}
+
+fn children(writer: &mut Out, members: &[(String, Json)], object: Object) -> Result<(), XmlError> {
+    for (key, value) in members {
+        if key == "resourceType" || is_attribute(object, key, value) {
+            continue;
+        }
+        if let Some(base) = key.strip_prefix('_') {
+            // Written with its primitive, unless there is none.
+            if members.iter().any(|(k, _)| k == base) {
+                continue;
+            }
+            match value {
+                Json::Array(items) => {
+                    for item in items {
+                        primitive(writer, base, None, Some(item))?;
+                    }
+                }
+                _ => primitive(writer, base, None, Some(value))?,
+            }
+            continue;
+        }
+        let extra = members
+            .iter()
+            .find(|(k, _)| k.strip_prefix('_') == Some(key.as_str()))
+            .map(|(_, v)| v);
+        element(writer, key, value, extra)?;
+    }
+    Ok(())
+}
+
+/// `id` (a string) of an element and `url` of an extension are attributes.
+fn is_attribute(object: Object, key: &str, value: &Json) -> bool {
+    matches!(value, Json::String(_))
+        && match object {
+            Object::Resource => false,
+            Object::Element => key == "id",
+            Object::Extension => key == "id" || key == "url",
+        }
+}
+
+fn element(
+    writer: &mut Out,
+    key: &str,
+    value: &Json,
+    extra: Option<&Json>,
+) -> Result<(), XmlError> {
+    if !is_name(key) {
+        return Err(XmlError::Unwritable(format!(
+            "`{key}` is not a FHIR element name"
+        )));
+    }
+    match value {
+        Json::Null => Ok(()),
+        Json::Array(items) => {
+            let extras = match extra {
+                Some(Json::Array(extras)) => extras.as_slice(),
+                _ => &[],
+            };
+            for (index, item) in items.iter().enumerate() {
+                match item {
+                    Json::Array(_) => {
+                        return Err(XmlError::Unwritable(format!(
+                            "`{key}` is an array of arrays"
+                        )))
+                    }
+                    Json::Null => primitive(writer, key, None, extras.get(index))?,
+                    _ => element(writer, key, item, extras.get(index))?,
+                }
+            }
+            Ok(())
+        }
+        Json::Object(members) => {
+            if value.get("resourceType").is_some() {
+                write(writer, Event::Start(BytesStart::new(key)))?;
+                resource(writer, value, false)?;
+                return write(writer, Event::End(BytesEnd::new(key)));
+            }
+            let object = if key == "extension" || key == "modifierExtension" {
+                Object::Extension
+            } else {
+                Object::Element
+            };
+            let mut start = BytesStart::new(key);
+            for (name, attribute) in members {
+                if let (true, Json::String(text)) =
+                    (is_attribute(object, name, attribute), attribute)
+                {
+                    start.push_attribute((name.as_str(), text.as_str()));
+                }
+            }
+            let has_children = members
+                .iter()
+                .any(|(k, v)| !is_attribute(object, k, v) && !matches!(v, Json::Null));
+            if !has_children {
+                return write(writer, Event::Empty(start));
+            }
+            write(writer, Event::Start(start))?;
+            children(writer, members, object)?;
+            write(writer, Event::End(BytesEnd::new(key)))
+        }
+        Json::String(markup) if key == "div" => div(writer, markup),
+        _ => primitive(writer, key, Some(value), extra),
+    }
+}
+
+/// A primitive: `value` attribute, plus the id and extensions of its `_name`.
+fn primitive(
+    writer: &mut Out,
+    key: &str,
+    value: Option<&Json>,
+    extra: Option<&Json>,
+) -> Result<(), XmlError> {
+    let text = match value {
+        Some(Json::String(text)) => Some(text.as_str()),
+        Some(Json::Number(text)) => Some(text.as_str()),
+        Some(Json::Bool(true)) => Some("true"),
+        Some(Json::Bool(false)) => Some("false"),
+        _ => None,
+    };
+    let mut start = BytesStart::new(key);
+    let extra_members = match extra {
+        Some(Json::Object(members)) => members.as_slice(),
+        _ => &[],
+    };
+    if let Some(Json::String(id)) = extra.and_then(|e| e.get("id")) {
+        start.push_attribute(("id", id.as_str()));
+    }
+    if let Some(text) = text {
+        start.push_attribute(("value", text));
+    }
+    let has_children = extra_members
+        .iter()
+        .any(|(k, v)| k != "id" && !matches!(v, Json::Null));
+    if !has_children {
+        return write(writer, Event::Empty(start));
+    }
+    write(writer, Event::Start(start))?;
+    children(writer, extra_members, Object::Element)?;
+    write(writer, Event::End(BytesEnd::new(key)))
+}
+
+/// Narrative XHTML: written as markup. It must be well-formed XML; the
+/// XHTML namespace is added when the JSON's `div` leaves it out.
+fn div(writer: &mut Out, markup: &str) -> Result<(), XmlError> {
+    let trimmed = markup.trim();
+    let markup = if trimmed.starts_with("<div") && !trimmed.contains("xmlns") {
+        format!("<div xmlns=\"{XHTML_NS}\"{}", &trimmed[4..])
+    } else {
+        trimmed.to_string()
+    };
+    well_formed(&markup)?;
+    write(writer, Event::Text(BytesText::from_escaped(markup)))
+}
+
+fn well_formed(markup: &str) -> Result<(), XmlError> {
+    let mut reader = quick_xml::Reader::from_str(markup);
+    let mut depth = 0usize;
+    let mut elements = 0usize;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(_)) => {
+                if depth == 0 {
+                    elements += 1;
+                }
+                depth += 1;
+            }
+            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Event::Empty(_)) if depth == 0 => elements += 1,
+            Ok(Event::Text(text)) if depth == 0 && !text.iter().all(u8::is_ascii_whitespace) => {
+                elements += 2
+            }
+            Ok(Event::Eof) => break,
+            Ok(_) => {}
+            Err(error) => {
+                return Err(XmlError::Unwritable(format!(
+                    "the narrative div is not well-formed XHTML: {error}"
+                )))
+            }
+        }
+    }
+    if elements != 1 {
+        return Err(XmlError::Unwritable(
+            "the narrative div must be one XHTML element".into(),
+        ));
+    }
+    Ok(())
+}
