@@ -295,6 +295,12 @@ pub fn health_json(app: &App) -> Value {
             |api| json!({ "name": api.name, "base_path": api.base_path, "spec": api.model.source }),
         )
         .collect();
+    let shadowed: Vec<Value> = snapshot
+        .apis
+        .iter()
+        .flat_map(|api| api.scenarios.shadowed())
+        .map(shadowed_json)
+        .collect();
     json!({
         "status": if last_error.is_some() { "degraded" } else { "ok" },
         "generation": snapshot.generation,
@@ -307,6 +313,19 @@ pub fn health_json(app: &App) -> Value {
         },
         "apis": apis,
         "spec": app.shared.sources.spec_label(),
+        "shadowed_scenarios": shadowed,
+    })
+}
+
+/// A shadowed scenario, for health, the scenario list and sample requests.
+fn shadowed_json(shadowed: &crate::scenario::Shadowed) -> Value {
+    json!({
+        "operation": shadowed.operation,
+        "scenario": shadowed.scenario,
+        "file": shadowed.file,
+        "line": shadowed.line,
+        "shadowed_by": { "scenario": shadowed.by, "file": shadowed.by_file, "line": shadowed.by_line },
+        "message": shadowed.to_string(),
     })
 }
 
@@ -430,6 +449,11 @@ async fn scenarios(State(app): State<App>) -> Json<Value> {
                         "state_machine": scenario.machine,
                         "requires_state": scenario.state_when.requires_state,
                         "sets_state": scenario.state_then.sets_state,
+                        "priority": scenario.priority,
+                        "shadowed_by": api
+                            .scenarios
+                            .shadowing(&operation.key, &scenario.name)
+                            .map(|shadowed| shadowed.by.clone()),
                     })
                 })
                 .collect();
@@ -527,6 +551,21 @@ async fn sample_request(
         },
         None => None,
     };
+    // A request built for a shadowed scenario would be answered by another:
+    // say so instead of handing out a request that misleads.
+    if let Some(shadowed) =
+        scenario.and_then(|s| api.scenarios.shadowing(&query.operation, &s.name))
+    {
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": shadowed.to_string(),
+                "shadowed_by": shadowed.by,
+                "shadowed": shadowed_json(shadowed),
+            })),
+        )
+            .into_response();
+    }
     let request = crate::sample::request_for(api, index, scenario, &app.shared.store.read());
     let host = headers
         .get(http::header::HOST)

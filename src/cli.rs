@@ -26,6 +26,16 @@ pub enum Command {
     Check(CheckArgs),
     /// Write a Postman collection (one request per scenario, with tests) and its environment.
     Postman(PostmanArgs),
+    /// Write the default definition and pack built into the binary to DIR, for editing.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Where to write `downloads/swagger/swagger.json`, `scenarios/` and
+    /// `templates/` (created if needed; existing files are never overwritten)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Where the definition and the scenario pack come from.

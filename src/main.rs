@@ -7,12 +7,13 @@ use clap::Parser;
 use gpconnect_mock::admin::AdminGuard;
 use gpconnect_mock::app::App;
 use gpconnect_mock::cli::{
-    CheckArgs, Cli, Command, ContractArg, FhirEra, PackArgs, PostmanArgs, ProfileArg, ReportFormat,
-    ServeArgs, SpecArgs,
+    CheckArgs, Cli, Command, ContractArg, FhirEra, InitArgs, PackArgs, PostmanArgs, ProfileArg,
+    ReportFormat, ServeArgs, SpecArgs,
 };
 use gpconnect_mock::contract::{ContractMode, ContractSettings, ProfileChoice};
 use gpconnect_mock::fhir::Era;
 use gpconnect_mock::listen::Limits;
+use gpconnect_mock::pack::PackDir;
 use gpconnect_mock::server;
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
 use gpconnect_mock::spec;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         Command::Routes(args) => routes(args),
         Command::Check(args) => check(args),
         Command::Postman(args) => postman(args),
+        Command::Init(args) => init(args),
     }
 }
 
@@ -218,6 +220,54 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
         Ok(async {
             let _ = tokio::signal::ctrl_c().await;
         })
+    }
+}
+
+/// Writes the embedded definition and pack to `DIR`, so that `serve` run
+/// there (a checkout-shaped directory) serves and hot-reloads the copies.
+fn init(args: InitArgs) -> ExitCode {
+    let dir = &args.dir;
+    let spec = dir.join("downloads/swagger/swagger.json");
+    if spec.exists() {
+        eprintln!(
+            "error: {} exists; nothing was written (init never overwrites)",
+            spec.display()
+        );
+        return ExitCode::from(EXIT_LOAD_FAILED);
+    }
+    let written = (|| -> anyhow::Result<(usize, usize)> {
+        let scenarios = PackDir::embedded_scenarios()
+            .write_to(&dir.join("scenarios"))
+            .context("cannot write scenarios/")?;
+        let templates = PackDir::embedded_templates()
+            .write_to(&dir.join("templates"))
+            .context("cannot write templates/")?;
+        if let Some(parent) = spec.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        std::fs::write(&spec, gpconnect_mock::snapshot::EMBEDDED_SPEC)
+            .with_context(|| format!("cannot write {}", spec.display()))?;
+        Ok((scenarios, templates))
+    })();
+    match written {
+        Ok((scenarios, templates)) => {
+            println!(
+                "wrote {} (the definition), {scenarios} files under {}, {templates} under {}",
+                spec.display(),
+                dir.join("scenarios").display(),
+                dir.join("templates").display()
+            );
+            println!(
+                "next: cd {} && gpconnect-mock serve   (edits are served as you save)",
+                dir.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_LOAD_FAILED)
+        }
     }
 }
 

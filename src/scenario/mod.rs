@@ -32,7 +32,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 
 pub use compile::{load, load_dir};
 pub use conditions::{BodyCondition, Condition, Miss, When};
-pub use select::{NearMiss, ScenarioSet, Selection};
+pub use select::{NearMiss, ScenarioSet, Selection, Shadowed};
 use stateful::{StateThen, StateWhen};
 
 /// The header a client sends to force a scenario by name.
