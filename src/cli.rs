@@ -245,8 +245,8 @@ pub struct CheckArgs {
 pub struct PostmanArgs {
     #[command(flatten)]
     pub pack: PackArgs,
-    /// Directory to write gpconnect-mock.postman_collection.json and gpconnect-mock.postman_environment.json into
-    #[arg(long, value_name = "DIR", default_value = ".")]
+    /// Directory to write gpconnect-mock.postman_collection.json and gpconnect-mock.postman_environment.json into (created if needed; `postman/` is git-ignored in a checkout)
+    #[arg(long, value_name = "DIR", default_value = "postman")]
     pub out: PathBuf,
     /// The mock's address, the environment's baseUrl
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]

@@ -140,12 +140,13 @@ impl Outcome {
                 };
                 (content_type, Bytes::from(body.to_string()))
             }
+            // Spine codes are GP Connect's: a definition without its
+            // profile gets plain RFC 7807, with nothing of Spine in it.
             ErrorStyle::Problem => {
                 let body = json!({
                     "type": "about:blank",
                     "title": self.status.canonical_reason().unwrap_or("Error"),
                     "status": self.status.as_u16(),
-                    "code": self.code.code,
                     "detail": self.diagnostics,
                 });
                 ("application/problem+json", Bytes::from(body.to_string()))

@@ -145,7 +145,9 @@ pub fn export(snapshot: &Snapshot, base_url: &str) -> Export {
     let model = &first.model;
     let collection = Collection {
         info: Info {
-            name: format!("gpconnect-mock: {}", model.title),
+            // Named after the definition, whatever it is: the collection
+            // of a clinic API is not a GP Connect one.
+            name: export_name(&model.title),
             description: format!(
                 "Exported by gpconnect-mock {} from {} (version {}): one request per scenario, \
                  with tests for its status, X-Mock-Scenario and resourceType. Use it with the \
@@ -219,4 +221,10 @@ pub fn write(export: &Export, dir: &Path) -> Result<[PathBuf; 2], PostmanError> 
         write_one(COLLECTION_FILE, collection)?,
         write_one(ENVIRONMENT_FILE, environment)?,
     ])
+}
+
+/// The name of a collection and its environment: the definition's title,
+/// marked as the mock's.
+pub fn export_name(title: &str) -> String {
+    format!("{title} (mock)")
 }

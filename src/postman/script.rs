@@ -61,7 +61,7 @@ pub fn environment(api: &Api, base_url: &str) -> Environment {
     }
     Environment {
         id: ENVIRONMENT_ID.to_string(),
-        name: "gpconnect-mock".to_string(),
+        name: super::export_name(&api.model.title),
         values,
         scope: "environment".to_string(),
     }

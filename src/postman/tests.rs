@@ -82,9 +82,10 @@ fn the_collection_follows_postman_collection_v2_1() {
         collection["info"]["schema"],
         "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
     );
-    assert!(collection["info"]["name"]
-        .as_str()
-        .is_some_and(|n| n.starts_with("gpconnect-mock")));
+    assert_eq!(
+        collection["info"]["name"],
+        format!("{} (mock)", snapshot.apis[0].model.title)
+    );
     assert!(collection["info"]["description"].is_string());
     let events = collection["event"].as_array().expect("collection events");
     assert_eq!(events.len(), 1);
@@ -292,7 +293,9 @@ fn the_environment_follows_the_postman_format() {
         BTreeSet::from(["id", "name", "values", "_postman_variable_scope"])
     );
     assert_eq!(environment["_postman_variable_scope"], "environment");
-    assert_eq!(environment["name"], "gpconnect-mock");
+    assert!(environment["name"]
+        .as_str()
+        .is_some_and(|name| name.ends_with(" (mock)") && !name.starts_with("gpconnect-mock")));
     let values = environment["values"].as_array().expect("values");
     let mut map = HashMap::new();
     for value in values {

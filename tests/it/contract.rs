@@ -472,6 +472,7 @@ async fn profile_none_answers_problem_json() {
             assert_eq!(got, status, "{body}");
             assert_eq!(content_type, "application/problem+json");
             assert_eq!(body["status"], status);
+            assert!(body.get("code").is_none(), "no Spine code: {body}");
             let detail = body["detail"].as_str().unwrap_or("");
             assert!(detail.contains(needle), "{needle:?} not in {detail:?}");
         }
