@@ -263,19 +263,106 @@ pub(super) fn parse<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
             error.into_inner()
         })
     })
-    .map_err(|error| YamlError {
-        line: error
-            .location()
+    .map_err(|error| {
+        let location = error.location();
+        let line = location
             .and_then(|location| usize::try_from(location.line()).ok())
-            .filter(|line| *line > 0),
-        message: {
-            // Worded for whoever wrote the file, not for the programmer.
-            let text = error.render_with_formatter(&serde_saphyr::UserMessageFormatter);
-            // Unnamed steps (inside a map or a value form) are shown as `?`.
-            match path.trim_end_matches(".?") {
-                "" | "." | "?" => text,
-                path => format!("{path}: {text}"),
-            }
-        },
+            .filter(|line| *line > 0);
+        let column = location.and_then(|location| usize::try_from(location.column()).ok());
+        // Worded for whoever wrote the file, not for the programmer.
+        let rendered = error.render_with_formatter(&serde_saphyr::UserMessageFormatter);
+        // Unnamed steps (inside a map or a value form) are shown as `?`.
+        let path = path.trim_end_matches(".?");
+        let found = line
+            .zip(column)
+            .and_then(|(line, column)| found_at(text, line, column));
+        let message = match (in_words(path, &rendered, found), path) {
+            (Some(words), _) => format!("{words} ({rendered})"),
+            (None, "" | "." | "?") => rendered,
+            (None, path) => format!("{path}: {rendered}"),
+        };
+        YamlError { line, message }
     })
+}
+
+/// What the value at `line`:`column` (1-based) is, as an author would say it.
+fn found_at(text: &str, line: usize, column: usize) -> Option<&'static str> {
+    let rest = text.lines().nth(line.checked_sub(1)?)?;
+    let rest: String = rest.chars().skip(column.saturating_sub(1)).collect();
+    let rest = rest.trim_start();
+    Some(match rest.chars().next() {
+        Some('[') | Some('-') => "a list",
+        Some('{') => "a mapping",
+        None => "nothing",
+        _ if rest.split_once(": ").is_some() || rest.ends_with(':') => "a mapping",
+        _ => "text",
+    })
+}
+
+/// The common type mistakes, said in the words of the scenario format:
+/// "`template` must be a file name, found a list".
+fn in_words(path: &str, rendered: &str, found: Option<&str>) -> Option<String> {
+    let field = path
+        .rsplit('.')
+        .next()
+        .filter(|f| !f.is_empty() && *f != "?")?;
+    let field = field.split('[').next().unwrap_or(field);
+    let found = found.map(|f| format!(", found {f}")).unwrap_or_default();
+    let wanted = if rendered.contains("expected string") {
+        match field {
+            "template" => "a file name under the templates directory",
+            "body" => "an inline template (text)",
+            _ => "text",
+        }
+    } else if rendered.contains("invalid u16") || rendered.contains("invalid u64") {
+        match field {
+            "status" => "an HTTP status code such as 200",
+            "delay_ms" => "a whole number of milliseconds",
+            _ => "a whole number",
+        }
+    } else if rendered.contains("invalid i32") {
+        "a whole number"
+    } else if rendered.contains("expected bool") || rendered.contains("invalid bool") {
+        "true or false"
+    } else if rendered.contains("expected sequence") || rendered.contains("expected a sequence") {
+        "a list"
+    } else if rendered.contains("expected mapping") || rendered.contains("expected a mapping") {
+        "a mapping (`key: value` lines)"
+    } else {
+        return None;
+    };
+    Some(format!("`{field}` must be {wanted}{found}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ScenarioFile;
+
+    /// Type mistakes are said in the format's words, with what was found.
+    #[test]
+    fn type_mistakes_are_said_in_words() {
+        let message = |then: &str| {
+            let text = format!("operation: x\nscenarios:\n  - name: a\n    then:\n{then}");
+            super::parse::<ScenarioFile>(&text)
+                .expect_err("not a scenario file")
+                .message
+        };
+        let template = message("      template: [a, b]\n");
+        assert!(
+            template.starts_with(
+                "`template` must be a file name under the templates directory, found a list"
+            ),
+            "{template}"
+        );
+        let status = message("      status: ok\n");
+        assert!(
+            status.starts_with("`status` must be an HTTP status code such as 200, found text"),
+            "{status}"
+        );
+        let skip = message("      skip_checks: maybe\n");
+        assert!(
+            skip.starts_with("`skip_checks` must be true or false"),
+            "{skip}"
+        );
+    }
 }
