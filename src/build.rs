@@ -6,6 +6,9 @@
 //! - `cfg(has_node)`: `node --version` runs.
 //! - `cfg(has_shared_specs)`: `../shared/specs/` holds the published DSTU2
 //!   and 1.5.0 appointments definitions.
+//!
+//! It also makes any change to the default pack rebuild the crate, which
+//! embeds it.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,6 +18,11 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(has_shared_specs)");
     println!("cargo::rerun-if-changed=src/build.rs");
     println!("cargo::rerun-if-env-changed=PATH");
+    // The default pack is built into the binary (`include_dir!`, which
+    // cannot tell cargo what it read): any change under these directories
+    // rebuilds the crate.
+    println!("cargo::rerun-if-changed=scenarios");
+    println!("cargo::rerun-if-changed=templates");
 
     let node = Command::new("node")
         .arg("--version")

@@ -414,7 +414,7 @@ impl Api {
             .collect();
         Ok(Api {
             name: source.name.clone(),
-            base_path: model.prefix.clone(),
+            base_path: mount_path(&model),
             model,
             routes,
             scenarios,
@@ -435,6 +435,39 @@ impl Api {
         let scenarios = self.scenarios.for_operation(operation);
         let position = scenarios.iter().position(|s| std::ptr::eq(s, scenario))?;
         self.runtime.get(operation)?.get(position)
+    }
+}
+
+/// Where an API is mounted: the definition's base path (`basePath`, or the
+/// first server's path); when that is `/`, the segments every operation's
+/// path starts with (the DSTU2 definition writes `/fhir` into each path).
+fn mount_path(model: &ApiModel) -> String {
+    if !model.prefix.trim_end_matches('/').is_empty() {
+        return model.prefix.trim_end_matches('/').to_string();
+    }
+    let mut paths = model.operations.iter().map(|op| op.full_path.as_str());
+    let Some(first) = paths.next() else {
+        return String::new();
+    };
+    // Only whole literal segments, never the last one (it names the
+    // resource or operation), never a parameter.
+    let mut common: Vec<&str> = first.split('/').skip(1).collect();
+    common.pop();
+    for path in paths {
+        let segments: Vec<&str> = path.split('/').skip(1).collect();
+        let shared = common
+            .iter()
+            .zip(&segments[..segments.len().saturating_sub(1)])
+            .take_while(|(a, b)| a == b)
+            .count();
+        common.truncate(shared);
+    }
+    let literal = common.iter().take_while(|s| !s.contains('{')).count();
+    common.truncate(literal);
+    if common.is_empty() {
+        String::new()
+    } else {
+        format!("/{}", common.join("/"))
     }
 }
 
@@ -510,6 +543,9 @@ mod tests {
         sources.apis.push(fixture("clinic-swagger2.json"));
         let snapshot = Snapshot::load(&sources, &Settings::default(), 1).expect("loads");
         assert_eq!(snapshot.apis.len(), 3);
+        assert_eq!(snapshot.apis[0].base_path, "/fhir", "from the operations' paths");
+        assert_eq!(snapshot.apis[1].base_path, "/api/v1", "from the server URL");
+        assert_eq!(snapshot.apis[2].base_path, "/api/v2", "from basePath");
         assert_eq!(snapshot.api_for("/fhir/metadata").name, "gpconnect-dstu2");
         assert_eq!(
             snapshot.api_for("/api/v1/pets").name,
