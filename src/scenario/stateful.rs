@@ -35,6 +35,8 @@ pub enum StateAction {
         collection: String,
         id_template: String,
         from: Option<DocumentSource>,
+        /// With `from`: only these top-level fields are copied from it.
+        fields: Option<Vec<String>>,
         /// (field, registered template name)
         set: Vec<(String, String)>,
     },
@@ -178,6 +180,7 @@ impl StateThen {
                     collection,
                     id_template,
                     from,
+                    fields,
                     set,
                 } => {
                     let id = render(id_template).unwrap_or_default();
@@ -187,8 +190,23 @@ impl StateThen {
                     let Some(document) = documents.get_mut(&id) else {
                         continue;
                     };
-                    if let Some(replacement) = from.and_then(source) {
-                        *document = replacement;
+                    match (from.and_then(source), fields) {
+                        (Some(replacement), None) => *document = replacement,
+                        (Some(Value::Object(changed)), Some(fields)) => {
+                            if let Value::Object(stored) = document {
+                                for field in fields {
+                                    match changed.get(field) {
+                                        Some(value) => {
+                                            stored.insert(field.clone(), value.clone());
+                                        }
+                                        None => {
+                                            stored.shift_remove(field);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                     if let Value::Object(fields) = document {
                         for (field, template) in set {
