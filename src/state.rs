@@ -115,7 +115,12 @@ pub fn check_integrity(data: &StateData, seeds: &[Seed]) -> Result<(), Integrity
             if inactive {
                 continue;
             }
-            for reference in path.query(occupier).all().into_iter().filter_map(Value::as_str) {
+            for reference in path
+                .query(occupier)
+                .all()
+                .into_iter()
+                .filter_map(Value::as_str)
+            {
                 occupiers
                     .entry(reference_id(reference))
                     .or_default()
@@ -279,21 +284,39 @@ mod tests {
 
         let mut data = (*store.read()).clone();
         let booked = json!({"status": "booked", "slot": [{"reference": "Slot/1"}]});
-        data.collections.get_mut("appointments").unwrap().insert("b".into(), booked);
+        data.collections
+            .get_mut("appointments")
+            .unwrap()
+            .insert("b".into(), booked);
         let error = check_integrity(&data, &seeds).unwrap_err();
-        assert!(error.0[0].contains("slots/1 is held by 2 appointments: a, b"), "{error}");
+        assert!(
+            error.0[0].contains("slots/1 is held by 2 appointments: a, b"),
+            "{error}"
+        );
 
         let mut data = (*store.read()).clone();
         let cancelled = json!({"status": "cancelled", "slot": [{"reference": "Slot/1"}]});
-        data.collections.get_mut("appointments").unwrap().insert("a".into(), cancelled);
+        data.collections
+            .get_mut("appointments")
+            .unwrap()
+            .insert("a".into(), cancelled);
         let error = check_integrity(&data, &seeds).unwrap_err();
-        assert!(error.0[0].contains("slots/1 is busy but no active"), "{error}");
+        assert!(
+            error.0[0].contains("slots/1 is busy but no active"),
+            "{error}"
+        );
 
         let mut data = (*store.read()).clone();
         let on_free = json!({"status": "booked", "slot": [{"reference": "Slot/2"}]});
-        data.collections.get_mut("appointments").unwrap().insert("c".into(), on_free);
+        data.collections
+            .get_mut("appointments")
+            .unwrap()
+            .insert("c".into(), on_free);
         let error = check_integrity(&data, &seeds).unwrap_err();
-        assert!(error.0[0].contains("slots/2 is not busy but appointments c"), "{error}");
+        assert!(
+            error.0[0].contains("slots/2 is not busy but appointments c"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod check;
 mod common;
 mod contract;
 mod gpc;
+mod integrity;
 mod postman;
 mod reload;
 mod routes;
