@@ -418,3 +418,257 @@ where
     }
     out
 }
+
+/// Item 6: no request panics the request path. Requests start from a valid
+/// sample of a random scenario (so they reach deep: stateful selection,
+/// templates, state actions) and are then bent: path segments, junk paths
+/// and methods, queries, headers (JWTs with arbitrary parts, forced
+/// scenarios), bodies (arbitrary JSON-ish and bytes). One booking state is
+/// shared by every case, so cases form sequences, and the state's declared
+/// integrity must hold after each.
+mod no_panic {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use bytes::Bytes;
+    use gpconnect_mock::pipeline;
+    use gpconnect_mock::request::{MockRequest, RequestIds};
+    use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
+    use gpconnect_mock::state::{check_integrity, Seed, StateStore};
+    use http::{HeaderMap, HeaderName, HeaderValue, Method};
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    /// Values chosen to break arithmetic, parsing and formatting.
+    fn nasty() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9%._~+-]{0,12}",
+            "\\PC{0,8}",
+            Just("+99999999d".to_string()),
+            Just("-99999999999w".to_string()),
+            Just("9223372036854775807".to_string()),
+            Just("-9223372036854775808".to_string()),
+            Just("1e308".to_string()),
+            Just("NaN".to_string()),
+            Just("{{now}}".to_string()),
+            Just("..%2F..%2F".to_string()),
+            Just("%00%ff%".to_string()),
+            Just("Slot/13".to_string()),
+            Just("cancelled".to_string()),
+            Just(String::new()),
+        ]
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|n| json!(n)),
+            nasty().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("resourceType".to_string()),
+                            Just("status".to_string()),
+                            Just("slot".to_string()),
+                            Just("reference".to_string()),
+                            Just("parameter".to_string()),
+                            Just("extension".to_string()),
+                            Just("meta".to_string()),
+                            Just("versionId".to_string()),
+                            "[a-z]{1,6}",
+                        ],
+                        inner
+                    ),
+                    0..4
+                )
+                .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    enum Bend {
+        Keep,
+        Segment(usize, String),
+        Path(String),
+        Method(String),
+        Query(Vec<(String, String)>),
+        Header(String, String),
+        Token(String, String),
+        Forced(String),
+        Json(Value),
+        Field(String, Value),
+        Bytes(Vec<u8>),
+    }
+
+    fn bend() -> impl Strategy<Value = Bend> {
+        prop_oneof![
+            2 => Just(Bend::Keep),
+            1 => (0usize..6, nasty()).prop_map(|(i, v)| Bend::Segment(i, v)),
+            1 => "(/[a-zA-Z$%._0-9{}-]{0,10}){0,5}".prop_map(Bend::Path),
+            1 => prop_oneof![
+                Just("GET"), Just("POST"), Just("PUT"), Just("DELETE"), Just("PATCH"), Just("OPTIONS"), Just("X-ODD")
+            ]
+            .prop_map(|m| Bend::Method(m.to_string())),
+            1 => prop::collection::vec((nasty(), nasty()), 0..4).prop_map(Bend::Query),
+            1 => (
+                prop_oneof![
+                    Just("ssp-to".to_string()),
+                    Just("ssp-interactionid".to_string()),
+                    Just("content-type".to_string()),
+                    Just("accept".to_string()),
+                    Just("if-match".to_string()),
+                    Just("authorization".to_string()),
+                ],
+                nasty()
+            )
+                .prop_map(|(n, v)| Bend::Header(n, v)),
+            1 => (json_value(), prop::collection::vec(any::<u8>(), 0..24))
+                .prop_map(|(claims, raw)| Bend::Token(
+                    URL_SAFE_NO_PAD.encode(claims.to_string()),
+                    URL_SAFE_NO_PAD.encode(raw)
+                )),
+            1 => nasty().prop_map(Bend::Forced),
+            1 => json_value().prop_map(Bend::Json),
+            1 => (
+                prop_oneof![
+                    Just("status".to_string()),
+                    Just("slot".to_string()),
+                    Just("meta".to_string()),
+                    Just("participant".to_string()),
+                    Just("extension".to_string()),
+                    Just("parameter".to_string()),
+                    Just("description".to_string()),
+                ],
+                json_value()
+            )
+                .prop_map(|(f, v)| Bend::Field(f, v)),
+            1 => prop::collection::vec(any::<u8>(), 0..64).prop_map(Bend::Bytes),
+        ]
+    }
+
+    struct Fixture {
+        snapshot: Snapshot,
+        store: StateStore,
+        ids: RequestIds,
+        seeds: Vec<Seed>,
+    }
+
+    fn fixture() -> &'static Fixture {
+        static FIXTURE: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let snapshot =
+                Snapshot::load(&Sources::resolve(None, None, None), &Settings::default(), 1)
+                    .expect("the default pack loads");
+            let seeds: Vec<Seed> = snapshot.seeds().cloned().collect();
+            let store = StateStore::default();
+            store.reset(&seeds);
+            Fixture {
+                snapshot,
+                store,
+                ids: RequestIds::default(),
+                seeds,
+            }
+        })
+    }
+
+    fn request(operation: usize, scenario: usize, bends: &[Bend]) -> MockRequest {
+        let f = fixture();
+        let api = &f.snapshot.apis[0];
+        let index = operation % api.model.operations.len();
+        let scenarios = api.scenarios.for_operation(index);
+        let chosen = (!scenarios.is_empty()).then(|| &scenarios[scenario % scenarios.len()]);
+        let sample = gpconnect_mock::sample::request_for(api, index, chosen, &f.store.read());
+        let mut method = sample.method.clone();
+        let mut path = sample.path.clone();
+        let mut query = sample.query.clone();
+        let mut headers = sample.headers.clone();
+        let mut body: Option<Vec<u8>> = sample.body.as_ref().map(|b| b.to_string().into_bytes());
+        for bend in bends {
+            match bend {
+                Bend::Keep => {}
+                Bend::Segment(i, value) => {
+                    let mut segments: Vec<String> = path.split('/').map(str::to_string).collect();
+                    let at = 1 + i % segments.len().saturating_sub(1).max(1);
+                    if at < segments.len() {
+                        segments[at] = percent_encoding::utf8_percent_encode(
+                            value,
+                            percent_encoding::NON_ALPHANUMERIC,
+                        )
+                        .to_string();
+                    }
+                    path = segments.join("/");
+                }
+                Bend::Path(p) => path = format!("/fhir{p}"),
+                Bend::Method(m) => method = Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET),
+                Bend::Query(pairs) => query.extend(pairs.iter().cloned()),
+                Bend::Header(name, value) => headers.push((name.clone(), value.clone())),
+                Bend::Token(payload, signature) => {
+                    headers.retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+                    headers.push((
+                        "Authorization".into(),
+                        format!("Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.{signature}"),
+                    ));
+                }
+                Bend::Forced(name) => headers.push(("X-Mock-Scenario".into(), name.clone())),
+                Bend::Json(value) => body = Some(value.to_string().into_bytes()),
+                Bend::Field(field, value) => {
+                    let mut parsed: Value = body
+                        .as_deref()
+                        .and_then(|b| serde_json::from_slice(b).ok())
+                        .unwrap_or_else(|| json!({}));
+                    if let Value::Object(map) = &mut parsed {
+                        map.insert(field.clone(), value.clone());
+                    }
+                    body = Some(parsed.to_string().into_bytes());
+                }
+                Bend::Bytes(bytes) => body = Some(bytes.clone()),
+            }
+        }
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                map.append(name, value);
+            }
+        }
+        let target = if query.is_empty() {
+            path
+        } else {
+            let query = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(query.iter())
+                .finish();
+            format!("{path}?{query}")
+        };
+        MockRequest::new(method, &target, map, Bytes::from(body.unwrap_or_default()))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn no_request_panics_and_state_stays_whole(
+            operation in 0usize..64,
+            scenario in 0usize..16,
+            bends in prop::collection::vec(bend(), 0..4),
+        ) {
+            let f = fixture();
+            let request = request(operation, scenario, &bends);
+            let served = pipeline::serve(&f.snapshot, &f.store, &request, &f.ids);
+            let status = served.answer.status.as_u16();
+            prop_assert!((100..600).contains(&status), "status {status}");
+            if status >= 400 {
+                prop_assert!(!served.answer.body.is_empty(), "an error without a body: {status}");
+            }
+            if let Err(error) = check_integrity(&f.store.read(), &f.seeds) {
+                prop_assert!(false, "after {} {}: {error}", request.method, request.path);
+            }
+        }
+    }
+}
