@@ -288,9 +288,7 @@ fn align_body(
 fn top_field(expression: &str) -> &str {
     let rest = expression.trim_start_matches('$').trim_start_matches('.');
     let rest = rest.trim_start_matches("['").trim_start_matches("[\"");
-    let end = rest
-        .find(|c: char| matches!(c, '.' | '[' | '\'' | '"'))
-        .unwrap_or(rest.len());
+    let end = rest.find(['.', '[', '\'', '"']).unwrap_or(rest.len());
     &rest[..end]
 }
 
