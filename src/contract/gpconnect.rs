@@ -549,7 +549,7 @@ impl OperationRules {
             }
         }
         // A token seen before skips decoding, and even the header's text
-        // check: the cache is keyed by the header's exact bytes.
+        // check: the cache is keyed by (keyed hashes of) the header's exact bytes.
         let now = chrono::Utc::now().timestamp();
         let header = request.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
         if let Some((facts, violations)) = header.and_then(|bytes| self.tokens.get(bytes, now)) {
