@@ -234,3 +234,39 @@ impl StateThen {
         next
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn update_with_fields_copies_only_those() {
+        let mut data = StateData::default();
+        data.collections.entry("appointments".into()).or_default().insert(
+            "1".into(),
+            json!({"id": "1", "status": "booked", "slot": [{"reference": "Slot/13"}], "comment": "old", "description": "d"}),
+        );
+        let then = StateThen {
+            actions: vec![StateAction::Update {
+                collection: "appointments".into(),
+                id_template: "id".into(),
+                from: Some(DocumentSource::Body),
+                fields: Some(vec!["description".into(), "comment".into()]),
+                set: Vec::new(),
+            }],
+            sets_state: None,
+        };
+        let render = |_: &str| Some("1".to_string());
+        let body =
+            json!({"status": "cancelled", "slot": [{"reference": "Slot/2"}], "description": "new"});
+        let next = then.apply(&data, "default", &render, "9", None, Some(&body));
+        assert_eq!(
+            next.get("appointments", "1"),
+            Some(
+                &json!({"id": "1", "status": "booked", "slot": [{"reference": "Slot/13"}], "description": "new"})
+            ),
+            "the slot and status stay; description is copied, comment (absent) removed"
+        );
+    }
+}
