@@ -120,6 +120,8 @@ pub struct Shared {
     pub reload_lock: tokio::sync::Mutex<()>,
     pub reload_status: std::sync::Mutex<ReloadStatus>,
     pub journal: Journal,
+    /// The Postman collection, built once per generation.
+    pub postman: crate::postman::ExportCache,
 }
 
 impl App {
@@ -140,6 +142,7 @@ impl App {
                 reload_lock: tokio::sync::Mutex::new(()),
                 reload_status: std::sync::Mutex::new(ReloadStatus::default()),
                 journal,
+                postman: crate::postman::ExportCache::default(),
             }),
         }
     }

@@ -448,9 +448,17 @@ fn unserved_capabilities(api: &Api, body: &serde_json::Value) -> Vec<(String, St
             ));
         }
     }
-    let rests = body.get("rest").and_then(|r| r.as_array()).into_iter().flatten();
+    let rests = body
+        .get("rest")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten();
     for (r, rest) in rests.enumerate() {
-        let resources = rest.get("resource").and_then(|r| r.as_array()).into_iter().flatten();
+        let resources = rest
+            .get("resource")
+            .and_then(|r| r.as_array())
+            .into_iter()
+            .flatten();
         for (i, resource) in resources.enumerate() {
             let Some(kind) = resource.get("type").and_then(|t| t.as_str()) else {
                 continue;
@@ -461,7 +469,10 @@ fn unserved_capabilities(api: &Api, body: &serde_json::Value) -> Vec<(String, St
                 .into_iter()
                 .flatten();
             for (j, interaction) in interactions.enumerate() {
-                let code = interaction.get("code").and_then(|c| c.as_str()).unwrap_or_default();
+                let code = interaction
+                    .get("code")
+                    .and_then(|c| c.as_str())
+                    .unwrap_or_default();
                 let (method, path) = match code {
                     "read" => (Method::GET, format!("{base}/{kind}/1")),
                     "vread" => (Method::GET, format!("{base}/{kind}/1/_history/1")),
@@ -482,9 +493,16 @@ fn unserved_capabilities(api: &Api, body: &serde_json::Value) -> Vec<(String, St
                 }
             }
         }
-        let operations = rest.get("operation").and_then(|o| o.as_array()).into_iter().flatten();
+        let operations = rest
+            .get("operation")
+            .and_then(|o| o.as_array())
+            .into_iter()
+            .flatten();
         for (i, operation) in operations.enumerate() {
-            let name = operation.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+            let name = operation
+                .get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or_default();
             let wanted = format!("${}", name.trim_start_matches('$'));
             let found = api
                 .model

@@ -5,9 +5,16 @@
 //! headers into one buffer (secrets cut short) and the body bytes (cut at
 //! [`BODY_CAP`]), takes no lock shared with other requests, and turns
 //! nothing into JSON: that happens only when an entry is read.
+//!
+//! Memory is bounded in bytes as well as entries: an entry keeps at most
+//! [`TARGET_CAP`] bytes of the request target, [`HEADER_CAP`] of header
+//! lines and [`BODY_CAP`] of body, each cut visibly (`path_truncated`,
+//! `headers_truncated`, `body_truncated` in its detail), and the journal
+//! as a whole holds at most [`DEFAULT_BYTE_BUDGET`] (32 MiB): past it the
+//! oldest entries are dropped, even when fewer than `--journal-size`.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -17,6 +24,13 @@ use serde_json::{json, Value};
 
 /// Bodies are kept up to this many bytes.
 pub const BODY_CAP: usize = 64 * 1024;
+/// Header lines (`name: value\n`, secrets already cut) are kept up to
+/// about this many bytes: whole lines, the one crossing it cut.
+pub const HEADER_CAP: usize = 16 * 1024;
+/// The request target (path and query) is kept up to this many bytes.
+pub const TARGET_CAP: usize = 8 * 1024;
+/// What all journalled entries together may hold, by [`Entry::cost`].
+pub const DEFAULT_BYTE_BUDGET: usize = 32 * 1024 * 1024;
 
 /// Headers whose values are shown cut short.
 const SECRET_HEADERS: &[&str] = &[
@@ -81,6 +95,18 @@ impl Entry {
         self.source
     }
 
+    /// The bytes this entry holds, roughly: what the byte budget counts.
+    pub fn cost(&self) -> usize {
+        std::mem::size_of::<Entry>()
+            + self.head.bytes.len()
+            + self.body.len()
+            + self.trace.as_deref().map_or(0, |trace| {
+                std::mem::size_of::<Trace>()
+                    + trace.violations.iter().map(String::len).sum::<usize>()
+                    + 256 * usize::from(trace.near_miss.is_some())
+            })
+    }
+
     pub fn summary(&self) -> Value {
         json!({
             "id": self.id,
@@ -106,6 +132,9 @@ impl Entry {
             .map(|(name, value)| json!([name, value]))
             .collect();
         out["headers"] = Value::Array(headers);
+        out["path_truncated"] = json!(self.head.target_truncated);
+        out["headers_truncated"] = json!(self.head.headers_truncated());
+        out["header_bytes"] = json!(self.head.headers_len);
         out["body"] = match serde_json::from_slice::<Value>(&self.body) {
             Ok(json) => json,
             Err(_) if self.body.is_empty() => Value::Null,
@@ -165,6 +194,12 @@ fn write_cut_secret(value: &[u8], out: &mut Vec<u8>) {
 pub struct Journal {
     next_id: AtomicU64,
     slots: Box<[Mutex<Option<Arc<Entry>>>]>,
+    /// The bytes the entries in the slots hold, by [`Entry::cost`].
+    held: AtomicUsize,
+    budget: usize,
+    /// Eviction goes oldest first from here (an id), one evicter at a time.
+    evict_from: AtomicU64,
+    evicting: Mutex<()>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -176,11 +211,26 @@ impl std::fmt::Debug for Journal {
 }
 
 impl Journal {
+    /// A journal of `capacity` entries within [`DEFAULT_BYTE_BUDGET`].
     pub fn new(capacity: usize) -> Self {
+        Self::with_budget(capacity, DEFAULT_BYTE_BUDGET)
+    }
+
+    /// A journal of at most `capacity` entries and `budget` bytes.
+    pub fn with_budget(capacity: usize, budget: usize) -> Self {
         Self {
             next_id: AtomicU64::new(1),
             slots: (0..capacity).map(|_| Mutex::new(None)).collect(),
+            held: AtomicUsize::new(0),
+            budget,
+            evict_from: AtomicU64::new(0),
+            evicting: Mutex::new(()),
         }
+    }
+
+    /// The bytes held now, by [`Entry::cost`].
+    pub fn held_bytes(&self) -> usize {
+        self.held.load(Ordering::Relaxed)
     }
 
     pub fn is_enabled(&self) -> bool {
@@ -205,17 +255,60 @@ impl Journal {
     /// Stores `entry` in the slot of its id, unless a newer entry (one
     /// `capacity` requests later, finished first) already holds it.
     pub fn record(&self, entry: Entry) {
+        let id = entry.id;
+        let cost = entry.cost();
         let entry = Arc::new(entry);
-        let replaced = {
-            let Some(mut slot) = self.slot(entry.id) else {
+        let (stored, replaced) = {
+            let Some(mut slot) = self.slot(id) else {
                 return;
             };
             match slot.as_ref() {
-                Some(newer) if newer.id > entry.id => Some(entry),
-                _ => slot.replace(entry),
+                Some(newer) if newer.id > id => (false, Some(entry)),
+                _ => (true, slot.replace(entry)),
             }
         };
+        if stored {
+            self.held.fetch_add(cost, Ordering::Relaxed);
+            if let Some(old) = &replaced {
+                self.release(old.cost());
+            }
+        }
         drop(replaced);
+        if self.held.load(Ordering::Relaxed) > self.budget {
+            self.evict(id);
+        }
+    }
+
+    fn release(&self, cost: usize) {
+        // Never below zero, whatever the interleaving of concurrent writers.
+        let _ = self
+            .held
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                Some(held.saturating_sub(cost))
+            });
+    }
+
+    /// Drops the oldest entries (never `newest`) until the journal is
+    /// within its byte budget. One thread evicts at a time; another that
+    /// finds it busy leaves the work to it.
+    fn evict(&self, newest: u64) {
+        let Ok(_evicting) = self.evicting.try_lock() else {
+            return;
+        };
+        let capacity = self.slots.len() as u64;
+        let oldest_possible = newest.saturating_sub(capacity.saturating_sub(1));
+        let mut id = self.evict_from.load(Ordering::Relaxed).max(oldest_possible);
+        while id < newest && self.held.load(Ordering::Relaxed) > self.budget {
+            let removed = self.slot(id).and_then(|mut slot| match slot.as_ref() {
+                Some(entry) if entry.id == id => slot.take(),
+                _ => None,
+            });
+            if let Some(entry) = removed {
+                self.release(entry.cost());
+            }
+            id += 1;
+        }
+        self.evict_from.fetch_max(id, Ordering::Relaxed);
     }
 
     /// Newest first.
@@ -243,6 +336,9 @@ impl Journal {
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .take();
+            if let Some(entry) = &removed {
+                self.release(entry.cost());
+            }
             drop(removed);
         }
     }
@@ -258,45 +354,84 @@ pub fn capped(body: &Bytes) -> Bytes {
 /// A request's target and its headers as `name: value` lines, copied into
 /// one buffer: a single small allocation, rather than a header map whose
 /// values may share (and so keep alive) the connection's read buffers.
-/// Made text only when read, invalid UTF-8 replaced then.
+/// Made text only when read, invalid UTF-8 replaced then. The target is
+/// cut at [`TARGET_CAP`] bytes and the header lines at [`HEADER_CAP`].
 #[derive(Debug, Clone, Default)]
 pub struct RequestHead {
     bytes: Box<[u8]>,
     target_len: usize,
+    target_truncated: bool,
+    /// The header lines' size before the cut.
+    headers_len: usize,
 }
+
+/// Marks a cut line or target.
+const CUT_MARK: &str = "…(truncated)";
 
 impl RequestHead {
     pub fn new(path_and_query: &str, headers: &HeaderMap) -> Self {
+        let target_truncated = path_and_query.len() > TARGET_CAP;
+        let target = if target_truncated {
+            let mut end = TARGET_CAP;
+            while !path_and_query.is_char_boundary(end) {
+                end -= 1;
+            }
+            &path_and_query[..end]
+        } else {
+            path_and_query
+        };
         // A cut secret is 16 characters and its length: 48 bytes covers it.
-        let size: usize = path_and_query.len()
-            + headers
-                .iter()
-                .map(|(name, value)| {
-                    let shown = if SECRET_HEADERS.contains(&name.as_str()) {
-                        value.len().min(48)
-                    } else {
-                        value.len()
-                    };
-                    name.as_str().len() + shown + 3
-                })
-                .sum::<usize>();
+        let shown_len = |name: &http::HeaderName, value: &HeaderValue| {
+            if SECRET_HEADERS.contains(&name.as_str()) {
+                value.len().min(48)
+            } else {
+                value.len()
+            }
+        };
+        let headers_len: usize = headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + shown_len(name, value) + 3)
+            .sum();
+        let size = target.len()
+            + usize::from(target_truncated) * CUT_MARK.len()
+            + headers_len.min(HEADER_CAP + CUT_MARK.len() + 1);
         let mut bytes = Vec::with_capacity(size);
-        bytes.extend_from_slice(path_and_query.as_bytes());
+        bytes.extend_from_slice(target.as_bytes());
+        if target_truncated {
+            bytes.extend_from_slice(CUT_MARK.as_bytes());
+        }
+        let target_len = bytes.len();
         for (name, value) in headers {
-            bytes.extend_from_slice(name.as_str().as_bytes());
-            bytes.extend_from_slice(b": ");
+            let room = (target_len + HEADER_CAP).saturating_sub(bytes.len());
+            if room == 0 {
+                break;
+            }
+            let mut line = Vec::with_capacity(name.as_str().len() + shown_len(name, value) + 3);
+            line.extend_from_slice(name.as_str().as_bytes());
+            line.extend_from_slice(b": ");
             // Secrets are cut short as they are recorded: the journal
             // never holds a usable token (and a JWT is most of a head).
             if SECRET_HEADERS.contains(&name.as_str()) {
-                write_cut_secret(value.as_bytes(), &mut bytes);
+                write_cut_secret(value.as_bytes(), &mut line);
             } else {
-                bytes.extend_from_slice(value.as_bytes());
+                line.extend_from_slice(value.as_bytes());
+            }
+            if line.len() < room {
+                bytes.extend_from_slice(&line);
+            } else {
+                // The line crossing the cap is kept up to it, marked.
+                bytes.extend_from_slice(&line[..room]);
+                bytes.extend_from_slice(CUT_MARK.as_bytes());
+                bytes.push(b'\n');
+                break;
             }
             bytes.push(b'\n');
         }
         Self {
             bytes: bytes.into_boxed_slice(),
-            target_len: path_and_query.len(),
+            target_len,
+            target_truncated,
+            headers_len,
         }
     }
 
@@ -307,6 +442,15 @@ impl RequestHead {
     /// `name: value` lines (names are lower case in `http`).
     pub fn header_lines(&self) -> Cow<'_, str> {
         String::from_utf8_lossy(&self.bytes[self.target_len..])
+    }
+
+    fn header_bytes(&self) -> usize {
+        self.bytes.len() - self.target_len
+    }
+
+    /// Whether the header lines were cut at [`HEADER_CAP`].
+    pub fn headers_truncated(&self) -> bool {
+        self.headers_len > self.header_bytes()
     }
 }
 
@@ -414,5 +558,54 @@ mod tests {
             shown.starts_with("Bearer xxxxxxxxx") && shown.ends_with("(307 chars)"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn huge_heads_are_cut_visibly() {
+        let mut headers = HeaderMap::new();
+        headers.insert("ssp-from", HeaderValue::from_static("200000000359"));
+        for i in 0..40 {
+            let name = http::HeaderName::from_bytes(format!("x-pad-{i}").as_bytes()).unwrap();
+            headers.insert(name, HeaderValue::from_str(&"v".repeat(10_000)).unwrap());
+        }
+        let target = format!("/fhir/metadata?{}", "q".repeat(20_000));
+        let head = RequestHead::new(&target, &headers);
+        assert!(head.bytes.len() <= TARGET_CAP + HEADER_CAP + 2 * CUT_MARK.len() + 1);
+        assert!(head.headers_truncated());
+        assert!(head.header_lines().starts_with("ssp-from: 200000000359\n"));
+        assert!(head.header_lines().ends_with("…(truncated)\n"));
+        assert!(head.path_and_query().ends_with("q…(truncated)"));
+        let journal = Journal::new(1);
+        let mut e = entry(&journal, 200);
+        e.head = head;
+        let detail = e.detail();
+        assert_eq!(detail["headers_truncated"], json!(true));
+        assert_eq!(detail["path_truncated"], json!(true));
+        assert!(detail["header_bytes"].as_u64().unwrap() > 400_000);
+        let small = RequestHead::new("/x", &HeaderMap::new());
+        assert!(!small.headers_truncated() && !small.target_truncated);
+    }
+
+    #[test]
+    fn the_journal_keeps_within_its_byte_budget() {
+        let journal = Journal::with_budget(1000, 1024 * 1024);
+        for _ in 0..500 {
+            let mut e = entry(&journal, 200);
+            e.body = Bytes::from(vec![b'x'; BODY_CAP]);
+            e.body_len = BODY_CAP;
+            journal.record(e);
+            assert!(
+                journal.held_bytes() <= 1024 * 1024 + BODY_CAP + 1024,
+                "{}",
+                journal.held_bytes()
+            );
+        }
+        let kept = journal.snapshot();
+        assert!(kept.len() < 20 && !kept.is_empty(), "{}", kept.len());
+        assert_eq!(kept[0].id, 500, "the newest is kept");
+        let total: usize = kept.iter().map(|e| e.cost()).sum();
+        assert_eq!(total, journal.held_bytes());
+        journal.clear();
+        assert_eq!(journal.held_bytes(), 0);
     }
 }

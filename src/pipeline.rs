@@ -475,6 +475,10 @@ impl StateChange<'_> {
             response.as_ref(),
             self.request.body_json(),
         );
+        #[cfg(debug_assertions)]
+        if let Err(error) = crate::state::check_integrity(&next, self.api.scenarios.seeds()) {
+            tracing::error!(scenario = %self.scenario.name, "{error}");
+        }
         store.replace(next);
     }
 }

@@ -543,7 +543,10 @@ mod tests {
         sources.apis.push(fixture("clinic-swagger2.json"));
         let snapshot = Snapshot::load(&sources, &Settings::default(), 1).expect("loads");
         assert_eq!(snapshot.apis.len(), 3);
-        assert_eq!(snapshot.apis[0].base_path, "/fhir", "from the operations' paths");
+        assert_eq!(
+            snapshot.apis[0].base_path, "/fhir",
+            "from the operations' paths"
+        );
         assert_eq!(snapshot.apis[1].base_path, "/api/v1", "from the server URL");
         assert_eq!(snapshot.apis[2].base_path, "/api/v2", "from basePath");
         assert_eq!(snapshot.api_for("/fhir/metadata").name, "gpconnect-dstu2");

@@ -49,6 +49,117 @@ pub struct Seed {
     pub documents: IndexMap<String, Value>,
     /// The seed file, for messages.
     pub file: String,
+    /// How documents of another collection occupy this one's (a seed
+    /// file's `occupancy`): what [`check_integrity`] checks.
+    pub occupancy: Option<Occupancy>,
+}
+
+/// A declared relation between two collections, e.g. appointments occupy
+/// slots: each document of the seeded collection (a slot) is occupied by
+/// at most one active document of `by` (a booked appointment) whose
+/// `reference` names it, and its `field` is `busy` exactly when it is.
+///
+/// ```yaml
+/// occupancy:
+///   by: appointments                 # the occupying collection
+///   reference: "$.slot[*].reference" # where an occupier names what it occupies
+///   inactive: { status: cancelled }  # occupiers with any of these top-level values do not count
+///   field: freeBusyType              # the occupied document's top-level status field …
+///   busy: busy                       # … and its value while occupied
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Occupancy {
+    pub by: String,
+    pub reference: String,
+    #[serde(default)]
+    pub inactive: IndexMap<String, String>,
+    pub field: String,
+    pub busy: String,
+}
+
+/// What [`check_integrity`] found wrong, one message per document.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state integrity: {}", .0.join("; "))]
+pub struct IntegrityError(pub Vec<String>);
+
+/// Checks every declared [`Occupancy`] of `seeds` on `data`: no document
+/// occupied by two active documents, and the status field busy exactly
+/// when occupied. Run after every state action in debug builds (an error
+/// is logged) and by the tests.
+pub fn check_integrity(data: &StateData, seeds: &[Seed]) -> Result<(), IntegrityError> {
+    let mut problems = Vec::new();
+    for seed in seeds {
+        let Some(occupancy) = &seed.occupancy else {
+            continue;
+        };
+        let Some(occupied) = data.collections.get(&seed.collection) else {
+            continue;
+        };
+        let path = match serde_json_path::JsonPath::parse(&occupancy.reference) {
+            Ok(path) => path,
+            Err(error) => {
+                problems.push(format!(
+                    "{}: occupancy reference {:?} is not a JSONPath: {error}",
+                    seed.file, occupancy.reference
+                ));
+                continue;
+            }
+        };
+        let mut occupiers: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+        for (occupier_id, occupier) in data.collections.get(&occupancy.by).into_iter().flatten() {
+            let inactive = occupancy
+                .inactive
+                .iter()
+                .any(|(field, value)| occupier.get(field).and_then(Value::as_str) == Some(value));
+            if inactive {
+                continue;
+            }
+            for reference in path
+                .query(occupier)
+                .all()
+                .into_iter()
+                .filter_map(Value::as_str)
+            {
+                occupiers
+                    .entry(reference_id(reference))
+                    .or_default()
+                    .push(occupier_id);
+            }
+        }
+        for (id, document) in occupied {
+            let by = occupiers.get(id.as_str()).map_or(&[][..], Vec::as_slice);
+            let busy = document.get(&occupancy.field).and_then(Value::as_str)
+                == Some(occupancy.busy.as_str());
+            let name = format!("{}/{id}", seed.collection);
+            if by.len() > 1 {
+                problems.push(format!(
+                    "{name} is held by {} {}: {}",
+                    by.len(),
+                    occupancy.by,
+                    by.join(", ")
+                ));
+            }
+            match (busy, by.is_empty()) {
+                (true, true) => problems.push(format!(
+                    "{name} is {} but no active document of {} names it",
+                    occupancy.busy, occupancy.by
+                )),
+                (false, false) => problems.push(format!(
+                    "{name} is not {} but {} {} names it",
+                    occupancy.busy,
+                    occupancy.by,
+                    by.join(", ")
+                )),
+                _ => {}
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(IntegrityError(problems))
+    }
 }
 
 /// The shared, mutable-by-swapping state of a server.
@@ -144,7 +255,68 @@ mod tests {
             collection: collection.into(),
             documents,
             file: "seed.yaml".into(),
+            occupancy: None,
         }
+    }
+
+    #[test]
+    fn integrity_follows_the_declared_occupancy() {
+        let mut slots = seed("slots", "1", json!({"id": "1", "freeBusyType": "busy"}));
+        slots
+            .documents
+            .insert("2".into(), json!({"id": "2", "freeBusyType": "free"}));
+        slots.occupancy = Some(Occupancy {
+            by: "appointments".into(),
+            reference: "$.slot[*].reference".into(),
+            inactive: IndexMap::from([("status".to_string(), "cancelled".to_string())]),
+            field: "freeBusyType".into(),
+            busy: "busy".into(),
+        });
+        let appointments = seed(
+            "appointments",
+            "a",
+            json!({"status": "booked", "slot": [{"reference": "Slot/1"}]}),
+        );
+        let seeds = [slots, appointments];
+        let store = StateStore::new();
+        store.reset(&seeds);
+        assert_eq!(check_integrity(&store.read(), &seeds), Ok(()));
+
+        let mut data = (*store.read()).clone();
+        let booked = json!({"status": "booked", "slot": [{"reference": "Slot/1"}]});
+        data.collections
+            .get_mut("appointments")
+            .unwrap()
+            .insert("b".into(), booked);
+        let error = check_integrity(&data, &seeds).unwrap_err();
+        assert!(
+            error.0[0].contains("slots/1 is held by 2 appointments: a, b"),
+            "{error}"
+        );
+
+        let mut data = (*store.read()).clone();
+        let cancelled = json!({"status": "cancelled", "slot": [{"reference": "Slot/1"}]});
+        data.collections
+            .get_mut("appointments")
+            .unwrap()
+            .insert("a".into(), cancelled);
+        let error = check_integrity(&data, &seeds).unwrap_err();
+        assert!(
+            error.0[0].contains("slots/1 is busy but no active"),
+            "{error}"
+        );
+
+        let mut data = (*store.read()).clone();
+        let on_free = json!({"status": "booked", "slot": [{"reference": "Slot/2"}]});
+        data.collections
+            .get_mut("appointments")
+            .unwrap()
+            .insert("c".into(), on_free);
+        let error = check_integrity(&data, &seeds).unwrap_err();
+        assert!(
+            error.0[0].contains("slots/2 is not busy but appointments c"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,11 +1,19 @@
 //! The `/__admin/postman/*` endpoints: the export of a running server's
-//! current files, from a scratch snapshot so that exporting leaves the
-//! booking state alone.
+//! current snapshot, on a booking state of its own so that exporting
+//! leaves the server's alone.
+//!
+//! The collection is built once per loaded generation and shared
+//! ([`ExportCache`]): the first call builds it on a blocking thread while
+//! later ones wait for it under an async lock, so 200 concurrent calls
+//! build it once. It does not depend on the base URL (requests name
+//! `{{baseUrl}}`); the environment does, and is small, so it is built per call.
+
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse as _, Response};
 use axum::Json;
-use http::header::HOST;
+use http::header::{CONTENT_TYPE, HOST};
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
@@ -23,9 +31,10 @@ pub fn base_url_from_host(host: Option<&str>) -> String {
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_string())
 }
 
-/// The server's current definition and pack, loaded afresh with a booking state of
-/// their own: exporting answers every scenario once, and must not book
-/// slots in the state the server answers from.
+/// The server's current definition and pack, loaded afresh from the files.
+/// (The endpoints export the snapshot in force instead: [`export`] answers
+/// every scenario on a booking state of its own, so the server's state is
+/// left alone either way.)
 pub fn scratch_snapshot(app: &App) -> Result<Snapshot, LoadErrors> {
     Snapshot::load(
         &app.shared.sources,
@@ -34,25 +43,57 @@ pub fn scratch_snapshot(app: &App) -> Result<Snapshot, LoadErrors> {
     )
 }
 
-/// `GET /__admin/postman/collection`: built from the current files (hot
-/// reloads included); `{{baseUrl}}` is this server, as `Host` names it.
-pub async fn collection_handler(State(app): State<App>, headers: HeaderMap) -> Response {
-    let base_url = base_url_from_host(header_text(&headers, HOST));
-    // Loading and rendering every scenario is CPU work: off the async workers.
-    let built = tokio::task::spawn_blocking(move || {
-        scratch_snapshot(&app).map(|snapshot| export(&snapshot, &base_url).collection)
-    })
-    .await;
-    match built {
-        Ok(Ok(collection)) => json_response(serde_json::to_value(collection)),
-        Ok(Err(errors)) => error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("the definition or scenario pack does not load, so no collection: {errors}"),
-        ),
-        Err(error) => error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the export failed: {error}"),
-        ),
+/// The collection of the generation in force, serialised once: `Ok` the
+/// JSON bytes, `Err` why it could not be built.
+type BuiltCollection = Arc<Result<bytes::Bytes, String>>;
+
+/// The Postman collection of the last generation asked for. Held by
+/// [`crate::app::Shared`]; an async lock, held across the build's
+/// `.await` (the build itself runs on a blocking thread).
+#[derive(Debug, Default)]
+pub struct ExportCache {
+    collection: tokio::sync::Mutex<Option<(u64, BuiltCollection)>>,
+}
+
+impl ExportCache {
+    /// The collection of `snapshot`'s generation: the cached one, or built
+    /// now (once, however many callers wait).
+    pub async fn collection(&self, snapshot: Arc<Snapshot>) -> BuiltCollection {
+        let mut cached = self.collection.lock().await;
+        if let Some((generation, built)) = cached.as_ref() {
+            if *generation == snapshot.generation {
+                return built.clone();
+            }
+        }
+        let generation = snapshot.generation;
+        // Answering every scenario is CPU work: off the async workers.
+        let built = tokio::task::spawn_blocking(move || {
+            serde_json::to_vec(&export(&snapshot, DEFAULT_BASE_URL).collection)
+                .map(bytes::Bytes::from)
+                .map_err(|error| format!("cannot serialise the export: {error}"))
+        })
+        .await
+        .unwrap_or_else(|error| Err(format!("the export failed: {error}")));
+        let built = Arc::new(built);
+        *cached = Some((generation, built.clone()));
+        built
+    }
+}
+
+/// `GET /__admin/postman/collection`: the export of the snapshot in force
+/// (hot reloads included), built once per generation.
+pub async fn collection_handler(State(app): State<App>) -> Response {
+    let built = app.shared.postman.collection(app.snapshot()).await;
+    match built.as_ref() {
+        Ok(bytes) => (
+            [(
+                CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            )],
+            bytes.clone(),
+        )
+            .into_response(),
+        Err(message) => error_response(StatusCode::INTERNAL_SERVER_ERROR, message.clone()),
     }
 }
 

@@ -41,7 +41,9 @@ mod script;
 #[cfg(test)]
 mod tests;
 
-pub use http::{base_url_from_host, collection_handler, environment_handler, scratch_snapshot};
+pub use http::{
+    base_url_from_host, collection_handler, environment_handler, scratch_snapshot, ExportCache,
+};
 pub use model::{
     Body, BodyOptions, Collection, Environment, EnvironmentValue, Event, Folder, Header, Info,
     Item, QueryParam, RawOptions, Request, Script, Url,

@@ -234,6 +234,74 @@ pub fn fit_state(
     for condition in &scenarios[target].state_when.conditions {
         fit_condition(request, operation, condition, data, true);
     }
+    align_body(request, operation, scenarios, target, data);
+}
+
+/// A request whose path id names an existing document (an update: amend
+/// or cancel) and whose body is of the same `resourceType` gets the stored
+/// document's references (`slot`, `participant`, …) in place of the
+/// example's, unless a body condition of the scenarios up to the target
+/// reads that field: a sample amend or cancel then names what the
+/// appointment it changes really holds.
+fn align_body(
+    request: &mut SyntheticRequest,
+    operation: &Operation,
+    scenarios: &[Scenario],
+    target: usize,
+    data: &StateData,
+) {
+    let considered = &scenarios[..=target];
+    let constrained: Vec<&str> = considered
+        .iter()
+        .flat_map(|s| s.when.body.iter())
+        .map(|b| top_field(&b.expression))
+        .collect();
+    for condition in considered.iter().flat_map(|s| &s.state_when.conditions) {
+        let Some((key @ Key::Path(_), false)) = id_key(&condition.id_source) else {
+            continue;
+        };
+        let Some(id) = current_value(request, operation, &key) else {
+            continue;
+        };
+        let Some(Value::Object(stored)) = data.get(&condition.collection, &id) else {
+            continue;
+        };
+        let Some(Value::Object(body)) = request.body.as_mut() else {
+            return;
+        };
+        if body.get("resourceType") != stored.get("resourceType") {
+            continue;
+        }
+        for (field, value) in stored {
+            if body.contains_key(field)
+                && !constrained.contains(&field.as_str())
+                && holds_reference(value)
+            {
+                body.insert(field.clone(), value.clone());
+            }
+        }
+        return;
+    }
+}
+
+/// `$.slot[0].reference` → `slot`; `$['a b']` → `a b`.
+fn top_field(expression: &str) -> &str {
+    let rest = expression.trim_start_matches('$').trim_start_matches('.');
+    let rest = rest.trim_start_matches("['").trim_start_matches("[\"");
+    let end = rest.find(['.', '[', '\'', '"']).unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// Whether a value is or contains a FHIR reference (`{"reference": …}`).
+fn holds_reference(value: &Value) -> bool {
+    match value {
+        Value::Object(fields) => {
+            fields.get("reference").is_some_and(Value::is_string)
+                || fields.values().any(holds_reference)
+        }
+        Value::Array(items) => items.iter().any(holds_reference),
+        _ => false,
+    }
 }
 
 fn fit_condition(

@@ -483,6 +483,16 @@ fn compile_state(
                 collection: update.collection.clone(),
                 id_template: id_template(&update.id, "update:", at),
                 from: update.from,
+                fields: match (&update.fields, update.from) {
+                    (Some(_), None) => {
+                        at.error(
+                            "fields:",
+                            "`update.fields` names fields copied from `from`: add `from: response` or `from: body`",
+                        );
+                        None
+                    }
+                    (fields, _) => fields.clone(),
+                },
                 set: update
                     .set
                     .iter()

@@ -204,8 +204,12 @@ pub(super) struct StoreDef {
 pub(super) struct UpdateDef {
     pub collection: String,
     pub id: String,
-    /// Replace the whole document with the answer or the request body.
+    /// Replace the whole document with the answer or the request body,
+    /// or, with `fields`, only those top-level fields of it.
     pub from: Option<DocumentSource>,
+    /// With `from`: the top-level fields copied from it (one it lacks is
+    /// removed); every other field of the stored document stays.
+    pub fields: Option<Vec<String>>,
     /// Set top-level fields to (templated) text values.
     #[serde(default)]
     pub set: IndexMap<String, String>,
@@ -234,6 +238,8 @@ pub(super) struct SeedFile {
     pub collection: String,
     #[serde(default)]
     pub documents: Vec<serde_json::Value>,
+    /// How another collection's documents occupy these (state integrity).
+    pub occupancy: Option<crate::state::Occupancy>,
 }
 
 /// A YAML error: its message (one line, position included) and line.

@@ -36,7 +36,7 @@ pub(super) fn load_seed(
             file,
             error.line,
             format!(
-                "seed file (after rendering): {} (a seed file has `collection` and `documents`)",
+                "seed file (after rendering): {} (a seed file has `collection`, `documents` and optionally `occupancy`)",
                 error.message
             ),
         )
@@ -68,9 +68,22 @@ pub(super) fn load_seed(
             ));
         }
     }
+    if let Some(occupancy) = &parsed.occupancy {
+        if let Err(error) = serde_json_path::JsonPath::parse(&occupancy.reference) {
+            return Err(LoadError::new(
+                file,
+                None,
+                format!(
+                    "occupancy.reference {:?} is not a valid JSONPath: {error}",
+                    occupancy.reference
+                ),
+            ));
+        }
+    }
     Ok(Seed {
         collection: parsed.collection,
         documents,
         file: file.to_string(),
+        occupancy: parsed.occupancy,
     })
 }

@@ -35,6 +35,8 @@ pub enum StateAction {
         collection: String,
         id_template: String,
         from: Option<DocumentSource>,
+        /// With `from`: only these top-level fields are copied from it.
+        fields: Option<Vec<String>>,
         /// (field, registered template name)
         set: Vec<(String, String)>,
     },
@@ -178,6 +180,7 @@ impl StateThen {
                     collection,
                     id_template,
                     from,
+                    fields,
                     set,
                 } => {
                     let id = render(id_template).unwrap_or_default();
@@ -187,8 +190,23 @@ impl StateThen {
                     let Some(document) = documents.get_mut(&id) else {
                         continue;
                     };
-                    if let Some(replacement) = from.and_then(source) {
-                        *document = replacement;
+                    match (from.and_then(source), fields) {
+                        (Some(replacement), None) => *document = replacement,
+                        (Some(Value::Object(changed)), Some(fields)) => {
+                            if let Value::Object(stored) = document {
+                                for field in fields {
+                                    match changed.get(field) {
+                                        Some(value) => {
+                                            stored.insert(field.clone(), value.clone());
+                                        }
+                                        None => {
+                                            stored.shift_remove(field);
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        _ => {}
                     }
                     if let Value::Object(fields) = document {
                         for (field, template) in set {
@@ -214,5 +232,41 @@ impl StateThen {
             next.machines.insert(machine.to_string(), state.clone());
         }
         next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn update_with_fields_copies_only_those() {
+        let mut data = StateData::default();
+        data.collections.entry("appointments".into()).or_default().insert(
+            "1".into(),
+            json!({"id": "1", "status": "booked", "slot": [{"reference": "Slot/13"}], "comment": "old", "description": "d"}),
+        );
+        let then = StateThen {
+            actions: vec![StateAction::Update {
+                collection: "appointments".into(),
+                id_template: "id".into(),
+                from: Some(DocumentSource::Body),
+                fields: Some(vec!["description".into(), "comment".into()]),
+                set: Vec::new(),
+            }],
+            sets_state: None,
+        };
+        let render = |_: &str| Some("1".to_string());
+        let body =
+            json!({"status": "cancelled", "slot": [{"reference": "Slot/2"}], "description": "new"});
+        let next = then.apply(&data, "default", &render, "9", None, Some(&body));
+        assert_eq!(
+            next.get("appointments", "1"),
+            Some(
+                &json!({"id": "1", "status": "booked", "slot": [{"reference": "Slot/13"}], "description": "new"})
+            ),
+            "the slot and status stay; description is copied, comment (absent) removed"
+        );
     }
 }

@@ -460,9 +460,11 @@ fn helper_len(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
 }
 
 fn helper_range(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    // `as` saturates (NaN is 0); the difference is taken in i128, so
+    // values near the i64 limits cannot overflow it.
     let start = number_of(param(h, 0)) as i64;
     let end = number_of(param(h, 1)) as i64;
-    if end - start > 10_000 {
+    if i128::from(end) - i128::from(start) > 10_000 {
         return Err(RenderErrorReason::Other(
             "range: at most 10000 items".into(),
         ));
@@ -613,6 +615,44 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, r#"{"s": {"a":"\"x"}, "n": 3}"#);
+    }
+
+    #[test]
+    fn range_add_and_mul_at_the_limits() {
+        let out = |template: &str, data: Value| render(template, data);
+        for (start, end) in [
+            (json!(i64::MIN), json!(i64::MAX)),
+            (json!(-9.3e18), json!(9.3e18)),
+            (json!("-1e300"), json!("1e300")),
+        ] {
+            assert!(out(
+                "{{#each (range a b)}}x{{/each}}",
+                json!({"a": start, "b": end})
+            )
+            .is_err());
+        }
+        assert_eq!(
+            out(
+                "{{#each (range a b)}}{{this}},{{/each}}",
+                json!({"a": -2, "b": 1})
+            )
+            .unwrap(),
+            "-2,-1,0,"
+        );
+        assert_eq!(
+            out("{{len (range a b)}}", json!({"a": i64::MAX, "b": i64::MIN})).unwrap(),
+            "0"
+        );
+        assert!(out(
+            "{{add a b}} {{mul a b}}",
+            json!({"a": f64::MAX, "b": f64::MAX})
+        )
+        .is_ok());
+        assert!(out(
+            "{{add a b}} {{mul a b}}",
+            json!({"a": i64::MAX, "b": "NaN"})
+        )
+        .is_ok());
     }
 
     #[test]

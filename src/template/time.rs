@@ -30,16 +30,35 @@ pub fn parse_offset(offset: &str) -> Result<Duration, String> {
         format!("offset {offset:?}: expected a number then d, h, m or s, e.g. \"+2d\"")
     })?;
     let amount = sign * amount;
-    match unit {
-        "d" => Ok(Duration::days(amount)),
-        "h" => Ok(Duration::hours(amount)),
-        "m" => Ok(Duration::minutes(amount)),
-        "s" | "" => Ok(Duration::seconds(amount)),
-        "w" => Ok(Duration::weeks(amount)),
-        _ => Err(format!(
-            "offset {offset:?}: unknown unit {unit:?}, expected d, h, m or s"
-        )),
-    }
+    // chrono's plain constructors panic past about ±292 billion years;
+    // the `try_` ones say so, and a request may well ask for that.
+    let duration = match unit {
+        "d" => Duration::try_days(amount),
+        "h" => Duration::try_hours(amount),
+        "m" => Duration::try_minutes(amount),
+        "s" | "" => Duration::try_seconds(amount),
+        "w" => Duration::try_weeks(amount),
+        _ => {
+            return Err(format!(
+                "offset {offset:?}: unknown unit {unit:?}, expected d, h, m or s"
+            ))
+        }
+    };
+    duration.ok_or_else(|| format!("offset {offset:?} is out of range"))
+}
+
+/// `time` moved by `offset`, or an error past the dates chrono can hold
+/// (`DateTime + Duration` panics there).
+fn shift<Tz: chrono::TimeZone>(
+    time: DateTime<Tz>,
+    offset: Duration,
+    offset_text: &str,
+) -> Result<DateTime<Tz>, RenderErrorReason> {
+    time.checked_add_signed(offset).ok_or_else(|| {
+        RenderErrorReason::Other(format!(
+            "offset {offset_text:?} moves the date out of range"
+        ))
+    })
 }
 
 /// Formats with a user-supplied strftime pattern, refusing bad patterns
@@ -52,7 +71,14 @@ fn format_time(time: &DateTime<FixedOffset>, format: &str) -> Result<String, Ren
             "invalid date format {format:?}"
         )));
     }
-    Ok(time.format_with_items(items.into_iter()).to_string())
+    // `to_string` would panic if chrono's `Display` reported an error.
+    let mut out = String::new();
+    std::fmt::Write::write_fmt(
+        &mut out,
+        format_args!("{}", time.format_with_items(items.into_iter())),
+    )
+    .map_err(|_| RenderErrorReason::Other(format!("cannot format the date with {format:?}")))?;
+    Ok(out)
 }
 
 pub(super) fn helper_now(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
@@ -70,7 +96,7 @@ pub(super) fn now_text(offset_text: &str, format: &str) -> Result<String, Render
         return Ok(text);
     }
     let offset = parse_offset(offset_text).map_err(RenderErrorReason::Other)?;
-    let time = (now + offset).fixed_offset();
+    let time = shift(now, offset, offset_text)?.fixed_offset();
     let text = format_time(&time, format)?;
     if !has_subsecond_items(format) {
         NOW_CACHE.with(|cache| cache.borrow_mut().put(second, offset_text, format, &text));
@@ -133,13 +159,14 @@ impl NowCache {
 
 pub(super) fn helper_date_add(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
     let input = text(param(h, 0));
-    let offset = parse_offset(&text(param(h, 1))).map_err(RenderErrorReason::Other)?;
+    let offset_text = text(param(h, 1));
+    let offset = parse_offset(&offset_text).map_err(RenderErrorReason::Other)?;
     let (time, date_only) = parse_date(&input).ok_or_else(|| {
         RenderErrorReason::Other(format!(
             "date_add: cannot read {input:?} as a date or date-time"
         ))
     })?;
-    let shifted = time + offset;
+    let shifted = shift(time, offset, &offset_text)?;
     let default_format = if date_only {
         "%Y-%m-%d"
     } else {
@@ -198,5 +225,34 @@ mod tests {
         assert_eq!(out, "2024-02-01 2024-01-01T12:00:00+00:00");
         let failure = render(r#"{{now format="%Q"}}"#, json!({})).unwrap_err();
         assert!(failure.message.contains("invalid date format"), "{failure}");
+    }
+
+    #[test]
+    fn huge_offsets_are_errors_not_panics() {
+        for offset in [
+            "+99999999d",
+            "-99999999d",
+            "+9223372036854775807s",
+            "9223372036854775807w",
+            "+99999999999999h",
+            "+99999999999999999999d",
+        ] {
+            assert!(
+                render(
+                    &format!(r#"{{{{date_add "2024-01-31" "{offset}"}}}}"#),
+                    json!({})
+                )
+                .is_err(),
+                "date_add {offset}"
+            );
+            assert!(
+                render(r#"{{now offset=o}}"#, json!({ "o": offset })).is_err(),
+                "now offset={offset}"
+            );
+        }
+        assert!(parse_offset("+9223372036854775807d").is_err());
+        assert!(parse_offset("-9223372036854775807s").is_err());
+        // Large but representable: fine.
+        assert!(render(r#"{{date_add "2024-01-31" "+36500d"}}"#, json!({})).is_ok());
     }
 }

@@ -6,6 +6,7 @@ mod common;
 mod contract;
 mod gpc;
 mod hardening;
+mod integrity;
 mod newcomer;
 mod postman;
 mod reload;
