@@ -261,14 +261,8 @@ pub fn router() -> Router<App> {
         .route("/__admin/scenarios", get(scenarios))
         .route("/__admin/state/{collection}", get(collection))
         .route("/__admin/sample-request", get(sample_request))
-        .route(
-            "/__admin/postman/collection",
-            get(crate::postman::collection_handler),
-        )
-        .route(
-            "/__admin/postman/environment",
-            get(crate::postman::environment_handler),
-        )
+        .route("/__admin/postman/collection", get(postman_collection))
+        .route("/__admin/postman/environment", get(postman_environment))
 }
 
 /// The health document: what is loaded and whether the last reload worked.
@@ -594,4 +588,14 @@ async fn sample_request(
         .map(|(n, v)| (n.clone(), json!(v)))
         .collect();
     Json(json!({ "method": request.method.as_str(), "url": url, "headers": header_map, "body": request.body })).into_response()
+}
+
+/// `GET /__admin/postman/collection`: built once per loaded generation.
+async fn postman_collection(State(app): State<App>) -> Response {
+    crate::postman::collection_response(&app.shared.postman, app.snapshot()).await
+}
+
+/// `GET /__admin/postman/environment`: `baseUrl` is this server.
+async fn postman_environment(State(app): State<App>, headers: http::HeaderMap) -> Response {
+    crate::postman::environment_response(&app.snapshot(), &headers)
 }

@@ -44,7 +44,8 @@
 //! Offline tools:
 //! - [`sample`]: requests built to select a scenario (sample requests,
 //!   `check`, the Postman export).
-//! - [`check`]: `gpconnect-mock check`, the offline proof of a pack.
+//! - [`check`]: `gpconnect-mock check`, the offline proof of a pack
+//!   (`arrange` the booking state, `capabilities`, `xml` round trips).
 //! - [`postman`]: the Postman collection and environment export.
 //!
 //! # Request path

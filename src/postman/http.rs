@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
 use axum::response::{IntoResponse as _, Response};
 use axum::Json;
 use http::header::{CONTENT_TYPE, HOST};
@@ -18,8 +17,6 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
 use super::{environment, export, DEFAULT_BASE_URL};
-use crate::app::App;
-use crate::error::LoadErrors;
 use crate::snapshot::Snapshot;
 
 /// `http://{host}` from a request's `Host` header, when it is a plain
@@ -31,24 +28,12 @@ pub fn base_url_from_host(host: Option<&str>) -> String {
         .unwrap_or_else(|| DEFAULT_BASE_URL.to_string())
 }
 
-/// The server's current definition and pack, loaded afresh from the files.
-/// (The endpoints export the snapshot in force instead: [`export`] answers
-/// every scenario on a booking state of its own, so the server's state is
-/// left alone either way.)
-pub fn scratch_snapshot(app: &App) -> Result<Snapshot, LoadErrors> {
-    Snapshot::load(
-        &app.shared.sources,
-        &app.shared.settings,
-        app.snapshot().generation,
-    )
-}
-
 /// The collection of the generation in force, serialised once: `Ok` the
 /// JSON bytes, `Err` why it could not be built.
 type BuiltCollection = Arc<Result<bytes::Bytes, String>>;
 
 /// The Postman collection of the last generation asked for. Held by
-/// [`crate::app::Shared`]; an async lock, held across the build's
+/// the application (`app::Shared`); an async lock, held across the build's
 /// `.await` (the build itself runs on a blocking thread).
 #[derive(Debug, Default)]
 pub struct ExportCache {
@@ -80,10 +65,10 @@ impl ExportCache {
     }
 }
 
-/// `GET /__admin/postman/collection`: the export of the snapshot in force
-/// (hot reloads included), built once per generation.
-pub async fn collection_handler(State(app): State<App>) -> Response {
-    let built = app.shared.postman.collection(app.snapshot()).await;
+/// `GET /__admin/postman/collection` (routed by `admin`): the export of the
+/// snapshot in force (hot reloads included), built once per generation.
+pub async fn collection_response(cache: &ExportCache, snapshot: Arc<Snapshot>) -> Response {
+    let built = cache.collection(snapshot).await;
     match built.as_ref() {
         Ok(bytes) => (
             [(
@@ -97,11 +82,10 @@ pub async fn collection_handler(State(app): State<App>) -> Response {
     }
 }
 
-/// `GET /__admin/postman/environment`: from the current snapshot;
-/// `baseUrl` is this server, as `Host` names it.
-pub async fn environment_handler(State(app): State<App>, headers: HeaderMap) -> Response {
-    let snapshot = app.snapshot();
-    let base_url = base_url_from_host(header_text(&headers, HOST));
+/// `GET /__admin/postman/environment` (routed by `admin`): from the
+/// current snapshot; `baseUrl` is this server, as `Host` names it.
+pub fn environment_response(snapshot: &Snapshot, headers: &HeaderMap) -> Response {
+    let base_url = base_url_from_host(header_text(headers, HOST));
     json_response(serde_json::to_value(environment(
         &snapshot.apis[0],
         &base_url,

@@ -41,9 +41,7 @@ mod script;
 #[cfg(test)]
 mod tests;
 
-pub use http::{
-    base_url_from_host, collection_handler, environment_handler, scratch_snapshot, ExportCache,
-};
+pub use http::{base_url_from_host, collection_response, environment_response, ExportCache};
 pub use model::{
     Body, BodyOptions, Collection, Environment, EnvironmentValue, Event, Folder, Header, Info,
     Item, QueryParam, RawOptions, Request, Script, Url,
@@ -117,9 +115,8 @@ pub struct Export {
 /// `base_url`. Every scenario's request is answered once, in-process and in
 /// the collection's order, to prove that it selects the scenario and to
 /// learn the answer's `resourceType`: on a fresh state, as a run of the
-/// collection against a fresh server sees it. Stateful scenarios change
-/// `snapshot`'s state, so a running server exports from a scratch snapshot
-/// ([`scratch_snapshot`]).
+/// collection against a fresh server sees it: the export has a booking
+/// state of its own, so a running server's state is left alone.
 pub fn export(snapshot: &Snapshot, base_url: &str) -> Export {
     // The first API names the collection and sets its era; with several
     // mounted, each folder's name starts with its API's.

@@ -5,27 +5,29 @@
 //! FHIR shape). It also reports coverage: operations without scenarios and
 //! declared statuses no scenario produces.
 
-use std::collections::BTreeSet;
+mod arrange;
+mod capabilities;
+mod xml;
 
-use std::sync::Arc;
+use arrange::{arrange_state, seeded};
+use capabilities::unserved_capabilities;
+use xml::{without_empty_arrays, xml_round_trip};
+
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::answer::{template_context, ContextNeeds};
 use crate::contract::Profile;
-use crate::fhir::Era;
-use crate::fhir_xml::{order, to_xml, xml_to_json, Json};
+use crate::fhir_xml::{order, Json};
 use crate::media::is_json_media;
 use crate::negotiate;
 use crate::pipeline::{self, Served};
 use crate::request::RequestIds;
 use crate::response_check::Severity;
-use crate::sample::{self, request_for, SyntheticRequest};
-use crate::scenario::stateful::{StateCondition, StateView};
-use crate::scenario::Selection;
+use crate::sample::request_for;
 use crate::scenario::{Scenario, FORCE_HEADER};
 use crate::snapshot::{Api, Snapshot};
-use crate::state::{StateData, StateStore};
+use crate::state::StateStore;
 
 /// One finding of `check`, located in the scenario pack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -327,318 +329,6 @@ impl Target<'_> {
             Err((pointer, message)) => findings.push(finding(Severity::Error, pointer, message)),
         }
     }
-}
-
-/// The answer's FHIR XML, if it reads back as the same JSON (numbers as
-/// written, keys in order); else where and how it differs.
-fn xml_round_trip(tree: &Json, era: Era) -> Result<String, (Option<String>, String)> {
-    let xml = to_xml::tree_to_xml(tree).map_err(|e| (None, format!("the answer {e}")))?;
-    let back = xml_to_json(&xml, era).map_err(|e| {
-        (
-            None,
-            format!("the answer's FHIR XML does not read back: {e}"),
-        )
-    })?;
-    match first_difference(tree, &back, String::new()) {
-        None => Ok(xml),
-        Some((pointer, detail)) => Err((
-            Some(pointer),
-            format!("the answer's FHIR XML reads back as different JSON ({detail}): the element is missing from the FHIR XML shape table"),
-        )),
-    }
-}
-
-/// The tree without empty arrays (which FHIR XML cannot say), and where they were.
-fn without_empty_arrays(tree: Json, at: String) -> (Json, Vec<String>) {
-    let mut found = Vec::new();
-    let tree = match tree {
-        Json::Object(members) => Json::Object(
-            members
-                .into_iter()
-                .filter_map(|(key, value)| {
-                    let pointer = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
-                    if value == Json::Array(Vec::new()) {
-                        found.push(pointer);
-                        return None;
-                    }
-                    let (value, mut inner) = without_empty_arrays(value, pointer);
-                    found.append(&mut inner);
-                    Some((key, value))
-                })
-                .collect(),
-        ),
-        Json::Array(items) => Json::Array(
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(index, item)| {
-                    let (item, mut inner) = without_empty_arrays(item, format!("{at}/{index}"));
-                    found.append(&mut inner);
-                    item
-                })
-                .collect(),
-        ),
-        other => other,
-    };
-    (tree, found)
-}
-
-/// Where two trees first differ: a JSON pointer and what differs there.
-fn first_difference(a: &Json, b: &Json, at: String) -> Option<(String, String)> {
-    match (a, b) {
-        _ if a == b => None,
-        (Json::Object(x), Json::Object(y)) => {
-            for (index, (key, value)) in x.iter().enumerate() {
-                let pointer = format!("{at}/{}", key.replace('~', "~0").replace('/', "~1"));
-                match y.get(index) {
-                    Some((other, theirs)) if other == key => {
-                        if let Some(found) = first_difference(value, theirs, pointer) {
-                            return Some(found);
-                        }
-                    }
-                    Some((other, _)) => {
-                        return Some((pointer, format!("`{key}` reads back as `{other}`")))
-                    }
-                    None => return Some((pointer, format!("`{key}` is lost"))),
-                }
-            }
-            Some((at, "extra members".into()))
-        }
-        (Json::Array(x), Json::Array(y)) if x.len() == y.len() => x
-            .iter()
-            .zip(y)
-            .enumerate()
-            .find_map(|(index, (p, q))| first_difference(p, q, format!("{at}/{index}"))),
-        (Json::Array(_), _) => Some((at, "an array reads back as a single value".into())),
-        (_, Json::Array(_)) => Some((at, "a single value reads back as an array".into())),
-        _ => Some((at, format!("{} reads back as {}", a.to_text(), b.to_text()))),
-    }
-}
-
-/// What a Conformance / CapabilityStatement answer claims that the API does
-/// not serve: each `rest.resource` interaction must have its route, each
-/// `rest.operation` an operation path, each `format` be JSON or XML.
-/// (pointer, message) pairs; empty for any other answer.
-fn unserved_capabilities(api: &Api, body: &serde_json::Value) -> Vec<(String, String)> {
-    use http::Method;
-    let mut out = Vec::new();
-    let kind = body.get("resourceType").and_then(|v| v.as_str());
-    if !matches!(kind, Some("Conformance" | "CapabilityStatement")) {
-        return out;
-    }
-    let base = api.base_path.trim_end_matches('/');
-    let served = |method: Method, path: String| {
-        matches!(
-            api.routes.lookup(&method, &path),
-            crate::routes::Lookup::Found { .. }
-        )
-    };
-    for (index, format) in body
-        .get("format")
-        .and_then(|f| f.as_array())
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        let text = format.as_str().unwrap_or_default();
-        if !(text.contains("json") || text.contains("xml")) {
-            out.push((
-                format!("/format/{index}"),
-                format!("advertises format {text:?}, which is not served (JSON and XML are)"),
-            ));
-        }
-    }
-    let rests = body
-        .get("rest")
-        .and_then(|r| r.as_array())
-        .into_iter()
-        .flatten();
-    for (r, rest) in rests.enumerate() {
-        let resources = rest
-            .get("resource")
-            .and_then(|r| r.as_array())
-            .into_iter()
-            .flatten();
-        for (i, resource) in resources.enumerate() {
-            let Some(kind) = resource.get("type").and_then(|t| t.as_str()) else {
-                continue;
-            };
-            let interactions = resource
-                .get("interaction")
-                .and_then(|i| i.as_array())
-                .into_iter()
-                .flatten();
-            for (j, interaction) in interactions.enumerate() {
-                let code = interaction
-                    .get("code")
-                    .and_then(|c| c.as_str())
-                    .unwrap_or_default();
-                let (method, path) = match code {
-                    "read" => (Method::GET, format!("{base}/{kind}/1")),
-                    "vread" => (Method::GET, format!("{base}/{kind}/1/_history/1")),
-                    "update" => (Method::PUT, format!("{base}/{kind}/1")),
-                    "patch" => (Method::PATCH, format!("{base}/{kind}/1")),
-                    "delete" => (Method::DELETE, format!("{base}/{kind}/1")),
-                    "history-instance" => (Method::GET, format!("{base}/{kind}/1/_history")),
-                    "create" => (Method::POST, format!("{base}/{kind}")),
-                    "search-type" => (Method::GET, format!("{base}/{kind}")),
-                    "history-type" => (Method::GET, format!("{base}/{kind}/_history")),
-                    _ => continue,
-                };
-                if !served(method.clone(), path.clone()) {
-                    out.push((
-                        format!("/rest/{r}/resource/{i}/interaction/{j}/code"),
-                        format!("advertises {kind} `{code}` ({method} {path}), which the definition does not serve"),
-                    ));
-                }
-            }
-        }
-        let operations = rest
-            .get("operation")
-            .and_then(|o| o.as_array())
-            .into_iter()
-            .flatten();
-        for (i, operation) in operations.enumerate() {
-            let name = operation
-                .get("name")
-                .and_then(|n| n.as_str())
-                .unwrap_or_default();
-            let wanted = format!("${}", name.trim_start_matches('$'));
-            let found = api
-                .model
-                .operations
-                .iter()
-                .any(|op| op.full_path.rsplit('/').next() == Some(wanted.as_str()));
-            if !found {
-                out.push((
-                    format!("/rest/{r}/operation/{i}/name"),
-                    format!("advertises operation `{wanted}`, which the definition does not serve"),
-                ));
-            }
-        }
-    }
-    out
-}
-
-/// The API's seeds, as a state.
-fn seeded(api: &Api) -> StateData {
-    let mut data = StateData::default();
-    for seed in api.scenarios.seeds() {
-        data.collections
-            .insert(seed.collection.clone(), seed.documents.clone());
-    }
-    data
-}
-
-/// The seeds, changed so that `target`'s state conditions hold and earlier
-/// stateful scenarios' do not: a stateful scenario is reached by arranging
-/// state, not by guessing the request.
-fn arrange_state(
-    api: &Api,
-    index: usize,
-    target: &Scenario,
-    request: &SyntheticRequest,
-) -> StateData {
-    let mut data = seeded(api);
-    let operation = &api.model.operations[index];
-    let mock = request.to_mock_request();
-    let params = sample::path_params(operation, &request.path);
-    let context = template_context(&mock, &params, 1, None, operation, ContextNeeds::ALL);
-    for _ in 0..8 {
-        // Id templates may read state (`state_get`): render against `data`.
-        let current = Arc::new(data.clone());
-        let render = |name: &str| api.templates.render(name, &context, &current).ok();
-        for condition in &target.state_when.conditions {
-            make_condition(&mut data, condition, &render, true);
-        }
-        if let Some(state) = &target.state_when.requires_state {
-            data.machines.insert(target.machine.clone(), state.clone());
-        }
-        let current = Arc::new(data.clone());
-        let render = |name: &str| api.templates.render(name, &context, &current).ok();
-        let view = StateView {
-            data: &data,
-            render: &render,
-        };
-        let winner = match api.scenarios.select(index, &mock, &params, Some(&view)) {
-            Selection::Scenario(winner) => winner,
-            _ => break,
-        };
-        if std::ptr::eq(winner, target) || winner.state_when.is_empty() {
-            break;
-        }
-        for condition in &winner.state_when.conditions {
-            make_condition(&mut data, condition, &render, false);
-        }
-        if winner.state_when.requires_state.is_some() && winner.machine != target.machine {
-            data.machines
-                .insert(winner.machine.clone(), "(arranged by check)".into());
-        }
-    }
-    data
-}
-
-/// Changes `data` so that `condition` holds (`hold`) or does not.
-fn make_condition(
-    data: &mut StateData,
-    condition: &StateCondition,
-    render: &dyn Fn(&str) -> Option<String>,
-    hold: bool,
-) {
-    use serde_json::{json, Value};
-    let id = render(&condition.id_template).unwrap_or_default();
-    let documents = data
-        .collections
-        .entry(condition.collection.clone())
-        .or_default();
-    let wants_document = condition.exists || !condition.fields.is_empty();
-    if !hold {
-        if !wants_document {
-            documents
-                .entry(id.clone())
-                .or_insert_with(|| json!({ "id": id }));
-        } else if condition.fields.is_empty() {
-            documents.shift_remove(&id);
-        } else if let Some(Value::Object(fields)) = documents.get_mut(&id) {
-            for (expression, _, _) in &condition.fields {
-                if let Some(field) = top_level_field(expression) {
-                    fields.insert(field, json!("(arranged by check)"));
-                }
-            }
-        }
-        return;
-    }
-    if !wants_document {
-        documents.shift_remove(&id);
-        return;
-    }
-    let document = documents
-        .entry(id.clone())
-        .or_insert_with(|| json!({ "id": id }));
-    for (expression, path, field_condition) in &condition.fields {
-        let holds = path.query(document).all().iter().any(|value| {
-            let text = match value {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            field_condition.holds(std::iter::once(std::borrow::Cow::Owned(text)))
-        });
-        if !holds {
-            if let (Some(field), Some(value), Value::Object(fields)) = (
-                top_level_field(expression),
-                field_condition.example(),
-                &mut *document,
-            ) {
-                fields.insert(field, Value::String(value));
-            }
-        }
-    }
-}
-
-/// `$.status` → `status`; deeper paths are not arranged.
-fn top_level_field(expression: &str) -> Option<String> {
-    let rest = expression.strip_prefix("$.")?;
-    (!rest.contains(['.', '[', '*'])).then(|| rest.to_string())
 }
 
 #[cfg(test)]
