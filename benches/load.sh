@@ -25,7 +25,9 @@
 #                      burst of other work on the machine skews one round,
 #                      not the result
 #   CONNECTIONS="1 50" connection counts
-#   CASES="metadata read search carerecord"   a subset of the cases
+#   CASES="metadata read search carerecord"   a subset of the cases; also
+#                      xmlmetadata and xmlcarerecord (the same answers as
+#                      FHIR XML, negotiated with _format=xml)
 #   PORT=18080 BARE_PORT=18081                 loopback ports
 #   NO_BUILD=1         use the binaries already in target/release
 #   KEEP=1             keep the temp dir (wrk outputs, captured answers, logs)
@@ -161,7 +163,9 @@ case_row() {
         read) echo "GET|/fhir/Patient/2|patient|$URN:rest:read:patient|GET /fhir/Patient/2" ;;
         search) echo "GET|/fhir/Patient?identifier=http://fhir.nhs.net/Id/nhs-number%7C$NHS_NUMBER|patient|$URN:rest:search:patient|GET /fhir/Patient?identifier=…|$NHS_NUMBER" ;;
         carerecord) echo "POST|/fhir/Patient/\$gpc.getcarerecord|patient|$URN:operation:gpc.getcarerecord|POST /fhir/Patient/\$gpc.getcarerecord SUM" ;;
-        *) die "unknown case $1 (cases: metadata read search carerecord)" ;;
+        xmlmetadata) echo "GET|/fhir/metadata?_format=xml|organization|$URN:rest:read:metadata|GET /fhir/metadata?_format=xml" ;;
+        xmlcarerecord) echo "POST|/fhir/Patient/\$gpc.getcarerecord?_format=xml|patient|$URN:operation:gpc.getcarerecord|POST …getcarerecord?_format=xml SUM" ;;
+        *) die "unknown case $1 (cases: metadata read search carerecord xmlmetadata xmlcarerecord)" ;;
     esac
 }
 field() { cut -d'|' -f"$2" <<<"$1"; }
@@ -169,6 +173,7 @@ label() { local row; row=$(case_row "$1"); cut -d'|' -f5- <<<"$row"; }
 
 printf '%s' '{"resourceType":"Parameters","parameter":[{"name":"patientNHSNumber","valueIdentifier":{"system":"http://fhir.nhs.net/Id/nhs-number","value":"'$NHS_NUMBER'"}},{"name":"recordSection","valueCodeableConcept":{"coding":[{"system":"http://fhir.nhs.net/ValueSet/gpconnect-record-section-1","code":"SUM"}]}}]}' \
     >"$TMP/carerecord.body"
+cp "$TMP/carerecord.body" "$TMP/xmlcarerecord.body"
 
 # Writes $TMP/<case>.headers with a fresh JWT (rewritten before every wrk
 # run, so a long DURATION never outlives the token's 300 seconds).

@@ -32,14 +32,49 @@ pub const TARGET_CAP: usize = 8 * 1024;
 /// What all journalled entries together may hold, by [`Entry::cost`].
 pub const DEFAULT_BYTE_BUDGET: usize = 32 * 1024 * 1024;
 
-/// Headers whose values are shown cut short.
-const SECRET_HEADERS: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "x-api-key",
+/// Header and query parameter names holding any of these (lower case) are
+/// secrets: their values are recorded cut short (`Authorization`,
+/// `X-Api-Key`, `Cookie`, `?access_token=`, `apikey`, …).
+const SECRET_WORDS: &[&str] = &[
+    "auth", "token", "key", "secret", "cookie", "password", "session",
 ];
+
+/// Whether a header or query parameter of this name carries a secret.
+fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|word| name.contains(word))
+}
+
+/// The request target with secret query values cut short.
+fn redact_query(target: &str) -> Cow<'_, str> {
+    let Some((path, query)) = target.split_once('?') else {
+        return Cow::Borrowed(target);
+    };
+    let secret = |pair: &str| {
+        let name = pair.split('=').next().unwrap_or_default();
+        is_secret_name(&percent_encoding::percent_decode_str(name).decode_utf8_lossy())
+    };
+    if !query.split('&').any(secret) {
+        return Cow::Borrowed(target);
+    }
+    let mut out = Vec::with_capacity(target.len());
+    out.extend_from_slice(path.as_bytes());
+    out.push(b'?');
+    for (index, pair) in query.split('&').enumerate() {
+        if index > 0 {
+            out.push(b'&');
+        }
+        match pair.split_once('=') {
+            Some((name, value)) if secret(pair) => {
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'=');
+                write_cut_secret(value.as_bytes(), &mut out);
+            }
+            _ => out.extend_from_slice(pair.as_bytes()),
+        }
+    }
+    Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
 
 /// Why no scenario answered, for near-miss reports: worked out by
 /// selection (see [`crate::scenario::select`]).
@@ -370,6 +405,8 @@ const CUT_MARK: &str = "…(truncated)";
 
 impl RequestHead {
     pub fn new(path_and_query: &str, headers: &HeaderMap) -> Self {
+        let redacted = redact_query(path_and_query);
+        let path_and_query = redacted.as_ref();
         let target_truncated = path_and_query.len() > TARGET_CAP;
         let target = if target_truncated {
             let mut end = TARGET_CAP;
@@ -382,7 +419,7 @@ impl RequestHead {
         };
         // A cut secret is 16 characters and its length: 48 bytes covers it.
         let shown_len = |name: &http::HeaderName, value: &HeaderValue| {
-            if SECRET_HEADERS.contains(&name.as_str()) {
+            if is_secret_name(name.as_str()) {
                 value.len().min(48)
             } else {
                 value.len()
@@ -411,7 +448,7 @@ impl RequestHead {
             line.extend_from_slice(b": ");
             // Secrets are cut short as they are recorded: the journal
             // never holds a usable token (and a JWT is most of a head).
-            if SECRET_HEADERS.contains(&name.as_str()) {
+            if is_secret_name(name.as_str()) {
                 write_cut_secret(value.as_bytes(), &mut line);
             } else {
                 line.extend_from_slice(value.as_bytes());
@@ -456,6 +493,43 @@ impl RequestHead {
 
 #[cfg(test)]
 mod tests {
+    /// Any header or query parameter whose name speaks of a secret is cut
+    /// short; others are kept as sent.
+    #[test]
+    fn secrets_are_cut_wherever_they_appear() {
+        let mut headers = HeaderMap::new();
+        let long = "s3cr3t-value-that-is-long-enough-to-cut";
+        for name in [
+            "x-auth-token",
+            "x-client-secret",
+            "x-session-id",
+            "ssp-from",
+        ] {
+            headers.insert(
+                http::HeaderName::from_static(name),
+                HeaderValue::from_static(long),
+            );
+        }
+        let head = RequestHead::new(
+            &format!("/fhir/Patient?access_token={long}&identifier=x&apiKey={long}"),
+            &headers,
+        );
+        let target = head.path_and_query();
+        assert!(!target.contains(long), "{target}");
+        assert!(target.contains("identifier=x"), "{target}");
+        assert!(
+            target.contains("access_token=s3cr3t-value-tha…("),
+            "{target}"
+        );
+        let lines = head.header_lines();
+        assert_eq!(
+            lines.matches(long).count(),
+            1,
+            "only ssp-from is kept: {lines}"
+        );
+        assert!(lines.contains(&format!("ssp-from: {long}")), "{lines}");
+    }
+
     use super::*;
 
     fn entry(journal: &Journal, status: u16) -> Entry {

@@ -142,6 +142,40 @@ impl Targets {
     }
 }
 
+/// How long a changed file must keep its size and modification time before
+/// it is read, and how many such waits at most.
+const STABLE_FOR: Duration = Duration::from_millis(30);
+const STABLE_TRIES: usize = 20;
+
+/// Waits until no changed file changes size or modification time across
+/// [`STABLE_FOR`] (at most [`STABLE_TRIES`] times): an editor or a copy
+/// still writing would otherwise be caught mid-file, and a valid but
+/// incomplete file swapped in as a generation.
+async fn wait_until_stable(paths: &BTreeSet<PathBuf>) {
+    let look = || -> Vec<Option<(u64, std::time::SystemTime)>> {
+        paths
+            .iter()
+            .map(|path| {
+                let metadata = std::fs::metadata(path).ok()?;
+                Some((metadata.len(), metadata.modified().ok()?))
+            })
+            .collect()
+    };
+    let mut before = look();
+    for _ in 0..STABLE_TRIES {
+        tokio::time::sleep(STABLE_FOR).await;
+        let now = look();
+        if now == before {
+            return;
+        }
+        before = now;
+    }
+    tracing::warn!(
+        "files still changing after {} ms; reloading anyway",
+        STABLE_FOR.as_millis() * STABLE_TRIES as u128
+    );
+}
+
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
@@ -211,6 +245,41 @@ async fn watch_loop(
         // Watch first: a directory recreated by this change must be watched
         // before the reload reports success, or an edit right after is lost.
         apply_watches(&mut watcher, &targets);
+        wait_until_stable(&changed).await;
         let _ = reload_now(&app, &names).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file still being written is not read until it stops changing.
+    #[tokio::test]
+    async fn waits_for_a_file_being_written() {
+        let dir = tempfile::tempdir().expect("temp");
+        let path = dir.path().join("growing.yaml");
+        std::fs::write(&path, "a").expect("write");
+        let writer_path = path.clone();
+        let writer = tokio::spawn(async move {
+            for _ in 0..6 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let mut text = std::fs::read_to_string(&writer_path).unwrap_or_default();
+                text.push('a');
+                let _ = std::fs::write(&writer_path, text);
+            }
+        });
+        let started = Instant::now();
+        wait_until_stable(&BTreeSet::from([path.clone()])).await;
+        let _ = writer.await;
+        assert!(
+            started.elapsed() >= Duration::from_millis(100),
+            "returned after {:?}, while the file was still growing",
+            started.elapsed()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).map(|t| t.len()).ok(),
+            Some(7)
+        );
     }
 }

@@ -379,6 +379,11 @@ impl Api {
             ),
             None => ScenarioSet::default(),
         };
+        let templates_label = source
+            .templates
+            .as_ref()
+            .map_or_else(|| "templates".to_string(), PackDir::label);
+        errors.extend(templates.missing_partials(&templates_label));
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
         }

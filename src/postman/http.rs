@@ -84,12 +84,26 @@ pub async fn collection_response(cache: &ExportCache, snapshot: Arc<Snapshot>) -
 
 /// `GET /__admin/postman/environment` (routed by `admin`): from the
 /// current snapshot; `baseUrl` is this server, as `Host` names it.
+///
+/// A request that carries the admin token (`--admin-token`: the guard has
+/// let it through) gets it back as the environment's `adminToken`, so the
+/// exported environment can call the admin API too.
 pub fn environment_response(snapshot: &Snapshot, headers: &HeaderMap) -> Response {
     let base_url = base_url_from_host(header_text(headers, HOST));
-    json_response(serde_json::to_value(environment(
-        &snapshot.apis[0],
-        &base_url,
-    )))
+    let mut environment = environment(&snapshot.apis[0], &base_url);
+    let token = header_text(headers, http::header::AUTHORIZATION)
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty());
+    if let Some(token) = token {
+        environment.values.push(super::model::EnvironmentValue {
+            key: "adminToken".to_string(),
+            value: token.to_string(),
+            kind: "secret".to_string(),
+            enabled: true,
+        });
+    }
+    json_response(serde_json::to_value(environment))
 }
 
 fn header_text(headers: &HeaderMap, name: http::HeaderName) -> Option<&str> {

@@ -314,6 +314,41 @@ fn identifiers(expression: &str) -> impl Iterator<Item = &str> {
         .filter(|word| !word.is_empty())
 }
 
+impl Sources {
+    /// Every `{{> name}}` that names neither a partial nor a template, nor
+    /// an inline partial the same text defines: (template, line, partial).
+    /// Dynamic partials (`{{> (expr)}}`) and `@partial-block` are not known
+    /// before a render, so they are not reported.
+    pub(super) fn missing_partials(&self) -> Vec<(String, usize, String)> {
+        let mut out = Vec::new();
+        let mut names: Vec<&String> = self.templates.keys().collect();
+        names.sort();
+        for name in names {
+            let text = &self.templates[name];
+            for (index, _) in text.match_indices("{{>") {
+                let rest = text[index + 3..].trim_start();
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || c == '}')
+                    .unwrap_or(rest.len());
+                let partial = &rest[..end];
+                if partial.is_empty() || partial.starts_with('(') || partial.starts_with('@') {
+                    continue;
+                }
+                let partial = partial.trim_matches(|c| c == '"' || c == '\'');
+                let inline = text.contains(&format!("{{{{#*inline \"{partial}\""));
+                if !inline
+                    && !self.partials.contains_key(partial)
+                    && !self.templates.contains_key(partial)
+                {
+                    let line = text[..index].matches('\n').count() + 1;
+                    out.push((name.clone(), line, partial.to_string()));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// The names of the partials a template includes: `{{> name ...}}`.
 fn partial_names(text: &str) -> impl Iterator<Item = &str> {
     text.match_indices("{{>").filter_map(move |(index, _)| {

@@ -189,6 +189,31 @@ impl Templates {
         }
     }
 
+    /// Every include of a partial that does not exist, as a load error (a
+    /// missing partial would otherwise fail each request that renders it).
+    /// `label` names the templates directory, for file templates' paths.
+    pub fn missing_partials(&self, label: &str) -> Vec<LoadError> {
+        self.sources
+            .missing_partials()
+            .into_iter()
+            .map(|(template, line, partial)| {
+                // Inline bodies are named `file#scenario` (their lines are
+                // the body's, not the file's); files by their path.
+                let (file, line) = match template.split_once('#') {
+                    Some((file, _)) => (file.to_string(), None),
+                    None => (format!("{}/{template}", label.trim_end_matches('/')), Some(line)),
+                };
+                LoadError::new(
+                    &file,
+                    line,
+                    format!(
+                        "template `{template}` includes partial `{partial}`, which is not under partials/ (partials are named by their file name up to the first dot)"
+                    ),
+                )
+            })
+            .collect()
+    }
+
     /// Registers a template; errors name `file` and the line, offset by
     /// `first_line - 1` for templates embedded in another file.
     pub fn register(
@@ -354,6 +379,38 @@ fn template_error(error: handlebars::TemplateError, file: &str, first_line: usiz
 
 #[cfg(test)]
 mod tests {
+    /// An include of a partial that does not exist is a load error naming
+    /// the template, its line and the partial; known and inline ones are not.
+    #[test]
+    fn missing_partials_are_found_before_any_render() {
+        let mut templates = Templates::empty();
+        templates
+            .registry
+            .register_partial("known", "1")
+            .expect("partial");
+        templates
+            .sources
+            .partials
+            .insert("known".into(), "1".into());
+        let text = "{{#*inline \"local\"}}2{{/inline}}\n{{> known}} {{> local}}\n{{> nope}} {{> (dynamic)}}";
+        templates
+            .register("page.hbs", text, "t", 1)
+            .expect("template");
+        let errors = templates.missing_partials("templates");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, Some(3));
+        assert!(
+            errors[0].message.contains("partial `nope`"),
+            "{}",
+            errors[0].message
+        );
+        assert!(
+            errors[0].file.ends_with("templates/page.hbs"),
+            "{}",
+            errors[0].file
+        );
+    }
+
     use serde_json::{json, Value};
 
     use super::*;
