@@ -39,10 +39,14 @@ const SECRET_WORDS: &[&str] = &[
     "auth", "token", "key", "secret", "cookie", "password", "session",
 ];
 
-/// Whether a header or query parameter of this name carries a secret.
+/// Whether a header or query parameter of this name carries a secret
+/// (any case; allocates nothing: it runs for every journalled header).
 fn is_secret_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SECRET_WORDS.iter().any(|word| name.contains(word))
+    let name = name.as_bytes();
+    SECRET_WORDS.iter().any(|word| {
+        name.windows(word.len())
+            .any(|window| window.eq_ignore_ascii_case(word.as_bytes()))
+    })
 }
 
 /// The request target with secret query values cut short.
