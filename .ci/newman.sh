@@ -26,7 +26,7 @@ rm -rf "$OUT"
 . "$(dirname "$0")/start-server.sh"
 start_server "$OUT"
 
-target/debug/gpconnect-mock postman --out "$OUT" --base-url "$base"
+"${CARGO_TARGET_DIR:-target}"/debug/gpconnect-mock postman --out "$OUT" --base-url "$base"
 
 if ! timeout 300 "$NEWMAN" run "$OUT/gpconnect-mock.postman_collection.json" \
   --environment "$OUT/gpconnect-mock.postman_environment.json" \

@@ -5,7 +5,7 @@ start_server() {
   local out=$1
   cargo build --locked --quiet
   mkdir -p "$out"
-  target/debug/gpconnect-mock serve --port 0 --no-watch >"$out/server.out" 2>"$out/server.err" &
+  "${CARGO_TARGET_DIR:-target}"/debug/gpconnect-mock serve --port 0 --no-watch >"$out/server.out" 2>"$out/server.err" &
   server=$!
   trap 'kill "$server" 2>/dev/null || true' EXIT
   base=""
