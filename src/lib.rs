@@ -18,6 +18,8 @@
 //!   `nhs_number`.
 //! - [`snapshot`]: one immutable loaded version of all of the above, a list
 //!   of mounted [`snapshot::Api`]s.
+//! - [`pack`]: where pack files come from — a directory on disk or the pack
+//!   built into the binary.
 //! - [`error`]: load diagnostics with file and line.
 //!
 //! Answering:

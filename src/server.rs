@@ -188,6 +188,18 @@ fn peer(request: &Request) -> String {
         .map_or_else(|| "unknown".to_string(), |info| info.0.to_string())
 }
 
+/// 413, whether told by `Content-Length` or found while reading; the
+/// unread rest of the body ends the connection.
+fn too_large(app: &App, path: &str) -> Response {
+    refusal(
+        app,
+        path,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        true,
+    )
+}
+
 /// A protocol-level refusal: the mock's error in the API's style, with the
 /// fixed headers; `close` adds `Connection: close`.
 fn refusal(app: &App, path: &str, status: StatusCode, message: String, close: bool) -> Response {
@@ -235,26 +247,14 @@ async fn handle(app: App, request: Request, body_timeout: Duration) -> Response 
         // Decided before reading: no `100 Continue`, and the unread body
         // ends the connection.
         tracing::warn!(peer = %peer_of(&parts), "refused a request: Content-Length above {MAX_BODY_BYTES} bytes");
-        return refusal(
-            &app,
-            &path,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-            true,
-        );
+        return too_large(&app, &path);
     }
     let read = tokio::time::timeout(body_timeout, Limited::new(body, MAX_BODY_BYTES).collect());
     let body = match read.await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => {
             tracing::warn!(peer = %peer_of(&parts), "refused a request: body above {MAX_BODY_BYTES} bytes");
-            return refusal(
-                &app,
-                &path,
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
-                true,
-            );
+            return too_large(&app, &path);
         }
         Ok(Err(error)) => {
             tracing::warn!(peer = %peer_of(&parts), "refused a request: unreadable body: {error}");
