@@ -123,6 +123,7 @@ pub struct ServeArgs {
     pub workers: Option<u16>,
     /// Seconds a client has to send a request's line and headers, from
     /// connecting or from the request's first byte; then the connection is closed
+    /// (after a 408 when part of the head came)
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = seconds)]
     pub header_read_timeout: Duration,
     /// Seconds an idle keep-alive connection is kept open for a next request

@@ -4,7 +4,9 @@
 //!
 //! - request headers must arrive within `header_read_timeout` of the
 //!   connection opening or of their first byte; else the connection is
-//!   closed and the peer logged;
+//!   closed and the peer logged, after a bare `408 Request Timeout` when
+//!   part of a head had arrived (a client that sent nothing gets no
+//!   answer to misread);
 //! - an idle keep-alive connection is closed after `idle_timeout`;
 //! - hyper's parser refuses heads above `2 × max_header_bytes` (or with
 //!   more than `max_headers` fields) with a bare 431; the server's own
@@ -18,7 +20,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -216,14 +218,15 @@ impl Connection {
                 }))
             }
         });
-        let connection = self.builder.serve_connection(io, service);
-        let mut connection = std::pin::pin!(connection);
+        // Unpin, so a connection cut off mid-head can give its socket back
+        // for the 408 (`into_parts`).
+        let mut connection = self.builder.serve_connection(io, service);
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stopping = false;
         loop {
             tokio::select! {
-                result = connection.as_mut() => {
+                result = &mut connection => {
                     if let Err(error) = result {
                         log_connection_error(peer, &error);
                     }
@@ -234,17 +237,22 @@ impl Connection {
                     if changed.is_ok() {
                         // Idle connections close now; one with a request
                         // in flight closes after answering it.
-                        connection.as_mut().graceful_shutdown();
+                        std::pin::Pin::new(&mut connection).graceful_shutdown();
                     }
                 }
                 _ = tick.tick() => {
                     let (current, elapsed) = phase.get();
                     if current == Phase::HEAD && elapsed > self.limits.header_read_timeout {
+                        let partial = phase.partial();
                         tracing::warn!(
                             %peer,
-                            "closed a connection: the request head did not arrive within {} s",
-                            self.limits.header_read_timeout.as_secs_f64()
+                            "closed a connection: the request head did not arrive within {} s{}",
+                            self.limits.header_read_timeout.as_secs_f64(),
+                            if partial { " (answered 408)" } else { "" }
                         );
+                        if partial {
+                            request_timeout(connection.into_parts().io.into_inner()).await;
+                        }
                         return;
                     }
                     if current == Phase::IDLE && elapsed > self.limits.idle_timeout {
@@ -259,6 +267,19 @@ impl Connection {
             }
         }
     }
+}
+
+/// The answer to a head that stopped arriving: no body, and the socket
+/// closes after it. Best effort within a second: the peer may be gone.
+async fn request_timeout(mut socket: Watched) {
+    use tokio::io::AsyncWriteExt as _;
+    const ANSWER: &[u8] =
+        b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+    let write = async {
+        socket.write_all(ANSWER).await?;
+        socket.shutdown().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
 }
 
 fn log_connection_error(peer: SocketAddr, error: &hyper::Error) {
@@ -280,6 +301,8 @@ struct Phase {
     state: AtomicU8,
     /// Milliseconds since `origin` at the last change.
     since: AtomicU64,
+    /// Bytes arrived since the last change: a head is partly here.
+    partial: AtomicBool,
 }
 
 impl Phase {
@@ -292,6 +315,7 @@ impl Phase {
             origin: Instant::now(),
             state: AtomicU8::new(Self::HEAD),
             since: AtomicU64::new(0),
+            partial: AtomicBool::new(false),
         }
     }
 
@@ -300,6 +324,7 @@ impl Phase {
     }
 
     fn set(&self, state: u8) {
+        self.partial.store(false, Ordering::Relaxed);
         self.since.store(self.now(), Ordering::Relaxed);
         self.state.store(state, Ordering::Release);
     }
@@ -314,8 +339,14 @@ impl Phase {
         )
     }
 
+    /// Whether part of a head has arrived in this phase.
+    fn partial(&self) -> bool {
+        self.partial.load(Ordering::Relaxed)
+    }
+
     /// Bytes arrived: an idle connection now waits for a head.
     fn received(&self) {
+        self.partial.store(true, Ordering::Relaxed);
         if self
             .state
             .compare_exchange(Self::IDLE, Self::HEAD, Ordering::AcqRel, Ordering::Relaxed)

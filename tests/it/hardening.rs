@@ -44,13 +44,25 @@ fn slow_request_head_is_cut_off_after_the_header_read_timeout() {
     );
     let elapsed = started.elapsed();
     assert!(closed, "the connection is closed");
-    assert!(read.is_empty(), "nothing answered: {read:?}");
+    let (head, body) = split(&read);
+    assert_eq!(status_of(&head), 408, "{head}");
+    assert!(body.is_empty(), "no body: {body:?}");
     assert!(
         elapsed >= Duration::from_millis(900) && elapsed < Duration::from_millis(2500),
         "closed after {elapsed:?}"
     );
-    assert!(server.logged("the request head did not arrive within 1 s"));
+    assert!(server.logged("the request head did not arrive within 1 s (answered 408)"));
     assert!(server.logged("peer=127.0.0.1:"));
+}
+
+#[test]
+fn a_connection_that_sends_nothing_is_closed_without_an_answer() {
+    let mut args = quiet();
+    args.extend(["--header-read-timeout", "1"]);
+    let server = Server::start(&args);
+    let (read, closed) = raw_exchange(server.address(), b"", Duration::from_secs(5));
+    assert!(closed, "the connection is closed");
+    assert!(read.is_empty(), "nothing answered: {read:?}");
 }
 
 #[test]
