@@ -15,7 +15,10 @@
 #    - junk: malformed JSON, unknown paths, bad methods, and the Postman
 #      collection export;
 # 4. samples VmRSS from /proc every SAMPLE seconds and prints the curve,
-#    the request and 5xx counts per loop, and peak RSS (VmHWM).
+#    the request and 5xx counts per loop, and peak RSS (VmHWM);
+# 5. sends SIGTERM while IN_FLIGHT care-record requests are still uploading
+#    their bodies (~600 KB each at 200 KB/s) and counts how many of them
+#    were answered and how many dropped, and how long the exit took.
 #
 # Environment (all optional):
 #   DURATION=120   seconds of traffic (the runs were N minutes)
@@ -25,6 +28,7 @@
 #   BIN=path       the binary to run (default: <target>/release/gpconnect-mock,
 #                  <target> being $CARGO_TARGET_DIR or ./target)
 #   MOCK_ARGS=""   extra flags for `serve` (e.g. "--journal-size 5000")
+#   IN_FLIGHT=10   requests in flight when SIGTERM is sent
 #   KEEP=1         keep the temp dir (status logs, server log)
 #
 # Exits non-zero only if the server dies (or never starts); 5xx answers and
@@ -37,6 +41,7 @@ ROOT=$(pwd)
 DURATION=${DURATION:-120}
 SAMPLE=${SAMPLE:-10}
 PORT=${PORT:-18090}
+IN_FLIGHT=${IN_FLIGHT:-10}
 MOCK_ARGS=${MOCK_ARGS:-}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=${BIN:-$TARGET_DIR/release/gpconnect-mock}
@@ -47,7 +52,7 @@ die() {
     exit 1
 }
 
-for setting in "DURATION=$DURATION" "SAMPLE=$SAMPLE" "PORT=$PORT"; do
+for setting in "DURATION=$DURATION" "SAMPLE=$SAMPLE" "PORT=$PORT" "IN_FLIGHT=$IN_FLIGHT"; do
     [[ ${setting#*=} =~ ^[1-9][0-9]*$ ]] ||
         die "${setting%%=*} must be a whole number of at least 1, was '${setting#*=}'"
 done
@@ -242,13 +247,46 @@ done
 for pid in "${WORKERS[@]}"; do wait "$pid" 2>/dev/null || true; done
 WORKERS=()
 kill -0 "$SERVER_PID" 2>/dev/null || CRASHED=1
+PEAK=$(hwm)
+
+# ---- SIGTERM with requests in flight ------------------------------------------
+# A care-record request whose body (valid JSON, padded with spaces) takes
+# about three seconds to upload: SIGTERM arrives while every one of them is
+# being read, so each must still be answered before the process exits.
+TERM_REPORT="not run: the server had died"
+if [ "$CRASHED" = 0 ]; then
+    write_headers "$TMP/term.h" patient read operation:gpc.getcarerecord
+    {
+        printf '%s' '{"resourceType":"Parameters","parameter":[{"name":"patientNHSNumber","valueIdentifier":{"system":"http://fhir.nhs.net/Id/nhs-number","value":"'$NHS_NUMBER'"}},{"name":"recordSection","valueCodeableConcept":{"coding":[{"system":"http://fhir.nhs.net/ValueSet/gpconnect-record-section-1","code":"SUM"}]}}]'
+        head -c 600000 /dev/zero | tr '\0' ' '
+        printf '}'
+    } >"$TMP/term.json"
+    TERM_PIDS=()
+    for _ in $(seq 1 "$IN_FLIGHT"); do
+        hit "$TMP/term.log" POST '/fhir/Patient/$gpc.getcarerecord' "$TMP/term.h" "$TMP/term.json" --limit-rate 200k &
+        TERM_PIDS+=($!)
+    done
+    sleep 1
+    TERM_SENT=$(date +%s%N)
+    kill -TERM "$SERVER_PID"
+    EXIT_STATUS=0
+    wait "$SERVER_PID" || EXIT_STATUS=$?
+    EXIT_MS=$((($(date +%s%N) - TERM_SENT) / 1000000))
+    SERVER_PID=""
+    for pid in "${TERM_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    [ -f "$TMP/term.log" ] || touch "$TMP/term.log"
+    ANSWERED=$(grep -vc '^000' "$TMP/term.log" || true)
+    DROPPED=$(grep -c '^000' "$TMP/term.log" || true)
+    STATUSES=$(sort "$TMP/term.log" | uniq -c | awk '{printf "%s%s x %s", (NR > 1 ? ", " : ""), $1, $2}')
+    TERM_REPORT="$IN_FLIGHT in flight: $ANSWERED answered ($STATUSES), $DROPPED dropped; exited with status $EXIT_STATUS ${EXIT_MS} ms after SIGTERM"
+fi
 
 # ---- report --------------------------------------------------------------------
 echo
 echo "RSS curve (VmRSS):"
 for point in "${CURVE[@]}"; do echo "  $point"; done
 if [ "$CRASHED" = 0 ]; then
-    echo "peak RSS (VmHWM): $(($(hwm) / 1024)) MB"
+    echo "peak RSS (VmHWM): $((PEAK / 1024)) MB"
 fi
 printf '%-8s %9s %6s %6s %6s %6s\n' loop requests 2xx 4xx 5xx failed
 TOTAL_5XX=0
@@ -264,6 +302,7 @@ for name in valid tokens headers junk; do
     printf '%-8s %9s %6s %6s %6s %6s\n' "$name" "$total" "$ok" "$client" "$server" "$failed"
 done
 echo "5xx answers: $TOTAL_5XX"
+echo "SIGTERM: $TERM_REPORT"
 if [ "$CRASHED" = 1 ]; then
     echo "soak.sh: the server died; its log ends:" >&2
     tail -20 "$TMP/server.log" >&2

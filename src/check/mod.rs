@@ -2,11 +2,13 @@
 //! offline. For every scenario it builds a request that satisfies the
 //! scenario's `when`, confirms that this scenario is the one selected,
 //! renders it, and validates the answer (status declared, JSON, schema,
-//! FHIR shape). It also reports coverage: operations without scenarios and
+//! FHIR shape, FHIR primitive types, element order). It also reports coverage: operations without scenarios and
 //! declared statuses no scenario produces.
 
 mod arrange;
 mod capabilities;
+pub mod definitions;
+pub mod primitives;
 mod xml;
 
 use arrange::{arrange_state, seeded};
@@ -288,12 +290,23 @@ impl Target<'_> {
             let pointer = Some(problem.pointer.clone());
             findings.push(finding(problem.severity, pointer, problem.message));
         }
+        let era = negotiate::fhir_era(api.error_style);
         if let Ok(body) = serde_json::from_slice::<serde_json::Value>(&answer.body) {
             for (pointer, message) in unserved_capabilities(api, &body) {
                 findings.push(finding(Severity::Error, Some(pointer), message));
             }
+            for invalid in era
+                .map(|era| primitives::check(&body, era))
+                .unwrap_or_default()
+            {
+                findings.push(finding(
+                    Severity::Error,
+                    Some(invalid.pointer),
+                    invalid.message,
+                ));
+            }
         }
-        let Some(era) = negotiate::fhir_era(api.error_style) else {
+        let Some(era) = era else {
             return;
         };
         let json = answer

@@ -97,6 +97,14 @@ fn each_kind_of_finding_names_file_line_and_pointer() {
             "Organization_Read answers Organization, not Location",
         ),
         (
+            "primitive-types",
+            "scenarios/read.yaml",
+            3,
+            "birth-date-as-written-on-a-form",
+            "/birthDate",
+            "Patient.birthDate is a FHIR date: expected YYYY, YYYY-MM or YYYY-MM-DD, found \"12/03/1950\"",
+        ),
+        (
             "shadowed",
             "scenarios/read.yaml",
             11,
