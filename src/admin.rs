@@ -500,13 +500,18 @@ struct SampleQuery {
     api: Option<String>,
     operation: String,
     scenario: Option<String>,
-    /// `json` (default) or `curl`.
+    /// `json` (default), `curl`, or `headers` (a curl config file: `curl -K`).
     format: Option<String>,
+    /// `first` (default: the seeds, as a fresh server has them) or `latest`:
+    /// which stored document an id names when several fit (`latest`: the
+    /// appointment booked last).
+    document: Option<String>,
 }
 
 /// A ready-to-send request for an operation (or for one of its scenarios):
 /// the one `check` builds, with fresh SSP headers and JWT. `format=curl`
-/// gives a shell command line.
+/// gives a shell command line, `format=headers` only the headers (for
+/// `curl -K`); `document=latest` fits ids to the latest stored documents.
 async fn sample_request(
     State(app): State<App>,
     headers: http::HeaderMap,
@@ -560,12 +565,33 @@ async fn sample_request(
         )
             .into_response();
     }
-    let request = crate::sample::request_for(api, index, scenario, &app.shared.store.read());
+    let pick = match query.document.as_deref() {
+        None => crate::sample::Pick::First,
+        Some(text) => match crate::sample::Pick::parse(text) {
+            Some(pick) => pick,
+            None => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({ "error": format!("document must be `first` or `latest`, not `{text}`") })),
+                )
+                    .into_response()
+            }
+        },
+    };
+    let request =
+        crate::sample::request_for_picking(api, index, scenario, &app.shared.store.read(), pick);
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1:8080");
     let url = format!("http://{host}{}", request.path_and_query());
+    if query.format.as_deref() == Some("headers") {
+        return (
+            [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            curl_config_headers(&request.headers),
+        )
+            .into_response();
+    }
     if query.format.as_deref() == Some("curl") {
         let quote = |text: &str| format!("'{}'", text.replace('\'', "'\\''"));
         let mut line = format!("curl -sS -X {} {}", request.method, quote(&url));
@@ -590,6 +616,19 @@ async fn sample_request(
     Json(json!({ "method": request.method.as_str(), "url": url, "headers": header_map, "body": request.body })).into_response()
 }
 
+/// Headers as a curl config file (`curl -K FILE`): one `header = "…"` line
+/// each, with `\\` and `"` escaped as curl reads them.
+fn curl_config_headers(headers: &[(String, String)]) -> String {
+    let mut config = String::new();
+    for (name, value) in headers {
+        let line = format!("{name}: {value}")
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"");
+        config.push_str(&format!("header = \"{line}\"\n"));
+    }
+    config
+}
+
 /// `GET /__admin/postman/collection`: built once per loaded generation.
 async fn postman_collection(State(app): State<App>) -> Response {
     crate::postman::collection_response(&app.shared.postman, app.snapshot()).await
@@ -598,4 +637,21 @@ async fn postman_collection(State(app): State<App>) -> Response {
 /// `GET /__admin/postman/environment`: `baseUrl` is this server.
 async fn postman_environment(State(app): State<App>, headers: http::HeaderMap) -> Response {
     crate::postman::environment_response(&app.snapshot(), &headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::curl_config_headers;
+
+    #[test]
+    fn headers_are_written_as_curl_reads_its_config() {
+        let config = curl_config_headers(&[
+            ("Ssp-To".to_string(), "918999198993".to_string()),
+            ("X-Odd".to_string(), r#"a "quoted" \ value"#.to_string()),
+        ]);
+        assert_eq!(
+            config,
+            "header = \"Ssp-To: 918999198993\"\nheader = \"X-Odd: a \\\"quoted\\\" \\\\ value\"\n"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use super::{body, scalar_text, utf8_percent_encode_segment, SyntheticRequest};
 use crate::request::MockRequest;
 use crate::scenario::body_path::BodyPath;
 use crate::scenario::conditions::Condition;
-use crate::scenario::stateful::StateCondition;
+use crate::scenario::stateful::{StateAction, StateCondition};
 use crate::scenario::Scenario;
 use crate::spec::{schema, ApiModel, Operation};
 use crate::state::StateData;
@@ -205,18 +205,44 @@ fn current_value(request: &SyntheticRequest, operation: &Operation, key: &Key) -
     }
 }
 
+/// Which document an id names when several in a collection fit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Pick {
+    /// The first in the collection's order (seeds first): what a fresh
+    /// server holds, for `check` and the Postman export.
+    #[default]
+    First,
+    /// The most recently stored one (the last booking, say), falling back
+    /// to earlier ones, then the seeds: `sample-request?…&document=latest`.
+    Latest,
+}
+
+impl Pick {
+    /// `first` or `latest`, as `sample-request` takes it.
+    pub fn parse(text: &str) -> Option<Pick> {
+        match text {
+            "first" => Some(Pick::First),
+            "latest" => Some(Pick::Latest),
+            _ => None,
+        }
+    }
+}
+
 /// Fits the request to state, where state conditions read simple request
 /// values (`{{request.path_params.X}}`, `{{request.query.X}}`, or
 /// `{{ref_id (jsonpath request.body "PATH")}}`): earlier scenarios' state
 /// conditions are made to fail, then the target's to hold. An id that must
 /// be absent becomes an unknown one; one that must exist (with fields)
-/// becomes the id of a document of `data` that fits.
+/// becomes the id of a document of `data` that fits (the first or the
+/// latest, as `pick` says). Then the body is aligned with the documents it
+/// names ([`align_body`], [`align_times`]).
 pub fn fit_state(
     request: &mut SyntheticRequest,
     operation: &Operation,
     scenarios: &[Scenario],
     target: usize,
     data: &StateData,
+    pick: Pick,
 ) {
     let own: Vec<Key> = scenarios[target]
         .state_when
@@ -227,22 +253,33 @@ pub fn fit_state(
     for earlier in &scenarios[..target] {
         for condition in &earlier.state_when.conditions {
             if id_key(&condition.id_source).is_some_and(|(key, _)| !own.contains(&key)) {
-                fit_condition(request, operation, condition, data, false);
+                fit_condition(request, operation, condition, data, false, pick);
             }
         }
     }
     for condition in &scenarios[target].state_when.conditions {
-        fit_condition(request, operation, condition, data, true);
+        fit_condition(request, operation, condition, data, true, pick);
     }
     align_body(request, operation, scenarios, target, data);
+    align_times(request, operation, scenarios, target, data);
 }
 
 /// A request whose path id names an existing document (an update: amend
-/// or cancel) and whose body is of the same `resourceType` gets the stored
-/// document's references (`slot`, `participant`, …) in place of the
-/// example's, unless a body condition of the scenarios up to the target
-/// reads that field: a sample amend or cancel then names what the
-/// appointment it changes really holds.
+/// or cancel) and whose body is of the same `resourceType` is made to name
+/// what that document really holds.
+///
+/// When the target scenario's `then.state` updates that collection with
+/// `fields: [...]` (the fields a request may change), the body becomes the
+/// stored document with those fields (but `meta`) taken from the sample;
+/// the other fields stay as stored unless a body condition needs the fitted
+/// value for the same scenario to win: an amend is the stored appointment
+/// with a new `description` and `comment` (a text equal to the stored one
+/// gets ` (amended)`, so the change shows), a cancel the stored appointment
+/// with `status` cancelled and the cancellation reason. The body is kept
+/// only if the same scenario wins with it.
+///
+/// Otherwise the stored document's references (`slot`, `participant`, …)
+/// replace the example's, unless a body condition reads that field.
 fn align_body(
     request: &mut SyntheticRequest,
     operation: &Operation,
@@ -266,17 +303,132 @@ fn align_body(
         let Some(Value::Object(stored)) = data.get(&condition.collection, &id) else {
             continue;
         };
-        let Some(Value::Object(body)) = request.body.as_mut() else {
+        let Some(Value::Object(body)) = request.body.as_ref() else {
             return;
         };
         if body.get("resourceType") != stored.get("resourceType") {
             continue;
         }
+        if let Some(changeable) = changeable_fields(&scenarios[target], &condition.collection) {
+            let wanted = winner(scenarios, target, operation, request);
+            let mut aligned = stored.clone();
+            for field in changeable.iter().filter(|f| f.as_str() != "meta") {
+                if let Some(value) = body.get(field) {
+                    let value = match (value, stored.get(field)) {
+                        (Value::String(new), Some(Value::String(old)))
+                            if new == old && !constrained.contains(&field.as_str()) =>
+                        {
+                            Value::String(format!("{new} (amended)"))
+                        }
+                        _ => value.clone(),
+                    };
+                    aligned.insert(field.clone(), value);
+                }
+            }
+            // Fields the request may not change stay as stored, unless a
+            // body condition needs the fitted value for the target to win
+            // (a cancel's `status`).
+            let mut trial = request.clone();
+            trial.body = Some(Value::Object(aligned.clone()));
+            for field in &constrained {
+                if winner(scenarios, target, operation, &trial) == wanted {
+                    break;
+                }
+                match body.get(*field) {
+                    Some(value) => {
+                        aligned.insert((*field).to_string(), value.clone());
+                    }
+                    None => {
+                        aligned.shift_remove(*field);
+                    }
+                }
+                trial.body = Some(Value::Object(aligned.clone()));
+            }
+            if winner(scenarios, target, operation, &trial) == wanted {
+                *request = trial;
+                return;
+            }
+        }
+        let Some(Value::Object(body)) = request.body.as_mut() else {
+            return;
+        };
         for (field, value) in stored {
             if body.contains_key(field)
                 && !constrained.contains(&field.as_str())
                 && holds_reference(value)
             {
+                body.insert(field.clone(), value.clone());
+            }
+        }
+        return;
+    }
+}
+
+/// The top-level fields `scenario`'s `then.state` copies into a document
+/// of `collection` from the response or the body (`update` with `from` and
+/// `fields`): what a request may change in it.
+fn changeable_fields<'s>(scenario: &'s Scenario, collection: &str) -> Option<&'s [String]> {
+    scenario
+        .state_then
+        .actions
+        .iter()
+        .find_map(|action| match action {
+            StateAction::Update {
+                collection: updated,
+                from: Some(_),
+                fields: Some(fields),
+                ..
+            } if updated == collection => Some(fields.as_slice()),
+            _ => None,
+        })
+}
+
+/// Which scenario (by the request conditions alone) a request selects.
+fn winner(
+    scenarios: &[Scenario],
+    target: usize,
+    operation: &Operation,
+    request: &SyntheticRequest,
+) -> Option<usize> {
+    let mock = request.to_mock_request();
+    let params = path_params(operation, &request.path);
+    request_winner(scenarios, &scenarios[target], &mock, &params)
+}
+
+/// A body whose reference (read by a state condition, `$.slot[0].reference`)
+/// names a stored document takes that document's date-times for the
+/// top-level fields both carry: a booking of Slot/3 has Slot/3's `start`
+/// and `end`, not the example's.
+fn align_times(
+    request: &mut SyntheticRequest,
+    operation: &Operation,
+    scenarios: &[Scenario],
+    target: usize,
+    data: &StateData,
+) {
+    for condition in scenarios[..=target]
+        .iter()
+        .flat_map(|s| &s.state_when.conditions)
+    {
+        let Some((key @ Key::Body(_), true)) = id_key(&condition.id_source) else {
+            continue;
+        };
+        let Some(reference) = current_value(request, operation, &key) else {
+            continue;
+        };
+        let id = crate::state::reference_id(&reference);
+        let Some(Value::Object(document)) = data.get(&condition.collection, id) else {
+            continue;
+        };
+        let Some(Value::Object(body)) = request.body.as_mut() else {
+            return;
+        };
+        for (field, value) in document {
+            let (Some(Value::String(ours)), Value::String(theirs)) = (body.get(field), value)
+            else {
+                continue;
+            };
+            if super::dates::is_date_time(ours) && super::dates::is_date_time(theirs) {
                 body.insert(field.clone(), value.clone());
             }
         }
@@ -310,6 +462,7 @@ fn fit_condition(
     condition: &StateCondition,
     data: &StateData,
     hold: bool,
+    pick: Pick,
 ) {
     let Some((key, reference)) = id_key(&condition.id_source) else {
         return;
@@ -334,9 +487,12 @@ fn fit_condition(
         candidate.to_string()
     };
     let existing = |wanted: &dyn Fn(&Value) -> bool| {
-        documents
-            .and_then(|docs| docs.iter().find(|(_, doc)| wanted(doc)))
-            .map(|(id, _)| id.clone())
+        let docs = documents?;
+        let found = match pick {
+            Pick::First => docs.iter().find(|(_, doc)| wanted(doc)),
+            Pick::Latest => docs.iter().rev().find(|(_, doc)| wanted(doc)),
+        };
+        found.map(|(id, _)| id.clone())
     };
     let id = match (hold, wants_document) {
         (true, true) => match existing(&fits) {
@@ -473,6 +629,195 @@ fn set_key(
                 None => Condition::Present(false),
             };
             body::satisfy(body, &path, &condition);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pick;
+    use crate::sample::request_for_picking;
+    use crate::snapshot::{Api, Settings, Snapshot, Sources};
+    use crate::state::StateData;
+    use serde_json::{json, Value};
+
+    fn default_snapshot() -> Snapshot {
+        Snapshot::load(&Sources::default_pack(), &Settings::default(), 1)
+            .expect("the default pack loads")
+    }
+
+    /// The seeds, and Appointment/1000 booked on Slot/4 after them.
+    fn booked(api: &Api) -> StateData {
+        let mut data = StateData::default();
+        for seed in api.scenarios.seeds() {
+            data.collections
+                .insert(seed.collection.clone(), seed.documents.clone());
+        }
+        let slot = data.get("slots", "4").cloned().expect("Slot/4 is seeded");
+        let appointments = data.collections.entry("appointments".into()).or_default();
+        appointments.insert(
+            "1000".into(),
+            json!({"resourceType": "Appointment", "id": "1000", "meta": {"versionId": "1"},
+                "status": "booked", "description": "Review of blood pressure",
+                "comment": "Patient prefers a morning appointment",
+                "start": slot["start"], "end": slot["end"], "slot": [{"reference": "Slot/4"}],
+                "participant": [{"actor": {"reference": "Patient/2"}, "status": "accepted"}]}),
+        );
+        if let Some(Value::Object(slot)) = data
+            .collections
+            .get_mut("slots")
+            .and_then(|slots| slots.get_mut("4"))
+        {
+            slot.insert("freeBusyType".into(), json!("busy"));
+        }
+        data
+    }
+
+    fn sample(
+        api: &Api,
+        operation: &str,
+        scenario: &str,
+        data: &StateData,
+        pick: Pick,
+    ) -> crate::sample::SyntheticRequest {
+        let index = api
+            .model
+            .operations
+            .iter()
+            .position(|op| op.key == operation)
+            .expect("the operation is in the pack");
+        let chosen = api
+            .scenarios
+            .for_operation(index)
+            .iter()
+            .find(|s| s.name == scenario);
+        assert!(chosen.is_some(), "{operation} has {scenario}");
+        request_for_picking(api, index, chosen, data, pick)
+    }
+
+    #[test]
+    fn latest_names_the_appointment_booked_last_and_first_the_seed() {
+        let snapshot = default_snapshot();
+        let api = &snapshot.apis[0];
+        let data = booked(api);
+        for (operation, scenario) in [
+            ("Appointment_Read", "appointment-found"),
+            ("Appointment_Update", "appointment-amended"),
+            ("Appointment_Update", "appointment-cancelled"),
+        ] {
+            let latest = sample(api, operation, scenario, &data, Pick::Latest);
+            assert_eq!(latest.path, "/fhir/Appointment/1000", "{scenario}");
+            let first = sample(api, operation, scenario, &data, Pick::First);
+            assert_eq!(first.path, "/fhir/Appointment/1", "{scenario}");
+        }
+    }
+
+    #[test]
+    fn an_amend_is_the_stored_appointment_with_a_new_description_and_comment() {
+        let snapshot = default_snapshot();
+        let api = &snapshot.apis[0];
+        let data = booked(api);
+        let stored = data.get("appointments", "1000").expect("booked");
+        let amend = sample(
+            api,
+            "Appointment_Update",
+            "appointment-amended",
+            &data,
+            Pick::Latest,
+        );
+        let body = amend.body.expect("a body");
+        assert_eq!(body["status"], "booked", "the status stays as stored");
+        assert_eq!(body["description"], "Review of blood pressure (amended)");
+        assert_eq!(
+            body["comment"],
+            "Patient prefers a morning appointment (amended)"
+        );
+        for field in ["id", "meta", "start", "end", "slot", "participant"] {
+            assert_eq!(body[field], stored[field], "{field} as stored");
+        }
+        assert!(body.get("extension").is_none(), "{body}");
+    }
+
+    #[test]
+    fn a_cancel_is_the_stored_appointment_cancelled_with_a_reason() {
+        let snapshot = default_snapshot();
+        let api = &snapshot.apis[0];
+        let data = booked(api);
+        let stored = data.get("appointments", "1000").expect("booked");
+        let cancel = sample(
+            api,
+            "Appointment_Update",
+            "appointment-cancelled",
+            &data,
+            Pick::Latest,
+        );
+        let body = cancel.body.expect("a body");
+        assert_eq!(body["status"], "cancelled");
+        let reason = body["extension"][0]["valueString"].as_str().unwrap_or("");
+        assert!(!reason.is_empty(), "a cancellation reason: {body}");
+        for field in [
+            "id",
+            "description",
+            "comment",
+            "start",
+            "end",
+            "slot",
+            "participant",
+        ] {
+            assert_eq!(body[field], stored[field], "{field} as stored");
+        }
+    }
+
+    #[test]
+    fn a_booking_names_a_free_slot_and_its_times() {
+        let snapshot = default_snapshot();
+        let api = &snapshot.apis[0];
+        let data = booked(api);
+        let booking = sample(
+            api,
+            "Appointment_Create",
+            "appointment-booked",
+            &data,
+            Pick::First,
+        );
+        let body = booking.body.expect("a body");
+        let reference = body["slot"][0]["reference"].as_str().unwrap_or("");
+        let slot = data
+            .get("slots", crate::state::reference_id(reference))
+            .expect("a seeded slot");
+        assert_eq!(slot["freeBusyType"], "free", "{reference}");
+        assert_eq!(body["start"], slot["start"]);
+        assert_eq!(body["end"], slot["end"]);
+    }
+
+    #[test]
+    fn the_getschedule_period_starts_today_and_covers_the_slots() {
+        let snapshot = default_snapshot();
+        let api = &snapshot.apis[0];
+        let data = booked(api);
+        let schedule = sample(
+            api,
+            "OrganizationOperation_GetSchedule",
+            "free-slots-a20047",
+            &data,
+            Pick::First,
+        );
+        let body = schedule.body.expect("a body");
+        let period = body["parameter"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["name"] == "timePeriod"))
+            .map(|p| p["valuePeriod"].clone())
+            .expect("a timePeriod");
+        let day = |value: &Value| {
+            chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap_or(""))
+                .map(|d| d.date_naive())
+                .expect("a date-time")
+        };
+        let today = chrono::Utc::now().date_naive();
+        assert_eq!(day(&period["start"]), today);
+        for slot in data.collections["slots"].values() {
+            assert!(day(&slot["start"]) >= day(&period["start"]));
+            assert!(day(&slot["end"]) <= day(&period["end"]), "{slot}");
         }
     }
 }

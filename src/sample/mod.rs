@@ -10,7 +10,9 @@
 //! - this module: [`SyntheticRequest`], [`request_for`], and the request a
 //!   scenario's `when` asks for ([`for_scenario`]);
 //! - [`fit`]: fitting that request to the scenarios before it (so they do not
-//!   win) and to the state its state conditions read;
+//!   win) and to the state its state conditions read (the first fitting
+//!   document, or the latest: [`Pick`]);
+//! - [`dates`]: example dates moved to be relative to today;
 //! - [`body`]: making a JSON body satisfy a body condition (building what
 //!   a JSONPath of [`crate::jsonpath`]'s narrow form selects);
 //! - [`jwt`]: the GP Connect JWT's claims, identity and unsigned token.
@@ -29,10 +31,11 @@ use crate::state::StateData;
 use crate::template::fhir_param_value;
 
 pub mod body;
+pub mod dates;
 pub mod fit;
 pub mod jwt;
 
-pub use fit::{fit_state, path_params, selecting};
+pub use fit::{fit_state, path_params, selecting, Pick};
 pub use jwt::{
     jwt_claims, jwt_claims_as, jwt_systems, unsigned_jwt, JwtIdentity, JwtRequest, RECORD_ODS_CODE,
 };
@@ -100,12 +103,26 @@ impl SyntheticRequest {
 }
 
 /// Builds the request for `scenario` (or for the operation alone) and, for
-/// GP Connect definitions, adds valid SSP headers and a fresh JWT.
+/// GP Connect definitions, adds valid SSP headers and a fresh JWT. Ids that
+/// state conditions need name the first document that fits (a fresh
+/// server's seeds): see [`request_for_picking`] for the latest.
 pub fn request_for(
     api: &Api,
     index: usize,
     scenario: Option<&Scenario>,
     state: &StateData,
+) -> SyntheticRequest {
+    request_for_picking(api, index, scenario, state, Pick::First)
+}
+
+/// [`request_for`], with the document an id names chosen by `pick`
+/// (`sample-request?…&document=latest`: the appointment just booked).
+pub fn request_for_picking(
+    api: &Api,
+    index: usize,
+    scenario: Option<&Scenario>,
+    state: &StateData,
+    pick: Pick,
 ) -> SyntheticRequest {
     let operation = &api.model.operations[index];
     let scenarios = api.scenarios.for_operation(index);
@@ -115,7 +132,7 @@ pub fn request_for(
         None => for_scenario(&api.model, operation, scenario),
     };
     if let Some(target) = target {
-        fit::fit_state(&mut request, operation, scenarios, target, state);
+        fit::fit_state(&mut request, operation, scenarios, target, state, pick);
     }
     if let Profile::GpConnect(era) = api.contract.profile() {
         add_gpconnect_headers(&mut request, operation, era, api.contract.asid());
@@ -273,6 +290,7 @@ pub fn for_scenario(
                         .map(|s| schema::minimal_instance(s, &model.schema_root))
                 })
                 .unwrap_or_else(|| json!({}));
+            dates::shift_periods(&mut body, chrono::Utc::now().date_naive());
             if let Some(when) = when {
                 for condition in &when.body {
                     body::satisfy(&mut body, &condition.path, &condition.condition);

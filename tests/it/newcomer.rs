@@ -1,6 +1,8 @@
 //! A newcomer's first hour (#16): paths that cannot be meant are refused,
-//! the embedded pack serves from any directory, and a new file's specific
-//! scenario is not hidden by another file's catch-all.
+//! the embedded pack serves from any directory, a new file's specific
+//! scenario is not hidden by another file's catch-all, and the tour's
+//! sample requests follow the state (book, then read, amend and cancel that
+//! booking). `.ci/readme_tour.sh` runs the README's own commands.
 
 use reqwest::Method;
 
@@ -206,4 +208,156 @@ async fn init_writes_the_pack_out_for_editing() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("0 errors"), "{stdout}");
     drop(server);
+}
+
+/// Sends the request `/__admin/sample-request?{query}` hands out (JSON
+/// form), as written; returns the status, the `Location` and the body.
+async fn send_sample(server: &Server, query: &str) -> (u16, String, serde_json::Value) {
+    let http = client();
+    let sample: serde_json::Value = http
+        .get(server.url(&format!("/__admin/sample-request?{query}")))
+        .send()
+        .await
+        .expect("sample")
+        .json()
+        .await
+        .expect("json");
+    let method =
+        Method::from_bytes(sample["method"].as_str().unwrap_or("").as_bytes()).expect("a method");
+    let mut request = http.request(method, sample["url"].as_str().expect("url"));
+    for (name, value) in sample["headers"].as_object().expect("headers") {
+        request = request.header(name.as_str(), value.as_str().unwrap_or(""));
+    }
+    if !sample["body"].is_null() {
+        request = request.body(sample["body"].to_string());
+    }
+    let response = request.send().await.expect("send");
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    (status, location, body)
+}
+
+/// The tour's step 3: book with a sample request, then read, amend and
+/// cancel with `document=latest`; each targets the appointment just booked
+/// and is answered 200; the booking carries its slot's times, and the slot
+/// is free again after the cancel.
+#[tokio::test]
+async fn sample_requests_read_amend_and_cancel_the_appointment_just_booked() {
+    let server = Server::start(&[]);
+    let (status, location, booked) = send_sample(
+        &server,
+        "operation=Appointment_Create&scenario=appointment-booked",
+    )
+    .await;
+    assert_eq!(status, 201, "{booked}");
+    let id = booked["id"].as_str().expect("an id").to_string();
+    assert!(
+        location.contains(&format!("/Appointment/{id}")),
+        "{location}"
+    );
+    let slot_id = booked["slot"][0]["reference"]
+        .as_str()
+        .and_then(|r| r.rsplit('/').next())
+        .expect("a slot")
+        .to_string();
+    let slot: serde_json::Value = client()
+        .get(server.url("/__admin/state/slots"))
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    let slot = slot["documents"]
+        .as_array()
+        .and_then(|slots| slots.iter().find(|s| s["id"] == slot_id.as_str()))
+        .cloned()
+        .expect("the booked slot is in state");
+    assert_eq!(booked["start"], slot["start"], "the slot's start");
+    assert_eq!(booked["end"], slot["end"], "the slot's end");
+
+    let (status, _, read) = send_sample(
+        &server,
+        "operation=Appointment_Read&scenario=appointment-found&document=latest",
+    )
+    .await;
+    assert_eq!((status, read["id"].as_str()), (200, Some(id.as_str())));
+
+    let (status, _, amended) = send_sample(
+        &server,
+        "operation=Appointment_Update&scenario=appointment-amended&document=latest",
+    )
+    .await;
+    assert_eq!(status, 200, "{amended}");
+    assert_eq!(amended["id"].as_str(), Some(id.as_str()));
+    assert_eq!(amended["status"], "booked");
+    assert!(
+        amended["description"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("(amended)")),
+        "{amended}"
+    );
+
+    let (status, _, cancelled) = send_sample(
+        &server,
+        "operation=Appointment_Update&scenario=appointment-cancelled&document=latest",
+    )
+    .await;
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["id"].as_str(), Some(id.as_str()));
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["description"], amended["description"]);
+
+    let (status, _, schedule) = send_sample(
+        &server,
+        "operation=OrganizationOperation_GetSchedule&scenario=free-slots-a20047",
+    )
+    .await;
+    assert_eq!(status, 200, "{schedule}");
+    let offered = schedule.to_string();
+    assert!(
+        offered.contains(&format!("\"Slot/{slot_id}\""))
+            || offered.contains(&format!("\"id\":\"{slot_id}\"")),
+        "Slot/{slot_id} is offered again: {offered}"
+    );
+
+    let bad = client()
+        .get(server.url(
+            "/__admin/sample-request?operation=Appointment_Read&scenario=appointment-found&document=newest",
+        ))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bad.status(), 400);
+}
+
+/// What the README shows exists in the repository: every `docs/examples/`
+/// file it names, and no file outside the checkout.
+#[test]
+fn the_readme_names_only_files_in_the_repository() {
+    let dir = project_dir();
+    let readme = std::fs::read_to_string(dir.join("README.md")).expect("README.md");
+    for outside in ["../shared", "DOMAIN.md"] {
+        assert!(!readme.contains(outside), "README.md names {outside}");
+    }
+    let mut named = 0;
+    for (at, _) in readme.match_indices("docs/examples/") {
+        let name: String = readme[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "/._-".contains(*c))
+            .collect();
+        let name = name.trim_end_matches('.');
+        if name.ends_with('/') {
+            continue;
+        }
+        assert!(dir.join(name).is_file(), "README.md names {name}");
+        named += 1;
+    }
+    assert!(named >= 4, "the journey's files are named: {named}");
 }
