@@ -29,7 +29,10 @@
 //! - [`media`]: media types; [`fhir`]: eras and OperationOutcomes.
 //! - [`negotiate`]: the answer format (JSON or XML) of a FHIR request.
 //! - [`fhir_xml`]: FHIR JSON ↔ FHIR XML, for answers and request bodies.
-//! - [`state`]: the booking state (collections and state machines).
+//! - [`state`]: the booking state (collections, state machines and the
+//!   kept versions of stored resources).
+//! - [`versions`]: FHIR versions over HTTP — `meta.versionId` and `ETag`,
+//!   version reads (`_history`), `If-Match`, `If-None-Match`, `Prefer`.
 //! - [`response_check`]: answers checked against the definition.
 //! - [`journal`]: the bounded record of requests and why they were answered.
 //!
@@ -104,3 +107,4 @@ pub mod snapshot;
 pub mod spec;
 pub mod state;
 pub mod template;
+pub mod versions;

@@ -27,6 +27,10 @@ pub struct StateData {
     pub collections: BTreeMap<String, IndexMap<String, Value>>,
     /// machine name → current state (absent means [`INITIAL_STATE`]).
     pub machines: BTreeMap<String, String>,
+    /// collection → id → the earlier versions of a stored FHIR resource,
+    /// oldest first, at most [`crate::versions::KEPT_VERSIONS`] (kept by
+    /// the state actions, read by version reads; see `versions`).
+    pub history: BTreeMap<String, BTreeMap<String, Vec<Value>>>,
 }
 
 impl StateData {

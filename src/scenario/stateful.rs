@@ -10,6 +10,7 @@ use serde_json_path::JsonPath;
 use super::conditions::{Condition, Miss};
 pub use super::format::DocumentSource;
 use crate::state::StateData;
+use crate::versions;
 
 /// A compiled `when.state` condition.
 #[derive(Debug, Clone)]
@@ -143,7 +144,9 @@ impl StateThen {
 
     /// Applies the actions to a copy of `data`. `render` renders a
     /// registered template against the request; `response` is the answer's
-    /// body, `body` the request's.
+    /// body, `body` the request's. Stored FHIR resources keep versions
+    /// (`versions`): a store starts at 1, an update bumps the version and
+    /// keeps the one it replaced, a remove drops them.
     pub fn apply(
         &self,
         data: &StateData,
@@ -173,7 +176,8 @@ impl StateThen {
                         next.collections
                             .entry(collection.clone())
                             .or_default()
-                            .insert(id, document);
+                            .insert(id.clone(), document);
+                        versions::on_store(&mut next, collection, &id);
                     }
                 }
                 StateAction::Update {
@@ -190,6 +194,7 @@ impl StateThen {
                     let Some(document) = documents.get_mut(&id) else {
                         continue;
                     };
+                    let previous = document.clone();
                     match (from.and_then(source), fields) {
                         (Some(replacement), None) => *document = replacement,
                         (Some(Value::Object(changed)), Some(fields)) => {
@@ -216,6 +221,7 @@ impl StateThen {
                             );
                         }
                     }
+                    versions::on_update(&mut next, collection, &id, previous);
                 }
                 StateAction::Remove {
                     collection,
@@ -225,6 +231,7 @@ impl StateThen {
                     if let Some(documents) = next.collections.get_mut(collection) {
                         documents.shift_remove(&id);
                     }
+                    versions::on_remove(&mut next, collection, &id);
                 }
             }
         }
