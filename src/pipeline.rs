@@ -7,7 +7,11 @@
 //!    state's writer lock for a stateful operation, and what the verdict
 //!    rules for it (reject, or serve and report);
 //! 4. **render**: the scenario's answer (`answer`), the spec fallback, or
-//!    the rejection; then the scenario's state actions;
+//!    the rejection; then the scenario's state actions; then the version
+//!    rules' conclusion (`versions`: a vread's version, `Location`, 304,
+//!    `Prefer`). A version read is routed as its read in step 1, and a
+//!    PUT's `If-Match` is compared with the stored version in step 3,
+//!    under the writer lock, before anything changes;
 //! 5. **finish**: the headers every answer carries, added once here for
 //!    every kind of answer; for a FHIR API asked for XML, the finished JSON
 //!    answer written as FHIR XML (`fhir_xml`).
