@@ -15,9 +15,10 @@
 //!    are done: the version a vread asked for, `Location` of a create,
 //!    `If-None-Match` → 304, `Prefer` on POST and PUT.
 //!
-//! The state actions keep stored versions through [`on_store`],
-//! [`on_update`] and [`on_remove`]: an update bumps the integer version and
-//! keeps the version it replaced ([`KEPT_VERSIONS`] per document).
+//! The state keeps stored versions (`StateData::version_updated` and its
+//! neighbours, called by the state actions): an update bumps the integer
+//! version and keeps the version it replaced, the last
+//! [`crate::state::KEPT_VERSIONS`] per document.
 //!
 //! A *versioned resource* is a JSON object whose `resourceType` is not
 //! `OperationOutcome`, `Bundle` nor `Parameters` ([`is_versioned`]): search
@@ -38,11 +39,8 @@ use crate::answer::Answer;
 use crate::fhir::{Era, Outcome, SpineCode};
 use crate::request::MockRequest;
 use crate::routes::{Lookup, RouteTable};
-use crate::state::StateData;
+use crate::state::{version_of, StateData};
 use crate::template::{ProvenJson, VersionId};
-
-/// How many earlier versions of a stored resource are kept for version reads.
-pub const KEPT_VERSIONS: usize = 16;
 
 /// What an era demands of versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +136,13 @@ pub struct Stamped {
     pub version: Option<Arc<str>>,
 }
 
+impl Stamped {
+    fn new(body: String, version: Option<&str>) -> Stamped {
+        let version = version.map(Arc::from);
+        Stamped { body, version }
+    }
+}
+
 /// Only what stamping reads of a body; other fields are skipped, not built.
 #[derive(Deserialize)]
 struct Head {
@@ -152,13 +157,6 @@ struct HeadMeta {
     version_id: Option<Value>,
 }
 
-fn version_text(value: &Value) -> Arc<str> {
-    match value {
-        Value::String(text) => Arc::from(text.as_str()),
-        other => Arc::from(other.to_string()),
-    }
-}
-
 /// The version of a rendered JSON body: its `meta.versionId`, or, when
 /// `write` (FHIR APIs) and it is a versioned resource without one, `"1"`
 /// written into it (`meta` placed after `id`, as FHIR orders it). What a
@@ -169,59 +167,41 @@ pub fn stamp(
     proven: Option<&ProvenJson>,
     write: bool,
 ) -> Result<Stamped, serde_json::Error> {
-    let versioned = |kind: Option<&str>| kind.is_none_or(is_versioned);
-    if let Some(proven) = proven {
-        let kind = proven.resource_type.as_deref();
-        match &proven.version_id {
-            VersionId::Fixed(id) => {
-                let version = versioned(kind).then(|| version_text(id));
-                return Ok(Stamped { body, version });
-            }
-            VersionId::Absent if !(write && kind.is_some_and(is_versioned)) => {
-                return Ok(Stamped {
-                    body,
-                    version: None,
-                });
-            }
-            _ => {}
+    // (its version, its resource type): a proven template's are known.
+    let (id, kind) = match proven.map(|p| (&p.version_id, p.resource_type.clone())) {
+        Some((VersionId::Fixed(id), kind)) => (Some(id.clone()), kind),
+        Some((VersionId::Absent, kind))
+            if !(write && kind.as_deref().is_some_and(is_versioned)) =>
+        {
+            (None, kind)
         }
-    }
-    let head: Head = serde_json::from_str(&body)?;
-    let kind = head.resource_type.as_deref();
-    match head.meta.and_then(|meta| meta.version_id) {
-        Some(id) if !id.is_null() => {
-            let version = versioned(kind).then(|| version_text(&id));
-            Ok(Stamped { body, version })
+        _ => {
+            let head: Head = serde_json::from_str(&body)?;
+            (head.meta.and_then(|m| m.version_id), head.resource_type)
         }
-        _ if write && kind.is_some_and(is_versioned) => {
+    };
+    let versioned = kind.as_deref().is_none_or(is_versioned);
+    match id.filter(|id| !id.is_null()) {
+        Some(Value::String(id)) if versioned => Ok(Stamped::new(body, Some(&id))),
+        Some(id) if versioned => Ok(Stamped::new(body, Some(&id.to_string()))),
+        None if write && kind.as_deref().is_some_and(is_versioned) => {
             let mut value: Value = serde_json::from_str(&body)?;
             if let Value::Object(resource) = &mut value {
                 set_version(resource, "1");
             }
-            Ok(Stamped {
-                body: value.to_string(),
-                version: Some(Arc::from("1")),
-            })
+            Ok(Stamped::new(value.to_string(), Some("1")))
         }
-        _ => Ok(Stamped {
-            body,
-            version: None,
-        }),
+        _ => Ok(Stamped::new(body, None)),
     }
 }
 
 /// [`stamp`] for a ready answer (the spec fallbacks, once per snapshot):
 /// its version and ETag; a body that is not JSON is left as it is.
 pub fn stamp_answer(mut answer: Answer, write: bool) -> Answer {
-    let json = answer
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(crate::media::is_json_media);
-    let Some(text) = std::str::from_utf8(&answer.body)
-        .ok()
-        .filter(|text| json && !text.is_empty())
-    else {
+    let content_type = answer.headers.get(CONTENT_TYPE).map(HeaderValue::to_str);
+    let json = matches!(content_type, Some(Ok(media)) if crate::media::is_json_media(media));
+    let body = std::str::from_utf8(&answer.body).ok();
+    let Some(text) = body.filter(|text| json && !text.is_empty()) else {
         return answer;
     };
     if let Ok(stamped) = stamp(text.to_string(), None, write) {
@@ -235,20 +215,16 @@ pub fn stamp_answer(mut answer: Answer, write: bool) -> Answer {
 
 /// Sets the answer's version and its `ETag` (removed with no version).
 pub fn set_answer_version(answer: &mut Answer, version: Option<Arc<str>>) {
-    match version.as_deref().and_then(etag) {
-        Some(value) => {
-            answer.headers.insert(ETAG, value);
-        }
-        None => {
-            answer.headers.remove(ETAG);
-        }
+    answer.headers.remove(ETAG);
+    if let Some(value) = version.as_deref().and_then(etag) {
+        answer.headers.insert(ETAG, value);
     }
     answer.version = version;
 }
 
 /// Writes `meta.versionId` into a resource: first in `meta`, and `meta`
 /// itself after `id` (else after `resourceType`) when it is new.
-fn set_version(resource: &mut Map<String, Value>, version: &str) {
+pub(crate) fn set_version(resource: &mut Map<String, Value>, version: &str) {
     let version = Value::String(version.to_string());
     if let Some(Value::Object(meta)) = resource.get_mut("meta") {
         if let Some(slot) = meta.get_mut("versionId") {
@@ -265,104 +241,6 @@ fn set_version(resource: &mut Map<String, Value>, version: &str) {
         .find_map(|key| resource.keys().position(|k| k == key))
         .map_or(0, |index| index + 1);
     resource.shift_insert(at, "meta".into(), Value::Object(meta));
-}
-
-/// The `resourceType` of a stored document that is a versioned resource.
-fn versioned_type(document: &Value) -> Option<&str> {
-    document
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .filter(|kind| is_versioned(kind))
-}
-
-/// The version of a stored document (`"1"` when it has none).
-fn stored_version(document: &Value) -> String {
-    match document.pointer("/meta/versionId") {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Null) | None => "1".to_string(),
-        Some(other) => other.to_string(),
-    }
-}
-
-/// State action `store`: a new resource starts at version 1 unless it
-/// carries one; any history of an earlier document of that id is dropped.
-pub fn on_store(next: &mut StateData, collection: &str, id: &str) {
-    drop_history(next, collection, id);
-    let Some(Value::Object(document)) = next
-        .collections
-        .get_mut(collection)
-        .and_then(|documents| documents.get_mut(id))
-    else {
-        return;
-    };
-    let kind = document.get("resourceType").and_then(Value::as_str);
-    let has_version = matches!(document.get("meta"), Some(Value::Object(meta)) if meta.get("versionId").is_some_and(|v| !v.is_null()));
-    if kind.is_some_and(is_versioned) && !has_version {
-        set_version(document, "1");
-    }
-}
-
-/// State action `update`, once applied: the document's version is the one
-/// of `previous` (the document before the update) plus one, whatever the
-/// update copied (a version that is not a whole number counts as 1), and
-/// `previous` is kept for version reads. Does nothing for documents that
-/// are not versioned resources.
-pub fn on_update(next: &mut StateData, collection: &str, id: &str, previous: Value) {
-    if versioned_type(&previous).is_none() {
-        return;
-    }
-    let bumped = stored_version(&previous)
-        .parse::<u64>()
-        .unwrap_or(1)
-        .saturating_add(1)
-        .to_string();
-    let Some(Value::Object(document)) = next
-        .collections
-        .get_mut(collection)
-        .and_then(|documents| documents.get_mut(id))
-    else {
-        return;
-    };
-    set_version(document, &bumped);
-    let kept = next
-        .history
-        .entry(collection.to_string())
-        .or_default()
-        .entry(id.to_string())
-        .or_default();
-    kept.push(previous);
-    if kept.len() > KEPT_VERSIONS {
-        let excess = kept.len() - KEPT_VERSIONS;
-        kept.drain(..excess);
-    }
-}
-
-/// State action `remove`: the document's history goes with it.
-pub fn on_remove(next: &mut StateData, collection: &str, id: &str) {
-    drop_history(next, collection, id);
-}
-
-fn drop_history(next: &mut StateData, collection: &str, id: &str) {
-    if let Some(documents) = next.history.get_mut(collection) {
-        documents.remove(id);
-        if documents.is_empty() {
-            next.history.remove(collection);
-        }
-    }
-}
-
-/// The stored resource `<Type>/<id>`: its collection and current document.
-/// Any collection may hold it; the document's `resourceType` must match.
-fn find_stored<'a>(state: &'a StateData, kind: &str, id: &str) -> Option<(&'a str, &'a Value)> {
-    state
-        .collections
-        .iter()
-        .find_map(|(collection, documents)| {
-            documents
-                .get(id)
-                .filter(|document| versioned_type(document) == Some(kind))
-                .map(|document| (collection.as_str(), document))
-        })
 }
 
 /// The last two segments of a path, decoded: `/fhir/Appointment/7` →
@@ -424,52 +302,53 @@ pub fn lookup(routes: &RouteTable, method: &Method, path: &str) -> (Lookup, Opti
     (lookup, None)
 }
 
-/// A parsed `If-Match` / `If-None-Match`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Tags {
-    Any,
-    /// The versions named, weak or strong alike (weak comparison).
-    Versions(Vec<String>),
+/// A parsed `If-Match` / `If-None-Match`: as sent, and the versions it
+/// names, weak or strong alike (weak comparison); none for `*`.
+struct Tags {
+    sent: String,
+    versions: Option<Vec<String>>,
 }
 
 impl Tags {
     fn matches(&self, version: &str) -> bool {
-        match self {
-            Tags::Any => true,
-            Tags::Versions(versions) => versions.iter().any(|v| v == version),
-        }
+        self.versions
+            .as_ref()
+            .is_none_or(|versions| versions.iter().any(|v| v == version))
     }
 }
 
 /// Every value of `header`, joined: `None` when absent, an error when
 /// malformed.
 fn tags(request: &MockRequest, header: &'static str) -> Result<Option<Tags>, VersionError> {
-    let mut values = request.headers.get_all(header).iter().peekable();
-    if values.peek().is_none() {
-        return Ok(None);
-    }
-    let joined = values
+    let values = request.headers.get_all(header);
+    let sent = values
+        .iter()
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
         .collect::<Vec<_>>()
-        .join(",");
-    let malformed = || VersionError::Malformed {
-        header,
-        value: joined.clone(),
-    };
-    if joined.trim() == "*" {
-        return Ok(Some(Tags::Any));
+        .join(", ");
+    if values.iter().next().is_none() || sent.trim() == "*" {
+        let versions = values.iter().next().map(|_| None);
+        return Ok(versions.map(|versions| Tags { sent, versions }));
     }
-    let mut versions = Vec::new();
-    for part in joined.split(',').map(str::trim) {
+    let parse = |part: &str| {
         let tag = part.strip_prefix("W/").unwrap_or(part);
         let inner = tag
             .strip_prefix('"')
-            .and_then(|rest| rest.strip_suffix('"'))
+            .and_then(|rest| rest.strip_suffix('"'));
+        inner
             .filter(|inner| !inner.is_empty() && !inner.contains('"'))
-            .ok_or_else(malformed)?;
-        versions.push(inner.to_string());
+            .map(str::to_string)
+    };
+    match sent.split(',').map(|part| parse(part.trim())).collect() {
+        Some(versions) => Ok(Some(Tags {
+            sent,
+            versions: Some(versions),
+        })),
+        None => Err(VersionError::Malformed {
+            header,
+            value: sent,
+        }),
     }
-    Ok(Some(Tags::Versions(versions)))
 }
 
 /// `If-Match` on a PUT of a stored resource, checked against its stored
@@ -488,58 +367,34 @@ pub fn check_if_match(
     let Some((kind, id)) = resource_of(&request.path) else {
         return Ok(());
     };
-    let Some((_, document)) = find_stored(state, &kind, &id) else {
+    let Some((_, document)) = state.stored_resource(&kind, &id) else {
         return Ok(());
     };
-    let current = stored_version(document);
+    let current = version_of(document);
     let resource = format!("{kind}/{id}");
     match tags(request, "if-match")? {
         None if rules.if_match_required => Err(VersionError::Missing { resource, current }),
         None => Ok(()),
         Some(tags) if tags.matches(&current) => Ok(()),
-        Some(_) => Err(VersionError::Stale {
+        Some(Tags { sent, .. }) => Err(VersionError::Stale {
             resource,
-            sent: request
-                .headers
-                .get_all("if-match")
-                .iter()
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                .collect::<Vec<_>>()
-                .join(", "),
+            sent,
             current,
         }),
     }
 }
 
-/// What a `Prefer` header asks a write to return.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Return {
-    Minimal,
-    Representation,
-    OperationOutcome,
-}
-
-/// `Prefer: return=…` (other preferences and unknown values are ignored,
-/// as FHIR lets a server do).
-fn prefer(request: &MockRequest) -> Return {
+/// The `return` a `Prefer` header asks of a write, lower case: `minimal`,
+/// `representation` or `operationoutcome` (other preferences are ignored).
+fn prefer(request: &MockRequest) -> Option<String> {
     let values = request.headers.get_all("prefer");
-    for value in values.iter().filter_map(|v| v.to_str().ok()) {
-        for preference in value.split([',', ';']).map(str::trim) {
-            let Some((name, wanted)) = preference.split_once('=') else {
-                continue;
-            };
-            if !name.trim().eq_ignore_ascii_case("return") {
-                continue;
-            }
-            match wanted.trim().trim_matches('"') {
-                "minimal" => return Return::Minimal,
-                "representation" => return Return::Representation,
-                w if w.eq_ignore_ascii_case("OperationOutcome") => return Return::OperationOutcome,
-                _ => {}
-            }
-        }
-    }
-    Return::Representation
+    let text = values.iter().filter_map(|v| v.to_str().ok());
+    let mut preferences = text.flat_map(|value| value.split([',', ';']));
+    preferences.find_map(|preference| {
+        let (name, wanted) = preference.split_once('=')?;
+        let wanted = wanted.trim().trim_matches('"').to_ascii_lowercase();
+        name.trim().eq_ignore_ascii_case("return").then_some(wanted)
+    })
 }
 
 /// The id and `resourceType` of a JSON answer body.
@@ -598,38 +453,37 @@ pub fn conclude(
             }
         }
     }
-    if method == Method::POST || method == Method::PUT {
-        match prefer(request) {
-            Return::Representation => {}
-            Return::Minimal => {
-                answer.body = Bytes::new();
-                answer.headers.remove(CONTENT_TYPE);
-            }
-            Return::OperationOutcome => {
-                let what = match identity(&answer.body) {
-                    Some((kind, id)) => match &answer.version {
-                        Some(version) => format!("{kind}/{id} (version {version})"),
-                        None => format!("{kind}/{id}"),
-                    },
-                    None => "the request".to_string(),
-                };
-                let done = if answer.status == StatusCode::CREATED {
-                    "created"
-                } else {
-                    "done"
-                };
-                answer.body = era.information_outcome(&format!(
-                    "{what}: {done} ({} {}); the resource is not returned as Prefer: return=OperationOutcome asked",
-                    answer.status.as_u16(),
-                    answer.status.canonical_reason().unwrap_or(""),
-                ));
-                if let Ok(value) = HeaderValue::from_str(era.json_content_type()) {
-                    answer.headers.insert(CONTENT_TYPE, value);
-                }
-            }
+    let write = method == Method::POST || method == Method::PUT;
+    match prefer(request).filter(|_| write).as_deref() {
+        Some("minimal") => {
+            answer.body = Bytes::new();
+            answer.headers.remove(CONTENT_TYPE);
         }
+        Some("operationoutcome") => {
+            let what = match (identity(&answer.body), &answer.version) {
+                (Some((kind, id)), Some(version)) => format!("{kind}/{id} (version {version})"),
+                (Some((kind, id)), None) => format!("{kind}/{id}"),
+                (None, _) => "the request".to_string(),
+            };
+            let status = answer.status;
+            let text = format!(
+                "{what}: {} {}; the resource is not returned, as Prefer: return=OperationOutcome asked",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or(""),
+            );
+            set_body(answer, era.information_outcome(&text), era);
+        }
+        _ => {}
     }
     Ok(())
+}
+
+/// A JSON body in the era's media type.
+fn set_body(answer: &mut Answer, body: Bytes, era: Era) {
+    answer.body = body;
+    if let Ok(value) = HeaderValue::from_str(era.json_content_type()) {
+        answer.headers.insert(CONTENT_TYPE, value);
+    }
 }
 
 /// `Location: <POST path>/<id>/_history/<vid>` for a created resource of
@@ -658,33 +512,26 @@ fn serve_version(
     if answer.version.as_deref() == Some(read.version.as_str()) {
         return Ok(());
     }
-    let stored = find_stored(state, &read.resource_type, &read.id);
-    let kept = stored.and_then(|(collection, _)| state.history.get(collection)?.get(&read.id));
+    let stored = state.stored_resource(&read.resource_type, &read.id);
+    let kept = stored.map_or(&[][..], |(collection, _)| {
+        state.kept_versions(collection, &read.id)
+    });
     let found = kept
-        .into_iter()
-        .flatten()
-        .find(|document| stored_version(document) == read.version);
+        .iter()
+        .find(|document| version_of(document) == read.version);
     if let Some(document) = found {
-        answer.body = Bytes::from(document.to_string());
-        if let Ok(value) = HeaderValue::from_str(era.json_content_type()) {
-            answer.headers.insert(CONTENT_TYPE, value);
-        }
+        set_body(answer, Bytes::from(document.to_string()), era);
         set_answer_version(answer, Some(Arc::from(read.version.as_str())));
         return Ok(());
     }
-    let listed: Vec<String> = kept.into_iter().flatten().map(stored_version).collect();
+    let listed: Vec<String> = kept.iter().map(version_of).collect();
     Err(VersionError::UnknownVersion {
         resource: format!("{}/{}", read.resource_type, read.id),
         asked: read.version.clone(),
-        current: answer
-            .version
-            .as_deref()
-            .unwrap_or("(none: the answer is not a versioned resource)")
-            .to_string(),
-        kept: if listed.is_empty() {
-            String::new()
-        } else {
-            format!("; earlier versions kept: {}", listed.join(", "))
+        current: answer.version.as_deref().unwrap_or("none").to_string(),
+        kept: match listed.is_empty() {
+            true => String::new(),
+            false => format!("; earlier versions kept: {}", listed.join(", ")),
         },
     })
 }
@@ -782,34 +629,6 @@ mod tests {
             stamp("proven".into(), Some(&bundle), true).unwrap().version,
             None
         );
-    }
-
-    #[test]
-    fn updates_bump_and_keep_history_bounded() {
-        let mut state =
-            state_with(json!({"resourceType": "Appointment", "id": "7", "status": "booked"}));
-        on_store(&mut state, "appointments", "7");
-        assert_eq!(
-            state.get("appointments", "7").unwrap()["meta"]["versionId"],
-            "1"
-        );
-        for _ in 0..20 {
-            let previous = state.get("appointments", "7").unwrap().clone();
-            on_update(&mut state, "appointments", "7", previous);
-        }
-        assert_eq!(
-            state.get("appointments", "7").unwrap()["meta"]["versionId"],
-            "21"
-        );
-        let kept = &state.history["appointments"]["7"];
-        assert_eq!(kept.len(), KEPT_VERSIONS);
-        assert_eq!(kept[0]["meta"]["versionId"], "5", "the oldest are dropped");
-        assert_eq!(kept[KEPT_VERSIONS - 1]["meta"]["versionId"], "20");
-        on_remove(&mut state, "appointments", "7");
-        assert!(state.history.is_empty());
-        let mut plain = state_with(json!({"free": true}));
-        on_update(&mut plain, "appointments", "7", json!({"free": true}));
-        assert_eq!(plain.get("appointments", "7"), Some(&json!({"free": true})));
     }
 
     #[test]
@@ -957,12 +776,12 @@ mod tests {
     fn version_reads_serve_kept_versions() {
         let mut state =
             state_with(json!({"resourceType": "Appointment", "id": "7", "comment": "one"}));
-        on_store(&mut state, "appointments", "7");
+        state.version_stored("appointments", "7");
         let previous = state.get("appointments", "7").unwrap().clone();
         if let Some(documents) = state.collections.get_mut("appointments") {
             documents["7"]["comment"] = json!("two");
         }
-        on_update(&mut state, "appointments", "7", previous);
+        state.version_updated("appointments", "7", previous);
         let current = state.get("appointments", "7").unwrap().to_string();
         let vread = |version: &str| {
             let path = format!("/fhir/Appointment/7/_history/{version}");

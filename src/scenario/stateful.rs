@@ -10,7 +10,6 @@ use serde_json_path::JsonPath;
 use super::conditions::{Condition, Miss};
 pub use super::format::DocumentSource;
 use crate::state::StateData;
-use crate::versions;
 
 /// A compiled `when.state` condition.
 #[derive(Debug, Clone)]
@@ -145,7 +144,7 @@ impl StateThen {
     /// Applies the actions to a copy of `data`. `render` renders a
     /// registered template against the request; `response` is the answer's
     /// body, `body` the request's. Stored FHIR resources keep versions
-    /// (`versions`): a store starts at 1, an update bumps the version and
+    /// (`StateData::version_stored` …): a store starts at 1, an update bumps the version and
     /// keeps the one it replaced, a remove drops them.
     pub fn apply(
         &self,
@@ -177,7 +176,7 @@ impl StateThen {
                             .entry(collection.clone())
                             .or_default()
                             .insert(id.clone(), document);
-                        versions::on_store(&mut next, collection, &id);
+                        next.version_stored(collection, &id);
                     }
                 }
                 StateAction::Update {
@@ -221,7 +220,7 @@ impl StateThen {
                             );
                         }
                     }
-                    versions::on_update(&mut next, collection, &id, previous);
+                    next.version_updated(collection, &id, previous);
                 }
                 StateAction::Remove {
                     collection,
@@ -231,7 +230,7 @@ impl StateThen {
                     if let Some(documents) = next.collections.get_mut(collection) {
                         documents.shift_remove(&id);
                     }
-                    versions::on_remove(&mut next, collection, &id);
+                    next.forget_versions(collection, &id);
                 }
             }
         }
