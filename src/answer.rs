@@ -13,9 +13,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use handlebars::Context;
-use http::header::{CONTENT_TYPE, ETAG};
+use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::fhir::{ErrorStyle, Outcome, SpineCode};
@@ -24,7 +23,8 @@ use crate::request::MockRequest;
 use crate::scenario::{HeaderSource, Scenario};
 use crate::spec::{schema, ApiModel, Operation};
 use crate::state::StateData;
-use crate::template::{FlatValues, ProvenJson, Templates, VersionId};
+use crate::template::{FlatValues, Templates};
+use crate::versions;
 
 /// A response, independent of the HTTP server.
 #[derive(Debug, Clone)]
@@ -33,6 +33,10 @@ pub struct Answer {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub delay: Duration,
+    /// The `meta.versionId` of a versioned resource answer, which its
+    /// `ETag` carries (see `versions`); shared, so cached answers clone
+    /// it without allocating.
+    pub version: Option<Arc<str>>,
 }
 
 impl Answer {
@@ -53,6 +57,7 @@ impl Answer {
             headers,
             body,
             delay: Duration::ZERO,
+            version: None,
         }
     }
 
@@ -253,19 +258,6 @@ pub fn template_context(
     Context::from(Value::Object(root))
 }
 
-/// Only what the answer needs from a rendered body: is it JSON, and its
-/// `meta.versionId` for the ETag. Other fields are skipped, not built.
-#[derive(Deserialize)]
-struct BodyMeta {
-    meta: Option<MetaVersion>,
-}
-
-#[derive(Deserialize)]
-struct MetaVersion {
-    #[serde(rename = "versionId")]
-    version_id: Option<Value>,
-}
-
 /// What a scenario's templates are rendered from.
 pub enum RenderSource<'a> {
     /// The request: flat templates read it directly, and its Handlebars
@@ -386,26 +378,15 @@ pub fn render_scenario(
         },
         None => String::new(),
     };
-    let mut version_id = None;
+    // The body's version (and, for a FHIR resource without one, `"1"`
+    // written in): `versions` owns it. A proven template is not parsed.
     let proven = then
         .body_template
         .as_deref()
         .and_then(|name| templates.proven_json(name));
-    if let Some(ProvenJson {
-        version_id: VersionId::Fixed(id),
-    }) = proven
-    {
-        version_id = Some(id.clone());
-    }
-    let must_parse = !matches!(
-        proven,
-        Some(ProvenJson {
-            version_id: VersionId::Absent | VersionId::Fixed(_)
-        })
-    );
-    if must_parse && !body.is_empty() && then.json_body {
-        match serde_json::from_str::<BodyMeta>(&body) {
-            Ok(meta) => version_id = meta.meta.and_then(|m| m.version_id),
+    let (body, version) = if !body.is_empty() && then.json_body {
+        match versions::stamp(body, proven, matches!(style, ErrorStyle::Fhir(_))) {
+            Ok(stamped) => (stamped.body, stamped.version),
             Err(error) => {
                 let template = then.body_template.as_deref().unwrap_or("(none)");
                 return internal_error(format!(
@@ -417,16 +398,12 @@ pub fn render_scenario(
                 ));
             }
         }
-    }
+    } else {
+        (body, None)
+    };
     let content_type = then.content_type.clone().filter(|_| !body.is_empty());
     let mut answer = Answer::typed(then.status, content_type, Bytes::from(body));
-    if let Some(version) = version_id {
-        let version = match version {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        answer = answer.with_header(ETAG, &format!("W/\"{version}\""));
-    }
+    versions::set_answer_version(&mut answer, version);
     for (name, source) in &then.headers {
         match source {
             HeaderSource::Fixed(value) => {

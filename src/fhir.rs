@@ -40,6 +40,29 @@ impl Era {
         }
     }
 
+    /// The JSON `Content-Type` of the era's answers.
+    pub fn json_content_type(self) -> &'static str {
+        match self {
+            Era::Dstu2 => "application/json+fhir; charset=utf-8",
+            Era::Stu3 => "application/fhir+json; charset=utf-8",
+        }
+    }
+
+    /// An OperationOutcome of severity `information` (no Spine code: it
+    /// reports success), e.g. for `Prefer: return=OperationOutcome`.
+    pub fn information_outcome(self, diagnostics: &str) -> Bytes {
+        let body = json!({
+            "resourceType": "OperationOutcome",
+            "meta": { "profile": [self.outcome_profile()] },
+            "issue": [{
+                "severity": "information",
+                "code": "informational",
+                "diagnostics": diagnostics,
+            }]
+        });
+        Bytes::from(body.to_string())
+    }
+
     fn outcome_profile(self) -> &'static str {
         match self {
             Era::Dstu2 => "http://fhir.nhs.net/StructureDefinition/gpconnect-operationoutcome-1",
@@ -90,6 +113,7 @@ spine_codes! {
     NO_PATIENT_CONSENT = ("NO_PATIENT_CONSENT", "forbidden", "Patient has not provided consent to share data");
     PATIENT_NOT_FOUND = ("PATIENT_NOT_FOUND", "not-found", "Patient not found");
     NO_RECORD_FOUND = ("NO_RECORD_FOUND", "not-found", "No record found");
+    FHIR_CONSTRAINT_VIOLATION = ("FHIR_CONSTRAINT_VIOLATION", "conflict", "FHIR constraint violation");
     DUPLICATE_REJECTED = ("DUPLICATE_REJECTED", "duplicate", "Create would lead to creation of a duplicate resource");
     INVALID_RESOURCE = ("INVALID_RESOURCE", "invalid", "Invalid resource");
     INVALID_PARAMETER = ("INVALID_PARAMETER", "invalid", "Invalid parameter");
@@ -134,11 +158,7 @@ impl Outcome {
                         "diagnostics": self.diagnostics,
                     }]
                 });
-                let content_type = match era {
-                    Era::Dstu2 => "application/json+fhir; charset=utf-8",
-                    Era::Stu3 => "application/fhir+json; charset=utf-8",
-                };
-                (content_type, Bytes::from(body.to_string()))
+                (era.json_content_type(), Bytes::from(body.to_string()))
             }
             // Spine codes are GP Connect's: a definition without its
             // profile gets plain RFC 7807, with nothing of Spine in it.

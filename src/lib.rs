@@ -29,7 +29,10 @@
 //! - [`media`]: media types; [`fhir`]: eras and OperationOutcomes.
 //! - [`negotiate`]: the answer format (JSON or XML) of a FHIR request.
 //! - [`fhir_xml`]: FHIR JSON ↔ FHIR XML, for answers and request bodies.
-//! - [`state`]: the booking state (collections and state machines).
+//! - [`state`]: the booking state (collections, state machines and the
+//!   kept versions of stored resources).
+//! - [`versions`]: FHIR versions over HTTP — `meta.versionId` and `ETag`,
+//!   version reads (`_history`), `If-Match`, `If-None-Match`, `Prefer`.
 //! - [`response_check`]: answers checked against the definition.
 //! - [`journal`]: the bounded record of requests and why they were answered.
 //!
@@ -59,14 +62,19 @@
 //!    by base path; for a FHIR API, [`negotiate`] fixes the answer format
 //!    once and an XML body is read as JSON ([`fhir_xml`]);
 //! 1. **route** — the API's [`routes::RouteTable`] gives the operation (or
-//!    404/405);
+//!    404/405); a version read (`…/_history/<vid>`) is routed as its read
+//!    ([`versions::lookup`]);
 //! 2. **check** — [`contract::Contract::check`] gives one
 //!    [`contract::Verdict`];
 //! 3. **decide** — under the booking state's writer lock for a stateful
 //!    operation, [`scenario::ScenarioSet::select`] picks the scenario, and
-//!    the verdict's [`contract::Ruling`] rejects or serves;
+//!    the verdict's [`contract::Ruling`] rejects or serves; a PUT's
+//!    `If-Match` is compared with the stored version
+//!    ([`versions::check_if_match`]);
 //! 4. **render** — [`answer::render_scenario`] (or the spec fallback, or the
-//!    rejection), then the scenario's state actions;
+//!    rejection), then the scenario's state actions, then
+//!    [`versions::conclude`] (the version a vread asked for, `Location`,
+//!    304, `Prefer`);
 //! 5. **finish** — the headers every answer carries; then, when XML was
 //!    negotiated, the body written as FHIR XML.
 //!
@@ -104,3 +112,4 @@ pub mod snapshot;
 pub mod spec;
 pub mod state;
 pub mod template;
+pub mod versions;

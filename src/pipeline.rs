@@ -7,7 +7,11 @@
 //!    state's writer lock for a stateful operation, and what the verdict
 //!    rules for it (reject, or serve and report);
 //! 4. **render**: the scenario's answer (`answer`), the spec fallback, or
-//!    the rejection; then the scenario's state actions;
+//!    the rejection; then the scenario's state actions; then the version
+//!    rules' conclusion (`versions`: a vread's version, `Location`, 304,
+//!    `Prefer`). A version read is routed as its read in step 1, and a
+//!    PUT's `If-Match` is compared with the stored version in step 3,
+//!    under the writer lock, before anything changes;
 //! 5. **finish**: the headers every answer carries, added once here for
 //!    every kind of answer; for a FHIR API asked for XML, the finished JSON
 //!    answer written as FHIR XML (`fhir_xml`).
@@ -45,6 +49,7 @@ use crate::scenario::stateful::StateView;
 use crate::scenario::{Scenario, Selection};
 use crate::snapshot::{Api, Snapshot};
 use crate::state::{StateData, StateStore};
+use crate::versions;
 
 /// The operation that answered (`operationId` or `METHOD /path`).
 pub const OPERATION_HEADER: HeaderName = HeaderName::from_static("x-mock-operation");
@@ -84,6 +89,9 @@ pub enum Source {
     /// The mock itself: no such path or method, an unknown forced scenario,
     /// a body too large to read.
     Mock,
+    /// The version rules (`versions`): a stale or missing `If-Match`, a
+    /// version that is not kept, a malformed entity tag.
+    Versions,
 }
 
 impl Served<'_> {
@@ -124,11 +132,19 @@ pub fn serve<'s>(
         None => Negotiated::default(),
     };
     let format = negotiated.format;
-    // 1. route
-    let Routed { index, params } = match route(api, request) {
+    // 1. route (a version read is routed, checked and served as its read)
+    let Routed {
+        index,
+        params,
+        version_read,
+    } = match route(api, request) {
         Ok(routed) => routed,
         Err(answer) => return in_format(finish(mock_answer(api, *answer)), era, format),
     };
+    let read_request = version_read
+        .as_ref()
+        .map(|read| request.with_path(&read.read_path));
+    let request = read_request.as_ref().unwrap_or(request);
     // 2. check
     let verdict = api
         .contract
@@ -148,8 +164,19 @@ pub fn serve<'s>(
     let selection = select(api, index, request, &params, &state, context.as_ref());
     let waived = matches!(&selection, Selection::Scenario(s) if s.then.skip_checks);
     let ruling = verdict.ruling(waived);
+    // A PUT's If-Match, against the stored version, before any state action.
+    let precondition = match (&ruling, era) {
+        (Ruling::Serve(_), Some(era)) => {
+            versions::check_if_match(request, &state, era.version_rules()).err()
+        }
+        _ => None,
+    };
     // 4. render
     let mut served = match ruling {
+        Ruling::Serve(_) if precondition.is_some() => {
+            let rules = era.map(Era::version_rules);
+            versions_error(api, index, precondition.as_ref(), rules)
+        }
         Ruling::Reject(violation) => {
             contract::log_rejection(&api.model.operations[index].key, violation);
             Served {
@@ -182,6 +209,18 @@ pub fn serve<'s>(
             request_id: id,
         };
         action.apply(&served.answer, &state, store);
+    }
+    if let Some(era) = era {
+        let concluded = versions::conclude(
+            &mut served.answer,
+            request,
+            version_read.as_ref(),
+            &state,
+            era,
+        );
+        if let Err(error) = concluded {
+            served = versions_error(api, index, Some(&error), Some(era.version_rules()));
+        }
     }
     served.trace = trace(served.trace.take(), &verdict);
     // 5. finish
@@ -272,19 +311,49 @@ fn mock_answer(api: &Api, answer: Answer) -> Served<'_> {
     }
 }
 
-/// A routed request: its operation's index and path parameters.
+/// A routed request: its operation's index and path parameters, and the
+/// version read it is, if it is one (then the operation is its read).
 struct Routed {
     index: usize,
     params: Vec<(String, String)>,
+    version_read: Option<versions::VersionRead>,
+}
+
+/// What the version rules answered instead of a scenario.
+fn versions_error<'s>(
+    api: &'s Api,
+    index: usize,
+    error: Option<&versions::VersionError>,
+    rules: Option<&versions::VersionRules>,
+) -> Served<'s> {
+    let outcome = match (error, rules) {
+        (Some(error), Some(rules)) => error.outcome(rules),
+        _ => Outcome::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            SpineCode::INTERNAL_SERVER_ERROR,
+            "a version rule failed without saying why",
+        ),
+    };
+    Served {
+        answer: Answer::error(&outcome, api.error_style),
+        api,
+        operation: Some(index),
+        scenario: None,
+        source: Source::Versions,
+        trace: None,
+        format: Format::Json,
+    }
 }
 
 /// Step 1: the operation and its path parameters, or the 404/405 answer
 /// (boxed: the common path should not carry an answer's size).
 fn route(api: &Api, request: &MockRequest) -> Result<Routed, Box<Answer>> {
-    match api.routes.lookup(&request.method, &request.path) {
+    let (lookup, version_read) = versions::lookup(&api.routes, &request.method, &request.path);
+    match lookup {
         Lookup::Found { operation, params } => Ok(Routed {
             index: operation,
             params,
+            version_read,
         }),
         Lookup::MethodNotAllowed { allow, template } => {
             let allowed: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();

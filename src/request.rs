@@ -63,6 +63,21 @@ impl MockRequest {
         }
     }
 
+    /// The same request asked of another path (a version read is served
+    /// as the read of its resource, see `versions`).
+    pub fn with_path(&self, path: &str) -> MockRequest {
+        MockRequest {
+            method: self.method.clone(),
+            path: path.to_string(),
+            raw_query: self.raw_query.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            body_json: OnceLock::new(),
+            xml_body: OnceLock::new(),
+        }
+    }
+
     /// Reads the body as FHIR XML: from now on [`MockRequest::body_json`]
     /// is the JSON resource it stands for (`None` when it is malformed,
     /// see [`MockRequest::xml_body_error`]), so scenario matching, state

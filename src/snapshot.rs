@@ -36,6 +36,7 @@ use crate::scenario::{self, HeaderSource, Scenario, ScenarioSet};
 use crate::spec::{self, ApiModel};
 use crate::state::Seed;
 use crate::template::Templates;
+use crate::versions;
 
 /// The project's own GP Connect (DSTU2) definition, served when no spec is given.
 pub const EMBEDDED_SPEC: &str = include_str!("../downloads/swagger/swagger.json");
@@ -405,7 +406,10 @@ impl Api {
         let fallbacks = model
             .operations
             .iter()
-            .map(|op| spec_fallback(&model, op))
+            .map(|op| {
+                let (answer, source) = spec_fallback(&model, op);
+                (versions::stamp_answer(answer, era.is_some()), source)
+            })
             .collect();
         let response_checks = ResponseChecks::new(&model);
         let runtime = (0..model.operations.len())

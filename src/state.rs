@@ -8,14 +8,17 @@
 //! selection to the last action, so "is the slot free?" and "book it" are
 //! one step: of two concurrent bookings of one slot, exactly one succeeds.
 //! The writer lock is a std mutex taken only in synchronous code, never
-//! across an `.await`.
+//! across an `.await`. Stored FHIR resources keep their earlier versions
+//! (`StateData::version_updated`), for version reads.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use arc_swap::ArcSwap;
 use indexmap::IndexMap;
-use serde_json::Value;
+use serde_json::{Map, Value};
+
+use crate::versions;
 
 /// The state a machine is in before any scenario sets it.
 pub const INITIAL_STATE: &str = "Started";
@@ -27,6 +30,10 @@ pub struct StateData {
     pub collections: BTreeMap<String, IndexMap<String, Value>>,
     /// machine name → current state (absent means [`INITIAL_STATE`]).
     pub machines: BTreeMap<String, String>,
+    /// collection → id → the earlier versions of a stored FHIR resource,
+    /// oldest first, at most [`KEPT_VERSIONS`] (kept by the state
+    /// actions, read by version reads and `If-Match`; see `versions`).
+    pub history: BTreeMap<String, BTreeMap<String, Vec<Value>>>,
 }
 
 impl StateData {
@@ -39,6 +46,101 @@ impl StateData {
             .get(machine)
             .map(String::as_str)
             .unwrap_or(INITIAL_STATE)
+    }
+}
+
+/// How many earlier versions of a stored resource are kept for version reads.
+pub const KEPT_VERSIONS: usize = 16;
+
+/// Versions of stored FHIR resources: documents whose `resourceType` is a
+/// versioned one ([`versions::is_versioned`]). The state actions call these
+/// (`scenario::stateful`); version reads and `If-Match` read them
+/// (`versions`). Other documents are not versioned.
+impl StateData {
+    /// The stored resource `<kind>/<id>`: its collection and current
+    /// document. Any collection may hold it; its `resourceType` must match.
+    pub fn stored_resource(&self, kind: &str, id: &str) -> Option<(&str, &Value)> {
+        self.collections.iter().find_map(|(collection, documents)| {
+            let document = documents.get(id)?;
+            (versioned_type(document) == Some(kind)).then_some((collection.as_str(), document))
+        })
+    }
+
+    /// The kept earlier versions of a document, oldest first.
+    pub fn kept_versions(&self, collection: &str, id: &str) -> &[Value] {
+        let kept = self.history.get(collection).and_then(|ids| ids.get(id));
+        kept.map_or(&[], Vec::as_slice)
+    }
+
+    fn document_mut(&mut self, collection: &str, id: &str) -> Option<&mut Map<String, Value>> {
+        self.collections
+            .get_mut(collection)?
+            .get_mut(id)?
+            .as_object_mut()
+    }
+
+    /// After a `store`: a new resource starts at version 1 unless it
+    /// carries one; the history of an earlier document of that id is dropped.
+    pub fn version_stored(&mut self, collection: &str, id: &str) {
+        self.forget_versions(collection, id);
+        let Some(document) = self.document_mut(collection, id) else {
+            return;
+        };
+        let kind = document.get("resourceType").and_then(Value::as_str);
+        let version = document.get("meta").and_then(|meta| meta.get("versionId"));
+        if kind.is_some_and(versions::is_versioned) && version.is_none_or(Value::is_null) {
+            versions::set_version(document, "1");
+        }
+    }
+
+    /// After an `update`: the document's version is the one of `previous`
+    /// (the document before the update) plus one, whatever the update
+    /// copied (a version that is not a whole number counts as 1), and
+    /// `previous` is kept, the last [`KEPT_VERSIONS`].
+    pub fn version_updated(&mut self, collection: &str, id: &str, previous: Value) {
+        if versioned_type(&previous).is_none() {
+            return;
+        }
+        let bumped = version_of(&previous)
+            .parse::<u64>()
+            .unwrap_or(1)
+            .saturating_add(1);
+        let Some(document) = self.document_mut(collection, id) else {
+            return;
+        };
+        versions::set_version(document, &bumped.to_string());
+        let kept = self.history.entry(collection.to_string()).or_default();
+        let kept = kept.entry(id.to_string()).or_default();
+        kept.push(previous);
+        if kept.len() > KEPT_VERSIONS {
+            let excess = kept.len() - KEPT_VERSIONS;
+            kept.drain(..excess);
+        }
+    }
+
+    /// After a `remove` (and before a `store`): the kept versions go.
+    pub fn forget_versions(&mut self, collection: &str, id: &str) {
+        if let Some(documents) = self.history.get_mut(collection) {
+            documents.remove(id);
+            if documents.is_empty() {
+                self.history.remove(collection);
+            }
+        }
+    }
+}
+
+/// The `resourceType` of a stored document that is a versioned resource.
+fn versioned_type(document: &Value) -> Option<&str> {
+    let kind = document.get("resourceType").and_then(Value::as_str);
+    kind.filter(|kind| versions::is_versioned(kind))
+}
+
+/// The version of a stored document (`"1"` when it has none).
+pub fn version_of(document: &Value) -> String {
+    match document.pointer("/meta/versionId") {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Null) | None => "1".to_string(),
+        Some(other) => other.to_string(),
     }
 }
 
@@ -357,5 +459,40 @@ mod tests {
         assert_eq!(reference_id("Slot/3"), "3");
         assert_eq!(reference_id("Appointment/9/_history/2"), "9");
         assert_eq!(reference_id("7"), "7");
+    }
+
+    fn versioned_state(document: Value) -> StateData {
+        let mut state = StateData::default();
+        let documents = IndexMap::from([("7".to_string(), document)]);
+        state.collections.insert("appointments".into(), documents);
+        state
+    }
+
+    #[test]
+    fn updates_bump_and_keep_history_bounded() {
+        let mut state =
+            versioned_state(json!({"resourceType": "Appointment", "id": "7", "status": "booked"}));
+        state.version_stored("appointments", "7");
+        assert_eq!(
+            state.get("appointments", "7").unwrap()["meta"]["versionId"],
+            "1"
+        );
+        for _ in 0..20 {
+            let previous = state.get("appointments", "7").unwrap().clone();
+            state.version_updated("appointments", "7", previous);
+        }
+        assert_eq!(
+            state.get("appointments", "7").unwrap()["meta"]["versionId"],
+            "21"
+        );
+        let kept = &state.history["appointments"]["7"];
+        assert_eq!(kept.len(), KEPT_VERSIONS);
+        assert_eq!(kept[0]["meta"]["versionId"], "5", "the oldest are dropped");
+        assert_eq!(kept[KEPT_VERSIONS - 1]["meta"]["versionId"], "20");
+        state.forget_versions("appointments", "7");
+        assert!(state.history.is_empty());
+        let mut plain = versioned_state(json!({"free": true}));
+        plain.version_updated("appointments", "7", json!({"free": true}));
+        assert_eq!(plain.get("appointments", "7"), Some(&json!({"free": true})));
     }
 }

@@ -14,9 +14,11 @@ pub(super) fn unserved_capabilities(api: &Api, body: &serde_json::Value) -> Vec<
         return out;
     }
     let base = api.base_path.trim_end_matches('/');
+    // Routed as the request path routes it: a `vread` is served by the
+    // read of its resource (`versions::lookup`).
     let served = |method: Method, path: String| {
         matches!(
-            api.routes.lookup(&method, &path),
+            crate::versions::lookup(&api.routes, &method, &path).0,
             crate::routes::Lookup::Found { .. }
         )
     };

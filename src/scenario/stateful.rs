@@ -143,7 +143,9 @@ impl StateThen {
 
     /// Applies the actions to a copy of `data`. `render` renders a
     /// registered template against the request; `response` is the answer's
-    /// body, `body` the request's.
+    /// body, `body` the request's. Stored FHIR resources keep versions
+    /// (`StateData::version_stored` …): a store starts at 1, an update bumps the version and
+    /// keeps the one it replaced, a remove drops them.
     pub fn apply(
         &self,
         data: &StateData,
@@ -173,7 +175,8 @@ impl StateThen {
                         next.collections
                             .entry(collection.clone())
                             .or_default()
-                            .insert(id, document);
+                            .insert(id.clone(), document);
+                        next.version_stored(collection, &id);
                     }
                 }
                 StateAction::Update {
@@ -190,6 +193,7 @@ impl StateThen {
                     let Some(document) = documents.get_mut(&id) else {
                         continue;
                     };
+                    let previous = document.clone();
                     match (from.and_then(source), fields) {
                         (Some(replacement), None) => *document = replacement,
                         (Some(Value::Object(changed)), Some(fields)) => {
@@ -216,6 +220,7 @@ impl StateThen {
                             );
                         }
                     }
+                    next.version_updated(collection, &id, previous);
                 }
                 StateAction::Remove {
                     collection,
@@ -225,6 +230,7 @@ impl StateThen {
                     if let Some(documents) = next.collections.get_mut(collection) {
                         documents.shift_remove(&id);
                     }
+                    next.forget_versions(collection, &id);
                 }
             }
         }

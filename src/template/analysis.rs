@@ -26,6 +26,9 @@ use super::helpers::{self, Writes};
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProvenJson {
     pub version_id: VersionId,
+    /// The top-level `resourceType`: `None` when it is absent or written
+    /// by an expression (then each rendered body is read for it).
+    pub resource_type: Option<String>,
 }
 
 /// The `meta.versionId` (the ETag) of a proven template's output.
@@ -103,7 +106,14 @@ pub(super) fn prove_template_json(template: &Template) -> Option<ProvenJson> {
         },
         Some(_) => return None,
     };
-    Some(ProvenJson { version_id })
+    let resource_type = match object.get("resourceType") {
+        Some(Value::String(kind)) if !kind.contains(HOLE) => Some(kind.clone()),
+        _ => None,
+    };
+    Some(ProvenJson {
+        version_id,
+        resource_type,
+    })
 }
 
 /// Replaces every `{{> name}}` whose partial renders the same text in any
@@ -512,9 +522,17 @@ mod tests {
         assert_eq!(
             fixed,
             Some(ProvenJson {
-                version_id: VersionId::Fixed(json!("3"))
+                version_id: VersionId::Fixed(json!("3")),
+                resource_type: None,
             })
         );
+        let patient = proof(r#"{"resourceType": "Patient", "id": "{{request.id}}"}"#);
+        assert_eq!(
+            patient.and_then(|p| p.resource_type).as_deref(),
+            Some("Patient")
+        );
+        let written = proof(r#"{"resourceType": "{{kind}}"}"#).expect("proven");
+        assert_eq!(written.resource_type, None);
         let varies = proof(r#"{"meta": {"versionId": "{{v}}"}}"#).expect("proven");
         assert_eq!(varies.version_id, VersionId::Varies);
         let absent = proof(r#"{"a": "\n{{v}}", "b": "\"{{v}}"}"#).expect("proven");

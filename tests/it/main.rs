@@ -13,4 +13,5 @@ mod reload;
 mod routes;
 mod scenarios;
 mod state;
+mod versions;
 mod xml;
