@@ -260,13 +260,32 @@ fn in_format(mut served: Served<'_>, era: Option<Era>, format: Format) -> Served
     if answer.body.is_empty() || !json {
         return served;
     }
-    let xml = std::str::from_utf8(&answer.body)
-        .map_err(|_| fhir_xml::XmlError::Unwritable("the JSON answer is not UTF-8".into()))
-        .and_then(fhir_xml::json_to_xml);
+    // A static answer's body (the very bytes of the cached answer) is
+    // converted once.
+    let cache = served
+        .scenario
+        .zip(served.operation)
+        .and_then(|(scenario, index)| served.api.runtime(index, scenario))
+        .and_then(|runtime| {
+            let cached = runtime.static_answer.as_ref()?.get()?;
+            let same = cached.body.as_ptr() == answer.body.as_ptr()
+                && cached.body.len() == answer.body.len();
+            same.then_some(runtime.static_xml.as_ref()?)
+        });
+    let xml = match cache.and_then(|cell| cell.get()) {
+        Some(xml) => Ok(xml.clone()),
+        None => std::str::from_utf8(&answer.body)
+            .map_err(|_| fhir_xml::XmlError::Unwritable("the JSON answer is not UTF-8".into()))
+            .and_then(fhir_xml::json_to_xml)
+            .map(Bytes::from),
+    };
     let content_type = HeaderValue::from_static(format.content_type(era));
     match xml {
         Ok(xml) => {
-            answer.body = Bytes::from(xml);
+            if let Some(cell) = cache {
+                let _ = cell.set(xml.clone());
+            }
+            answer.body = xml;
             answer.headers.insert(CONTENT_TYPE, content_type);
         }
         Err(error) => {
@@ -655,5 +674,10 @@ mod tests {
         );
         assert!(xml.body.starts_with(b"<?xml"));
         assert_eq!(xml.headers[CACHE_CONTROL], "no-store");
+        // A static answer is converted once: the second XML answer shares
+        // the first one's bytes.
+        let (_, xml_again) = serve_with("application/xml+fhir");
+        assert_eq!(xml.body, xml_again.body);
+        assert_eq!(xml.body.as_ptr(), xml_again.body.as_ptr());
     }
 }

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use http::HeaderValue;
 
@@ -488,6 +489,10 @@ pub struct ScenarioRuntime {
     /// takes 79 ns against 589 ns to render it (`cargo bench --bench
     /// pipeline -- fast_paths`, `static_answer/*`).
     pub static_answer: Option<OnceLock<Answer>>,
+    /// Cache: that static answer's body written as FHIR XML, on first use.
+    /// Converting the metadata answer per request halved the XML
+    /// requests/s against JSON (`benches/load.sh`, `xmlmetadata`).
+    pub static_xml: Option<OnceLock<Bytes>>,
     /// The parts of the request its templates read.
     pub needs: ContextNeeds,
     /// Its name as `X-Mock-Scenario`, built once (`None`: not valid in HTTP).
@@ -518,6 +523,7 @@ impl ScenarioRuntime {
                 .all(|name| templates.is_request_independent(name));
         Self {
             static_answer: is_static.then(OnceLock::new),
+            static_xml: is_static.then(OnceLock::new),
             needs: if scenario.is_stateful() {
                 ContextNeeds::ALL
             } else {
