@@ -368,46 +368,21 @@ fn versions_error<'s>(
 /// (boxed: the common path should not carry an answer's size).
 fn route(api: &Api, request: &MockRequest) -> Result<Routed, Box<Answer>> {
     let (lookup, version_read) = versions::lookup(&api.routes, &request.method, &request.path);
-    match lookup {
-        Lookup::Found { operation, params } => Ok(Routed {
+    if let Lookup::Found { operation, params } = lookup {
+        return Ok(Routed {
             index: operation,
             params,
             version_read,
-        }),
-        Lookup::MethodNotAllowed { allow, template } => {
-            let allowed: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();
-            let outcome = Outcome::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                SpineCode::BAD_REQUEST,
-                format!(
-                    "method {} is not allowed on {}: the definition allows {} on {template}",
-                    request.method,
-                    request.path,
-                    allowed.join(", ")
-                ),
-            );
-            let mut answer = Answer::error(&outcome, api.error_style);
-            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
-                answer.headers.insert(ALLOW, value);
-            }
-            Err(Box::new(answer))
-        }
-        Lookup::NotFound { nearest } => {
-            let hint = match nearest {
-                Some(path) => format!("; the nearest path the definition has is {path}"),
-                None => String::new(),
-            };
-            let outcome = Outcome::new(
-                StatusCode::NOT_FOUND,
-                SpineCode::NO_RECORD_FOUND,
-                format!(
-                    "no operation of the definition serves {} {}{hint}",
-                    request.method, request.path
-                ),
-            );
-            Err(Box::new(Answer::error(&outcome, api.error_style)))
-        }
+        });
     }
+    let Some((outcome, allow)) = lookup.refusal(&request.method, &request.path) else {
+        unreachable!("a found operation was returned above");
+    };
+    let mut answer = Answer::error(&outcome, api.error_style);
+    if let Some(value) = allow.and_then(|allow| HeaderValue::from_str(&allow).ok()) {
+        answer.headers.insert(ALLOW, value);
+    }
+    Err(Box::new(answer))
 }
 
 /// Step 3: the scenario for the request. Stateful operations pass their

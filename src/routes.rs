@@ -35,10 +35,11 @@
 //! (`/x/v{id}` and `/x/{id}.json`) cannot be ordered and are reported as a
 //! load error naming both (`prefix_and_suffix_parameters_at_one_place_are_a_load_error`).
 
-use http::Method;
+use http::{Method, StatusCode};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 
 use crate::error::LoadError;
+use crate::fhir::{Outcome, SpineCode};
 use crate::spec::ApiModel;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +129,41 @@ pub enum Lookup {
         /// The served path template closest to what was asked.
         nearest: Option<String>,
     },
+}
+
+impl Lookup {
+    /// The mock's answer to a request no operation serves: 405 naming
+    /// what the path allows (and the `Allow` value), or 404 naming the
+    /// nearest path. `None` for a found operation.
+    pub fn refusal(&self, method: &Method, path: &str) -> Option<(Outcome, Option<String>)> {
+        match self {
+            Self::Found { .. } => None,
+            Self::MethodNotAllowed { allow, template } => {
+                let allowed: Vec<&str> = allow.iter().map(Method::as_str).collect();
+                let outcome = Outcome::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    SpineCode::BAD_REQUEST,
+                    format!(
+                        "method {method} is not allowed on {path}: the definition allows {} on {template}",
+                        allowed.join(", ")
+                    ),
+                );
+                Some((outcome, Some(allowed.join(", "))))
+            }
+            Self::NotFound { nearest } => {
+                let hint = match nearest {
+                    Some(nearest) => format!("; the nearest path the definition has is {nearest}"),
+                    None => String::new(),
+                };
+                let outcome = Outcome::new(
+                    StatusCode::NOT_FOUND,
+                    SpineCode::NO_RECORD_FOUND,
+                    format!("no operation of the definition serves {method} {path}{hint}"),
+                );
+                Some((outcome, None))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
