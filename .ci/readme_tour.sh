@@ -5,9 +5,11 @@
 # answered with another status than the README states.
 #
 # Rules (keep the README to them):
-# - Every ```sh block from "## A five-minute tour" up to "## Admin API" is
-#   run, in order, each in its own `bash -euo pipefail`, from the checkout's
-#   root, with GPC_MOCK set to the server (docs/examples/gpc.sh reads it).
+# - Every ```sh block from "## A five-minute tour" up to "## Admin API", and
+#   of the sections "## Versions, ETags and Prefer" and "## Postman", is run,
+#   in order, each in its own `bash -euo pipefail`, from the checkout's
+#   root, with GPC_MOCK set to the server (docs/examples/gpc.sh reads it)
+#   and the debug build first on PATH (as if `cargo install --path .`).
 # - A block right after a line starting `<!-- not run` is skipped (the
 #   `serve` the reader starts in another terminal: this script starts its own).
 # - `http://127.0.0.1:8080` in a block is replaced by the server's address.
@@ -35,10 +37,23 @@ python3 - "$OUT" <<'PY'
 import re, sys, pathlib
 out = pathlib.Path(sys.argv[1])
 lines = open("README.md", encoding="utf-8").read().split("\n")
-start = next(i for i, l in enumerate(lines) if l.startswith("## A five-minute tour"))
-end = next(i for i, l in enumerate(lines) if l.startswith("## Admin API"))
-n, i, skip = 0, start, False
-while i < end:
+def heading(title):
+    return next(i for i, l in enumerate(lines) if l.startswith("## " + title))
+def section(title):
+    start = heading(title)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return range(start, end)
+# The README's parts that talk to a running server, in README order.
+ranges = [
+    range(heading("A five-minute tour"), heading("Admin API")),
+    section("Versions, ETags and Prefer"),
+    section("Postman"),
+]
+wanted = sorted(set(i for r in ranges for i in r))
+n, skip = 0, False
+k = 0
+while k < len(wanted):
+    i = wanted[k]
     line = lines[i]
     if line.startswith("<!-- not run"):
         skip = True
@@ -58,10 +73,12 @@ while i < end:
             statuses = [m.group(1) for l in body for m in [re.search(r"\s#\s+(\d{3})\b", l)] if m]
             (out / f"block-{n}.expect").write_text(" ".join(statuses))
         skip = False
-        i = j
+        while k < len(wanted) and wanted[k] <= j:
+            k += 1
+        continue
     elif line.strip():
         skip = False
-    i += 1
+    k += 1
 if n == 0:
     sys.exit("no ```sh blocks found in the README's tour")
 print(f"{n} README blocks to run", file=sys.stderr)
@@ -70,6 +87,9 @@ PY
 . "$(dirname "$0")/start-server.sh"
 start_server "$OUT"
 export GPC_MOCK="$base"
+bin_dir=${CARGO_TARGET_DIR:-target}/debug
+case $bin_dir in /*) ;; *) bin_dir="$(pwd)/$bin_dir" ;; esac
+export PATH="$bin_dir:$PATH"
 
 journal_statuses() {
   curl -sSf "$base/__admin/requests?limit=100000" | python3 -c '

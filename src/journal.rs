@@ -32,23 +32,37 @@ pub const TARGET_CAP: usize = 8 * 1024;
 /// What all journalled entries together may hold, by [`Entry::cost`].
 pub const DEFAULT_BYTE_BUDGET: usize = 32 * 1024 * 1024;
 
-/// Header and query parameter names holding any of these (lower case) are
+/// Header and query parameter names holding any of these (any case) are
 /// secrets: their values are recorded cut short (`Authorization`,
-/// `X-Api-Key`, `Cookie`, `?access_token=`, `apikey`, …).
+/// `X-Api-Key`, `Cookie`, `?access_token=`, `apikey`, …). The words
+/// [`is_secret_name`] looks for; its test checks it finds each.
+#[cfg(test)]
 const SECRET_WORDS: &[&str] = &[
     "auth", "token", "key", "secret", "cookie", "password", "session",
 ];
 
 /// Whether a header or query parameter of this name carries a secret
-/// (any case). It runs for every journalled header: header names are
-/// lower case already (`http` keeps them so), and then it allocates
-/// nothing and is one substring search per word.
+/// (any case). It runs for every journalled header, so it allocates
+/// nothing and looks at each byte once, comparing only where a word of
+/// [`SECRET_WORDS`] could start: as `str::contains` per word it was 5 % of
+/// a care-record request's CPU under load (perf).
 fn is_secret_name(name: &str) -> bool {
-    if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
-        let lower = name.to_ascii_lowercase();
-        return SECRET_WORDS.iter().any(|word| lower.contains(word));
+    fn at(rest: &[u8], word: &[u8]) -> bool {
+        rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word)
     }
-    SECRET_WORDS.iter().any(|word| name.contains(word))
+    let bytes = name.as_bytes();
+    (0..bytes.len()).any(|i| {
+        let rest = &bytes[i..];
+        match rest[0].to_ascii_lowercase() {
+            b'a' => at(rest, b"auth"),
+            b't' => at(rest, b"token"),
+            b'k' => at(rest, b"key"),
+            b's' => at(rest, b"secret") || at(rest, b"session"),
+            b'c' => at(rest, b"cookie"),
+            b'p' => at(rest, b"password"),
+            _ => false,
+        }
+    })
 }
 
 /// The request target with secret query values cut short.
@@ -499,6 +513,27 @@ impl RequestHead {
 mod tests {
     /// Any header or query parameter whose name speaks of a secret is cut
     /// short; others are kept as sent.
+    #[test]
+    fn every_secret_word_is_recognised_in_any_case_and_place() {
+        for word in SECRET_WORDS {
+            assert!(is_secret_name(word), "{word}");
+            assert!(
+                is_secret_name(&format!("X-{}-Id", word.to_uppercase())),
+                "{word}"
+            );
+        }
+        for plain in [
+            "ssp-traceid",
+            "accept",
+            "content-type",
+            "ssp-interactionid",
+            "a",
+            "",
+        ] {
+            assert!(!is_secret_name(plain), "{plain}");
+        }
+    }
+
     #[test]
     fn secrets_are_cut_wherever_they_appear() {
         let mut headers = HeaderMap::new();

@@ -172,11 +172,20 @@ impl Parser<'_> {
     fn string(&mut self) -> Result<String, XmlError> {
         let start = self.at;
         self.at += 1;
+        let mut escaped = false;
         loop {
-            match self.bytes.get(self.at) {
-                Some(b'"') => break,
-                Some(b'\\') => self.at += 2,
-                Some(_) => self.at += 1,
+            // Narratives make strings of kilobytes: jump to the next quote
+            // or backslash rather than stepping byte by byte.
+            let rest = self.bytes.get(self.at..).unwrap_or_default();
+            match memchr::memchr2(b'"', b'\\', rest).map(|at| (at, rest[at])) {
+                Some((at, b'"')) => {
+                    self.at += at;
+                    break;
+                }
+                Some((at, _)) => {
+                    escaped = true;
+                    self.at += at + 2;
+                }
                 None => {
                     self.at = start;
                     return Err(self.error("unterminated string"));
@@ -184,6 +193,16 @@ impl Parser<'_> {
             }
         }
         self.at += 1;
+        if !escaped {
+            // No escapes: the text between the quotes is the string (the
+            // input is a `str`, so it is UTF-8; control characters are
+            // judged by serde_json on the escaped path only, as before).
+            if let Some(plain) = self.text.get(start + 1..self.at - 1) {
+                if !plain.bytes().any(|byte| byte < 0x20) {
+                    return Ok(plain.to_string());
+                }
+            }
+        }
         let quoted = self.text.get(start..self.at).unwrap_or("");
         serde_json::from_str::<String>(quoted).map_err(|e| {
             self.at = start;

@@ -22,12 +22,18 @@ use super::{XmlError, FHIR_NS, XHTML_NS};
 /// Converts a FHIR resource in JSON text to FHIR XML text.
 pub fn json_to_xml(json: &str) -> Result<String, XmlError> {
     let tree = Json::parse(json)?;
-    tree_to_xml(&tree)
+    tree_with_capacity(&tree, json.len() + json.len() / 2)
 }
 
 /// Converts a parsed FHIR resource to FHIR XML text.
 pub fn tree_to_xml(tree: &Json) -> Result<String, XmlError> {
-    let mut writer = Writer::new(Vec::with_capacity(1024));
+    tree_with_capacity(tree, 1024)
+}
+
+/// FHIR XML is about half as long again as its JSON: sized from it, the
+/// buffer is not grown (and copied) as the answer is written.
+fn tree_with_capacity(tree: &Json, capacity: usize) -> Result<String, XmlError> {
+    let mut writer = Writer::new(Vec::with_capacity(capacity));
     write(
         &mut writer,
         Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
