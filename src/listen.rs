@@ -194,7 +194,7 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(mut self, stream: TcpStream) {
+    async fn run(self, stream: TcpStream) {
         let phase = Arc::new(Phase::new());
         let io = TokioIo::new(Watched {
             inner: stream,
@@ -224,15 +224,22 @@ impl Connection {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut stopping = false;
+        // One wait for the stop signal for the connection's life: made
+        // afresh on every wake-up, it registered with (and left) the
+        // signal's shared waiter list each time.
+        let mut stop = self.stop.clone();
+        let mut stopped = std::pin::pin!(stop.changed());
         loop {
             tokio::select! {
+                // The connection first: it is what wakes the task nearly always.
+                biased;
                 result = &mut connection => {
                     if let Err(error) = result {
                         log_connection_error(peer, &error);
                     }
                     return;
                 }
-                changed = self.stop.changed(), if !stopping => {
+                changed = &mut stopped, if !stopping => {
                     stopping = true;
                     if changed.is_ok() {
                         // Idle connections close now; one with a request
