@@ -42,6 +42,17 @@ fn primitives_are_value_attributes_escaped() {
         r#"{"resourceType":"Patient","gender":"a<b&\"c'\n"}"#,
         Era::Stu3,
     );
+    // Whitespace an XML parser would normalise to spaces in an attribute
+    // is written as character references, so it reads back as written.
+    let out = xml(r#"{"resourceType":"Patient","gender":"a\nb\tc\rd"}"#);
+    assert!(
+        out.contains(r#"<gender value="a&#xA;b&#x9;c&#xD;d"/>"#),
+        "{out}"
+    );
+    round_trip(
+        r#"{"resourceType":"Patient","gender":"a\nb\tc\rd"}"#,
+        Era::Dstu2,
+    );
 }
 
 #[test]
