@@ -50,7 +50,8 @@
 //! - [`sample`]: requests built to select a scenario (sample requests,
 //!   `check`, the Postman export).
 //! - [`check`]: `gpconnect-mock check`, the offline proof of a pack
-//!   (`arrange` the booking state, `capabilities`, `xml` round trips).
+//!   (`arrange` the booking state, `capabilities`, `xml` round trips,
+//!   `primitives` checked by the element types of `definitions`).
 //! - [`postman`]: the Postman collection and environment export.
 //!
 //! # Request path
