@@ -90,6 +90,7 @@ pub mod app;
 pub mod check;
 pub mod cli;
 pub mod contract;
+pub mod encoding;
 pub mod error;
 pub mod fhir;
 pub mod fhir_xml;

@@ -22,6 +22,7 @@ use tower_http::decompression::RequestDecompressionLayer;
 use crate::admin::AdminGuard;
 use crate::answer::Answer;
 use crate::app::App;
+use crate::encoding::{DecodeError, COMPRESS_ABOVE_BYTES};
 use crate::fhir::{Outcome, SpineCode};
 use crate::journal::{self, Entry};
 use crate::listen::Limits;
@@ -31,9 +32,6 @@ use crate::request::MockRequest;
 /// Request bodies above this size (after any `Content-Encoding` is
 /// undone) are refused (413) rather than buffered.
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-
-/// Answers smaller than this are sent uncompressed.
-pub const COMPRESS_ABOVE_BYTES: u16 = 1024;
 
 /// GP Connect headers that carry one value: a second copy is refused
 /// rather than one of the two silently winning.
@@ -69,8 +67,15 @@ pub struct Edge {
 pub fn router(app: App, edge: &Edge) -> Router {
     let body_timeout = edge.limits.body_read_timeout;
     let guard = Arc::new(edge.admin.clone());
+    // The admin API's few, large answers go through tower-http's coding
+    // layers; the API's through `encoding`, in `handle` (see its figures).
     let admin = crate::admin::router()
-        .route_layer(middleware::from_fn_with_state(guard, crate::admin::guard));
+        .route_layer(middleware::from_fn_with_state(guard, crate::admin::guard))
+        .layer(RequestDecompressionLayer::new())
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),
+        );
     let checks = Checks {
         app: app.clone(),
         max_header_bytes: edge.limits.max_header_bytes,
@@ -80,12 +85,7 @@ pub fn router(app: App, edge: &Edge) -> Router {
         .fallback(move |State(app): State<App>, request: Request| {
             handle(app, request, body_timeout)
         })
-        .with_state(app)
-        .layer(RequestDecompressionLayer::new())
-        .layer(
-            CompressionLayer::new()
-                .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES))),
-        );
+        .with_state(app);
     if let Some(cors) = cors_layer(&edge.cors) {
         router = router.layer(cors);
     }
@@ -284,6 +284,21 @@ async fn handle(app: App, request: Request, body_timeout: Duration) -> Response 
             );
         }
     };
+    let body = match crate::encoding::decode_request(&mut parts.headers, body, MAX_BODY_BYTES) {
+        Ok(body) => body,
+        Err(error @ DecodeError::TooLarge(_)) => {
+            tracing::warn!(peer = %peer_of(&parts), "refused a request: {error}");
+            return too_large(&app, &path);
+        }
+        Err(error) => {
+            let status = match error {
+                DecodeError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            tracing::warn!(peer = %peer_of(&parts), "refused a request: {error}");
+            return refusal(&app, &path, status, error.to_string(), false);
+        }
+    };
     let head = parts.method == Method::HEAD;
     if head {
         parts.method = Method::GET;
@@ -297,8 +312,9 @@ async fn handle(app: App, request: Request, body_timeout: Duration) -> Response 
         request.method = Method::HEAD;
     }
     record(&app, &request, &path_and_query, &mut served, started);
-    let answer = served.answer;
+    let mut answer = served.answer;
     drop(snapshot);
+    crate::encoding::encode_answer(&request.headers, &mut answer.headers, &mut answer.body);
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }

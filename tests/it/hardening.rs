@@ -535,6 +535,68 @@ async fn gzip_answers_and_gzip_request_bodies() {
     assert_eq!(response.status(), 413);
 }
 
+#[tokio::test]
+async fn answers_in_the_best_accepted_coding_and_coded_bodies_refused_clearly() {
+    use std::io::Read as _;
+    let server = Server::start(&quiet());
+    let client = crate::common::client();
+    let metadata = |accept: &'static str| {
+        let mut request = client.get(server.url("/fhir/metadata"));
+        if !accept.is_empty() {
+            request = request.header("Accept-Encoding", accept);
+        }
+        for (name, value) in gpc::headers("Metadata_Metadata", "9000000009") {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let plain = metadata("").await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.headers()["vary"], "accept-encoding");
+    let plain = plain.text().await.unwrap();
+    // br first at equal q; a coding at q=0 is never used.
+    let response = metadata("gzip, deflate, br").await.unwrap();
+    assert_eq!(response.headers()["content-encoding"], "br");
+    let bytes = response.bytes().await.unwrap();
+    let mut text = String::new();
+    brotli::Decompressor::new(&bytes[..], 4096)
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, plain);
+    let response = metadata("br;q=0, deflate").await.unwrap();
+    assert_eq!(response.headers()["content-encoding"], "deflate");
+    let bytes = response.bytes().await.unwrap();
+    let mut text = String::new();
+    flate2::read::ZlibDecoder::new(&bytes[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, plain);
+    // A body in a coding the mock does not read is 415; a corrupt one 400.
+    for (coding, status, says) in [
+        (
+            "compress",
+            415,
+            "Content-Encoding \"compress\" is not supported",
+        ),
+        ("gzip", 400, "the gzip request body cannot be decoded"),
+    ] {
+        let mut request = client
+            .post(server.url("/fhir/Patient/$gpc.getcarerecord"))
+            .header("Content-Type", gpc::FHIR_JSON)
+            .header("Content-Encoding", coding)
+            .body("not encoded");
+        for (name, value) in gpc::headers("PatientOperation_GetCareRecord", "9658218873") {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), status, "{coding}");
+        let outcome: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(outcome["resourceType"], "OperationOutcome");
+        let diagnostics = outcome["issue"][0]["diagnostics"].as_str().unwrap_or("");
+        assert!(diagnostics.contains(says), "{diagnostics}");
+    }
+}
+
 #[test]
 fn flag_values_are_validated_with_clear_errors() {
     let (code, _, stderr) = run_cli(&["serve", "--journal-size", "18446744073709551615"]);
