@@ -39,7 +39,8 @@
 //! Running:
 //! - [`app`]: the application — snapshot, booking state, hits, journal, each
 //!   with one owner.
-//! - [`server`]: the axum app, the protocol checks, CORS and compression;
+//! - [`server`]: the axum app, the protocol checks and CORS;
+//!   [`encoding`]: `Content-Encoding` of request bodies and answers;
 //!   [`listen`]: the accept loop (connection timeouts, limits, graceful
 //!   shutdown); [`admin`]: the `/__admin/` API and its guard;
 //!   [`reload`]: file watching and atomic snapshot swaps; [`memory`]: the
@@ -56,7 +57,8 @@
 //!
 //! # Request path
 //! [`server`]'s `handle` reads the body (413 past the cap, through
-//! [`pipeline::refuse`]), builds a [`request::MockRequest`], loads the
+//! [`pipeline::refuse`]) and undoes its coding ([`encoding`]), builds a
+//! [`request::MockRequest`], loads the
 //! snapshot once and calls [`pipeline::serve`], which runs, in one function:
 //!
 //! 0. **negotiate** — [`snapshot::Snapshot::api_for`] picks the mounted API
@@ -80,7 +82,8 @@
 //!    negotiated, the body written as FHIR XML.
 //!
 //! It returns a [`pipeline::Served`]; `handle` counts the hit
-//! ([`app::Hits`]), journals it ([`journal`]) and writes the answer.
+//! ([`app::Hits`]), journals it ([`journal`]), compresses the answer when
+//! the client accepts a coding ([`encoding`]) and writes it.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
