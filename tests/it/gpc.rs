@@ -167,6 +167,22 @@ pub fn request_for(
 }
 
 /// A FHIR Parameters body for `$gpc.getcarerecord`.
+/// A valid booking of `slot` (a Slot resource) for Patient/2 at Location/1.
+pub fn booking(slot: &Value) -> Value {
+    json!({
+        "resourceType": "Appointment",
+        "status": "booked",
+        "description": "Sore throat",
+        "start": slot["start"],
+        "end": slot["end"],
+        "slot": [{"reference": format!("Slot/{}", slot["id"].as_str().unwrap_or(""))}],
+        "participant": [
+            {"actor": {"reference": "Patient/2"}, "status": "accepted"},
+            {"actor": {"reference": "Location/1"}, "status": "accepted"}
+        ]
+    })
+}
+
 pub fn care_record_parameters(nhs_number: &str, section: &str) -> Value {
     json!({
         "resourceType": "Parameters",

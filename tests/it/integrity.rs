@@ -65,21 +65,6 @@ async fn slot_status(server: &Server, slot: &str) -> String {
         .to_string()
 }
 
-fn booking(slot: &Value) -> Value {
-    json!({
-        "resourceType": "Appointment",
-        "status": "booked",
-        "description": "Sore throat",
-        "start": slot["start"],
-        "end": slot["end"],
-        "slot": [{"reference": format!("Slot/{}", slot["id"].as_str().unwrap_or(""))}],
-        "participant": [
-            {"actor": {"reference": "Patient/2"}, "status": "accepted"},
-            {"actor": {"reference": "Location/1"}, "status": "accepted"}
-        ]
-    })
-}
-
 /// Every slot is busy exactly when one booked appointment holds it.
 async fn assert_integrity(server: &Server) {
     for slot in documents(server, "slots").await {
@@ -127,7 +112,7 @@ async fn book_amend_cancel_book_again_leaves_one_booking_per_slot() {
         Method::POST,
         "/fhir/Appointment",
         "Appointment_Create",
-        Some(booking(&slot)),
+        Some(gpc::booking(&slot)),
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -137,7 +122,7 @@ async fn book_amend_cancel_book_again_leaves_one_booking_per_slot() {
 
     // Amend, trying to move it to another slot and change its participants:
     // the description changes, the slot and participants do not.
-    let mut amend = booking(&other_free);
+    let mut amend = gpc::booking(&other_free);
     amend["description"] = json!("Sore throat and a cough");
     amend["comment"] = json!("Running late");
     amend["participant"] = json!([{"actor": {"reference": "Patient/3"}, "status": "accepted"}]);
@@ -178,7 +163,7 @@ async fn book_amend_cancel_book_again_leaves_one_booking_per_slot() {
     assert_integrity(&server).await;
 
     // Cancel, naming yet another slot: the booked one is freed.
-    let mut cancel = booking(&other_free);
+    let mut cancel = gpc::booking(&other_free);
     cancel["status"] = json!("cancelled");
     cancel["extension"] = json!([{"url": REASON_URL, "valueString": "Patient recovered"}]);
     cancel["description"] = json!("changed while cancelling");
@@ -208,7 +193,7 @@ async fn book_amend_cancel_book_again_leaves_one_booking_per_slot() {
         Method::POST,
         "/fhir/Appointment",
         "Appointment_Create",
-        Some(booking(&slot)),
+        Some(gpc::booking(&slot)),
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -220,13 +205,13 @@ async fn book_amend_cancel_book_again_leaves_one_booking_per_slot() {
         Method::POST,
         "/fhir/Appointment",
         "Appointment_Create",
-        Some(booking(&slot)),
+        Some(gpc::booking(&slot)),
     )
     .await;
     assert_eq!(r.status, 409, "{}", r.body);
 
     // One booking naming two slots (one of them taken) is refused whole.
-    let mut two = booking(&other_free);
+    let mut two = gpc::booking(&other_free);
     two["slot"] = json!([{"reference": format!("Slot/{}", other_free["id"].as_str().unwrap())}, {"reference": format!("Slot/{slot_id}")}]);
     let r = send(
         &server,
@@ -253,7 +238,7 @@ async fn book_amend_cancel_book_again_leaves_one_booking_per_slot() {
     .await
     .body;
     let seeded_slot = slot_ids(&seeded).pop().expect("a slot");
-    let mut cancel = booking(&other_free);
+    let mut cancel = gpc::booking(&other_free);
     cancel["status"] = json!("cancelled");
     let r = send(
         &server,

@@ -47,21 +47,6 @@ async fn free_slots(server: &Server) -> Vec<Value> {
         .collect()
 }
 
-fn booking(slot: &Value) -> Value {
-    json!({
-        "resourceType": "Appointment",
-        "status": "booked",
-        "description": "Sore throat",
-        "start": slot["start"],
-        "end": slot["end"],
-        "slot": [{"reference": format!("Slot/{}", slot["id"].as_str().unwrap_or(""))}],
-        "participant": [
-            {"actor": {"reference": "Patient/2"}, "status": "accepted"},
-            {"actor": {"reference": "Location/1"}, "status": "accepted"}
-        ]
-    })
-}
-
 fn spine_code(body: &Value) -> &str {
     body["issue"][0]["details"]["coding"][0]["code"]
         .as_str()
@@ -82,7 +67,7 @@ async fn the_whole_appointment_journey() {
         Method::POST,
         "/fhir/Appointment",
         "Appointment_Create",
-        Some(booking(&slot)),
+        Some(gpc::booking(&slot)),
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -106,7 +91,7 @@ async fn the_whole_appointment_journey() {
         Method::POST,
         "/fhir/Appointment",
         "Appointment_Create",
-        Some(booking(&slot)),
+        Some(gpc::booking(&slot)),
     )
     .await;
     assert_eq!(
@@ -117,7 +102,7 @@ async fn the_whole_appointment_journey() {
     );
 
     // An unknown slot: 422 REFERENCE_NOT_FOUND.
-    let mut unknown = booking(&slot);
+    let mut unknown = gpc::booking(&slot);
     unknown["slot"] = json!([{"reference": "Slot/9999"}]);
     let r = send(
         &server,
@@ -272,7 +257,7 @@ async fn concurrent_bookings_of_one_slot_book_it_once() {
     let slot = free_slots(&server).await[0].clone();
     let mut tasks = Vec::new();
     for _ in 0..20 {
-        let (server, body) = (server.clone(), booking(&slot));
+        let (server, body) = (server.clone(), gpc::booking(&slot));
         tasks.push(tokio::spawn(async move {
             send(
                 &server,
@@ -311,7 +296,7 @@ async fn state_survives_a_reload() {
         Method::POST,
         "/fhir/Appointment",
         "Appointment_Create",
-        Some(booking(&slot)),
+        Some(gpc::booking(&slot)),
     )
     .await;
     assert_eq!(r.status, 201);

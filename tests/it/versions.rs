@@ -90,18 +90,7 @@ async fn book(server: &Server, extra: &[(&str, &str)]) -> Raw {
         .map(|e| e["resource"].clone())
         .find(|r| r["resourceType"] == "Slot" && r["freeBusyType"] == "free")
         .expect("a free slot");
-    let booking = json!({
-        "resourceType": "Appointment",
-        "status": "booked",
-        "description": "Sore throat",
-        "start": slot["start"],
-        "end": slot["end"],
-        "slot": [{"reference": format!("Slot/{}", slot["id"].as_str().unwrap_or(""))}],
-        "participant": [
-            {"actor": {"reference": "Patient/2"}, "status": "accepted"},
-            {"actor": {"reference": "Location/1"}, "status": "accepted"}
-        ]
-    });
+    let booking = gpc::booking(&slot);
     exchange(
         server,
         Method::POST,
