@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::contract::ProfileChoice;
+use crate::fhir::Era;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "gpconnect-mock",
@@ -24,6 +27,8 @@ pub enum Command {
     Routes(SpecArgs),
     /// Prove the scenario pack against the definition: every scenario reachable, every answer valid.
     Check(CheckArgs),
+    /// List the contract's rules that apply to the definition: name, answer, operations, source.
+    Rules(RulesArgs),
     /// Write a Postman collection (one request per scenario, with tests) and its environment.
     Postman(PostmanArgs),
     /// Write the default definition and pack built into the binary to DIR, for editing.
@@ -36,6 +41,21 @@ pub struct InitArgs {
     /// `templates/` (created if needed; existing files are never overwritten)
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RulesArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Force the FHIR era instead of detecting it from the definition's media types
+    #[arg(long, value_enum, value_name = "ERA")]
+    pub fhir: Option<FhirEra>,
+    /// Rules beyond the spec's own: auto = gpconnect when the definition's media types are FHIR
+    #[arg(long, value_enum, value_name = "PROFILE", default_value = "auto")]
+    pub profile: ProfileArg,
+    /// Print the whole catalogue as the README's Markdown table instead
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 /// Where the definition and the scenario pack come from.
@@ -84,6 +104,25 @@ pub enum ProfileArg {
     Gpconnect,
     /// The spec's rules only; application/problem+json errors
     None,
+}
+
+impl From<FhirEra> for Era {
+    fn from(era: FhirEra) -> Era {
+        match era {
+            FhirEra::Dstu2 => Era::Dstu2,
+            FhirEra::Stu3 => Era::Stu3,
+        }
+    }
+}
+
+impl From<ProfileArg> for ProfileChoice {
+    fn from(profile: ProfileArg) -> ProfileChoice {
+        match profile {
+            ProfileArg::Auto => ProfileChoice::Auto,
+            ProfileArg::Gpconnect => ProfileChoice::GpConnect,
+            ProfileArg::None => ProfileChoice::None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -33,6 +33,14 @@ impl Era {
         era
     }
 
+    /// `DSTU2` or `STU3`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Era::Dstu2 => "DSTU2",
+            Era::Stu3 => "STU3",
+        }
+    }
+
     pub fn json_media_type(self) -> &'static str {
         match self {
             Era::Dstu2 => "application/json+fhir",
@@ -112,6 +120,8 @@ spine_codes! {
     INVALID_NHS_NUMBER = ("INVALID_NHS_NUMBER", "value", "Invalid NHS number");
     NO_PATIENT_CONSENT = ("NO_PATIENT_CONSENT", "forbidden", "Patient has not provided consent to share data");
     PATIENT_NOT_FOUND = ("PATIENT_NOT_FOUND", "not-found", "Patient not found");
+    ORGANISATION_NOT_FOUND = ("ORGANISATION_NOT_FOUND", "not-found", "Organisation not found");
+    PRACTITIONER_NOT_FOUND = ("PRACTITIONER_NOT_FOUND", "not-found", "Practitioner not found");
     NO_RECORD_FOUND = ("NO_RECORD_FOUND", "not-found", "No record found");
     FHIR_CONSTRAINT_VIOLATION = ("FHIR_CONSTRAINT_VIOLATION", "conflict", "FHIR constraint violation");
     DUPLICATE_REJECTED = ("DUPLICATE_REJECTED", "duplicate", "Create would lead to creation of a duplicate resource");
@@ -120,6 +130,18 @@ spine_codes! {
     REFERENCE_NOT_FOUND = ("REFERENCE_NOT_FOUND", "invalid", "Reference not found");
     INTERNAL_SERVER_ERROR = ("INTERNAL_SERVER_ERROR", "processing", "Internal server error");
     NOT_IMPLEMENTED = ("NOT_IMPLEMENTED", "not-supported", "Not implemented");
+}
+
+impl SpineCode {
+    /// The not-found code for a read of `resource` (DOMAIN.md §5).
+    pub fn not_found_of(resource: &str) -> SpineCode {
+        match resource {
+            "Patient" => SpineCode::PATIENT_NOT_FOUND,
+            "Organization" => SpineCode::ORGANISATION_NOT_FOUND,
+            "Practitioner" => SpineCode::PRACTITIONER_NOT_FOUND,
+            _ => SpineCode::NO_RECORD_FOUND,
+        }
+    }
 }
 
 /// An error answer: status, Spine code and a diagnostics text that names

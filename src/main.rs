@@ -7,10 +7,10 @@ use clap::Parser;
 use gpconnect_mock::admin::AdminGuard;
 use gpconnect_mock::app::App;
 use gpconnect_mock::cli::{
-    CheckArgs, Cli, Command, ContractArg, FhirEra, InitArgs, PackArgs, PostmanArgs, ProfileArg,
-    ReportFormat, ServeArgs, SpecArgs,
+    CheckArgs, Cli, Command, ContractArg, InitArgs, PackArgs, PostmanArgs, ReportFormat, RulesArgs,
+    ServeArgs, SpecArgs,
 };
-use gpconnect_mock::contract::{ContractMode, ContractSettings, ProfileChoice};
+use gpconnect_mock::contract::{ContractMode, ContractSettings};
 use gpconnect_mock::fhir::Era;
 use gpconnect_mock::listen::Limits;
 use gpconnect_mock::pack::PackDir;
@@ -42,6 +42,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Routes(args) => routes(args),
+        Command::Rules(args) => rules(args),
         Command::Check(args) => check(args),
         Command::Postman(args) => postman(args),
         Command::Init(args) => init(args),
@@ -71,16 +72,9 @@ fn sources(pack: &PackArgs) -> Result<Sources, ExitCode> {
 
 fn settings(pack: &PackArgs) -> Settings {
     Settings {
-        era_override: pack.fhir.map(|era| match era {
-            FhirEra::Dstu2 => Era::Dstu2,
-            FhirEra::Stu3 => Era::Stu3,
-        }),
+        era_override: pack.fhir.map(Era::from),
         contract: ContractSettings {
-            profile: match pack.profile {
-                ProfileArg::Auto => ProfileChoice::Auto,
-                ProfileArg::Gpconnect => ProfileChoice::GpConnect,
-                ProfileArg::None => ProfileChoice::None,
-            },
+            profile: pack.profile.into(),
             mode: match pack.contract {
                 ContractArg::Strict => ContractMode::Strict,
                 ContractArg::Warn => ContractMode::Warn,
@@ -271,12 +265,32 @@ fn init(args: InitArgs) -> ExitCode {
     }
 }
 
-fn routes(args: SpecArgs) -> ExitCode {
-    let sources = match Sources::resolve(args.spec, None, None) {
+fn rules(args: RulesArgs) -> ExitCode {
+    use gpconnect_mock::contract::{catalogue, Profile};
+    if args.markdown {
+        print!("{}", catalogue::markdown());
+        return ExitCode::SUCCESS;
+    }
+    let model = match load_model(args.spec) {
+        Ok(model) => model,
+        Err(code) => return code,
+    };
+    let era = args
+        .fhir
+        .map(Era::from)
+        .or_else(|| Era::detect(model.media_types()));
+    let profile = Profile::resolve(args.profile.into(), era);
+    print!("{}", catalogue::text(&model, profile.era()));
+    ExitCode::SUCCESS
+}
+
+/// The definition `--spec` names, or the embedded default.
+fn load_model(spec: SpecArgs) -> Result<spec::ApiModel, ExitCode> {
+    let sources = match Sources::resolve(spec.spec, None, None) {
         Ok(sources) => sources,
         Err(error) => {
             eprintln!("error: {error}");
-            return ExitCode::from(EXIT_LOAD_FAILED);
+            return Err(ExitCode::from(EXIT_LOAD_FAILED));
         }
     };
     let spec = sources.apis.first().and_then(|api| api.spec.as_ref());
@@ -287,12 +301,16 @@ fn routes(args: SpecArgs) -> ExitCode {
             gpconnect_mock::snapshot::EMBEDDED_SPEC_LABEL,
         ),
     };
-    let model = match loaded {
+    loaded.map_err(|errors| {
+        eprintln!("error: cannot load the definition: {errors}");
+        ExitCode::from(EXIT_LOAD_FAILED)
+    })
+}
+
+fn routes(args: SpecArgs) -> ExitCode {
+    let model = match load_model(args) {
         Ok(model) => model,
-        Err(errors) => {
-            eprintln!("error: cannot load the definition: {errors}");
-            return ExitCode::from(EXIT_LOAD_FAILED);
-        }
+        Err(code) => return code,
     };
     let width = model
         .operations

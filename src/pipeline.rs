@@ -36,7 +36,7 @@ use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::answer::{self, Answer, ContextNeeds, RenderSource, SpecSource};
-use crate::contract::{self, violation_header, Ruling, Verdict, VIOLATION_HEADER};
+use crate::contract::{self, violation_header, Ruling, Verdict, Waiver, VIOLATION_HEADER};
 use crate::fhir::{Era, ErrorStyle, Outcome, SpineCode};
 use crate::fhir_xml;
 use crate::journal::Trace;
@@ -162,8 +162,11 @@ pub fn serve<'s>(
         answer::template_context(request, &params, id, None, operation, ContextNeeds::ALL)
     });
     let selection = select(api, index, request, &params, &state, context.as_ref());
-    let waived = matches!(&selection, Selection::Scenario(s) if s.then.skip_checks);
-    let ruling = verdict.ruling(waived);
+    let waiver = match &selection {
+        Selection::Scenario(scenario) => &scenario.then.waiver,
+        _ => &Waiver::None,
+    };
+    let ruling = verdict.ruling(waiver);
     // A PUT's If-Match, against the stored version, before any state action.
     let precondition = match (&ruling, era) {
         (Ruling::Serve(_), Some(era)) => {

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::contract::Profile;
+use crate::contract::{Profile, Waiver};
 use crate::fhir_xml::{order, Json};
 use crate::media::is_json_media;
 use crate::negotiate;
@@ -221,7 +221,7 @@ impl Target<'_> {
                 ));
                 }
                 None if !matches!(served.source, pipeline::Source::Spec(_))
-                    && !scenario.then.skip_checks =>
+                    && scenario.then.waiver != Waiver::All =>
                 {
                     let detail = String::from_utf8_lossy(&served.answer.body)
                         .chars()

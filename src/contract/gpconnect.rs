@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use http::header::AUTHORIZATION;
-use http::{HeaderName, Method, StatusCode};
+use http::{HeaderName, Method};
 use serde_json::Value;
 
 use super::jwt::{self, Expectation, Jwt, RecordKind};
 use super::nhs_number;
-use super::{shown, Violation};
-use crate::fhir::{Era, SpineCode};
+use super::{shown, RuleId, Violation};
+use crate::fhir::Era;
 use crate::request::MockRequest;
 use crate::spec::{Operation, Param, ParamLocation};
 
@@ -30,7 +30,7 @@ fn present<'r>(
         Some(Err(_)) => "must be visible ASCII text",
         None => "is required",
     };
-    out.push(Violation::bad_request(format!("header {label}"), problem));
+    out.push(Violation::of(RuleId::SspHeader, format!("header {label}"), problem));
     None
 }
 
@@ -523,7 +523,8 @@ impl OperationRules {
         present(request, &SSP_FROM, "Ssp-From", out);
         if let Some(to) = present(request, &SSP_TO, "Ssp-To", out) {
             if to != asid {
-                out.push(Violation::bad_request(
+                out.push(Violation::of(
+                    RuleId::SspTo,
                     "header Ssp-To",
                     format!("must be this provider's ASID {asid}, was {}", shown(to)),
                 ));
@@ -532,7 +533,8 @@ impl OperationRules {
         if let Some(id) = present(request, &SSP_INTERACTION_ID, "Ssp-InteractionID", out) {
             if !self.interactions.is_empty() && !self.interactions.iter().any(|i| i == id) {
                 let known = table(era).iter().any(|row| row.ids.contains(&id));
-                out.push(Violation::bad_request(
+                out.push(Violation::of(
+                    RuleId::InteractionId,
                     "header Ssp-InteractionID",
                     format!(
                         "must be {} for {}, was {}{}",
@@ -560,7 +562,8 @@ impl OperationRules {
         let token = match authorization.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("Bearer") => token.trim(),
             _ => {
-                out.push(Violation::bad_request(
+                out.push(Violation::of(
+                    RuleId::AuthorizationBearer,
                     "header Authorization",
                     format!(
                         "must be `Bearer <JWT>`, was {}",
@@ -573,7 +576,8 @@ impl OperationRules {
         let jwt = match jwt::decode(token) {
             Ok(jwt) => jwt,
             Err(error) => {
-                out.push(Violation::bad_request(
+                out.push(Violation::of(
+                    RuleId::JwtMalformed,
                     "header Authorization",
                     format!("must carry an unsigned JWT: the token {error}"),
                 ));
@@ -614,7 +618,8 @@ impl OperationRules {
             .iter()
             .find(|(name, _)| name != "identifier" && name.eq_ignore_ascii_case("identifier"))
         {
-            out.push(Violation::bad_request(
+            out.push(Violation::of(
+                RuleId::IdentifierParam,
                 format!("query parameter {name}"),
                 "has the wrong case: the parameter is `identifier`",
             ));
@@ -622,24 +627,22 @@ impl OperationRules {
         }
         let mut values = request.query_values("identifier");
         let Some(value) = values.next() else {
-            out.push(Violation::bad_request(
+            out.push(Violation::of(
+                RuleId::IdentifierParam,
                 at,
                 format!("is required: {resource}?identifier=<system>|<value>"),
             ));
             return;
         };
         if values.next().is_some() {
-            out.push(Violation::bad_request(at, "must be given exactly once"));
+            out.push(Violation::of(
+                RuleId::IdentifierParam,
+                at,
+                "must be given exactly once",
+            ));
             return;
         }
-        let invalid = |message: String| {
-            Violation::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                SpineCode::INVALID_PARAMETER,
-                at,
-                message,
-            )
-        };
+        let invalid = |message: String| Violation::of(RuleId::IdentifierSyntax, at, message);
         let Some((system, id)) = value.split_once('|') else {
             out.push(invalid(format!(
                 "must be <system>|<value>, was {}",
@@ -656,9 +659,8 @@ impl OperationRules {
         }
         if let Some(systems) = identifier_systems(era, resource) {
             if !systems.contains(&system) {
-                out.push(Violation::new(
-                    StatusCode::BAD_REQUEST,
-                    SpineCode::INVALID_IDENTIFIER_SYSTEM,
+                out.push(Violation::of(
+                    RuleId::IdentifierSystem,
                     at,
                     format!(
                         "system must be {} for a {resource} search, was {}",
@@ -671,9 +673,8 @@ impl OperationRules {
         }
         if system == nhs_number_system(era) {
             if let Err(error) = nhs_number::check(id) {
-                out.push(Violation::new(
-                    StatusCode::BAD_REQUEST,
-                    SpineCode::INVALID_NHS_NUMBER,
+                out.push(Violation::of(
+                    RuleId::IdentifierNhsNumber,
                     at,
                     format!("NHS number {} {error}", shown(id)),
                 ));
@@ -714,9 +715,8 @@ impl OperationRules {
         };
         let jwt_number = jwt.requested_nhs_number.as_deref();
         if jwt_number != Some(body_number) {
-            out.push(Violation::new(
-                StatusCode::BAD_REQUEST,
-                SpineCode::INVALID_NHS_NUMBER,
+            out.push(Violation::of(
+                RuleId::CareRecordNhsNumberMismatch,
                 format!("body /parameter/{index}/valueIdentifier/value (patientNHSNumber)"),
                 format!(
                     "must equal the JWT requested_record NHS number {}, was {}",
@@ -798,7 +798,7 @@ mod tests {
     fn token_cache_serves_only_until_expiry() {
         let cache = TokenCache::default();
         let facts = Arc::new(TokenFacts::default());
-        let found = vec![Violation::bad_request("JWT claim x", "is wrong")];
+        let found = vec![Violation::of(RuleId::JwtTime, "JWT claim x", "is wrong")];
         cache.put(b"live", facts.clone(), Some(1_000), &found, 900);
         assert_eq!(cache.get(b"live", 950).map(|(_, v)| v), Some(found.clone()));
         assert!(cache.get(b"live", 1_000).is_none(), "never past exp");
@@ -815,7 +815,7 @@ mod tests {
     #[test]
     fn token_cache_is_bounded_in_bytes_whatever_the_token_size() {
         let cache = TokenCache::default();
-        let found = vec![Violation::bad_request("JWT claim x", "is wrong")];
+        let found = vec![Violation::of(RuleId::JwtTime, "JWT claim x", "is wrong")];
         let padding = "p".repeat(2_000);
         for i in 0..8_000 {
             let header = format!("Bearer {i}.{padding}");

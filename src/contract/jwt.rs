@@ -3,11 +3,10 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::{shown, Violation};
-use crate::fhir::{Era, SpineCode};
+use super::{shown, RuleId, Violation};
+use crate::fhir::Era;
 
 /// DSTU2's fixed audience.
 pub const DSTU2_AUDIENCE: &str = "https://authorize.fhir.nhs.net/token";
@@ -187,18 +186,23 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut
     for name in REQUIRED.iter().copied().chain(dstu2) {
         match claims.get(name) {
             None => {
-                out.push(Violation::bad_request(claim(name), "is required"));
+                out.push(Violation::of(RuleId::JwtClaimRequired, claim(name), "is required"));
                 missing = true;
             }
             Some(Value::Null) => {
-                out.push(Violation::bad_request(claim(name), "must not be null"));
+                out.push(Violation::of(
+                    RuleId::JwtClaimRequired,
+                    claim(name),
+                    "must not be null",
+                ));
                 missing = true;
             }
             Some(_) => {}
         }
     }
     if expect.era == Era::Stu3 && claims.contains_key("requested_record") {
-        out.push(Violation::bad_request(
+        out.push(Violation::of(
+            RuleId::JwtRequestedRecordAbsent,
             claim("requested_record"),
             "must be absent in GP Connect 1.x (STU3)",
         ));
@@ -209,7 +213,8 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut
     check_times(claims, expect.now, out);
     if let Some(reason) = claims.get("reason_for_request") {
         if reason.as_str() != Some("directcare") {
-            out.push(Violation::bad_request(
+            out.push(Violation::of(
+                RuleId::JwtReason,
                 claim("reason_for_request"),
                 format!("must be directcare, was {}", text_of(reason)),
             ));
@@ -218,7 +223,8 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut
     if expect.era == Era::Dstu2 {
         if let Some(aud) = claims.get("aud") {
             if aud.as_str() != Some(DSTU2_AUDIENCE) {
-                out.push(Violation::bad_request(
+                out.push(Violation::of(
+                    RuleId::JwtAudience,
                     claim("aud"),
                     format!("must be {DSTU2_AUDIENCE}, was {}", text_of(aud)),
                 ));
@@ -232,7 +238,8 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut
         .and_then(|p| p.get("id"));
     if let (Some(sub), Some(id)) = (claims.get("sub"), practitioner_id) {
         if sub != id {
-            out.push(Violation::bad_request(
+            out.push(Violation::of(
+                RuleId::JwtSubject,
                 claim("sub"),
                 format!(
                     "must equal requesting_practitioner.id {}, was {}",
@@ -242,7 +249,8 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut
             ));
         }
     } else if practitioner_id.is_none() {
-        out.push(Violation::bad_request(
+        out.push(Violation::of(
+            RuleId::JwtSubject,
             claim("requesting_practitioner.id"),
             "is required (sub must equal it)",
         ));
@@ -254,7 +262,8 @@ fn check_times(claims: &Map<String, Value>, now: i64, out: &mut Vec<Violation>) 
         let value = claims.get(name)?;
         let number = value.as_i64();
         if number.is_none() {
-            out.push(Violation::bad_request(
+            out.push(Violation::of(
+                RuleId::JwtTime,
                 claim(name),
                 format!("must be an integer UNIX time, was {}", text_of(value)),
             ));
@@ -268,13 +277,15 @@ fn check_times(claims: &Map<String, Value>, now: i64, out: &mut Vec<Violation>) 
     };
     let lifetime = i128::from(exp) - i128::from(iat);
     if lifetime != i128::from(LIFETIME) {
-        out.push(Violation::bad_request(
+        out.push(Violation::of(
+            RuleId::JwtTime,
             claim("exp - iat"),
             format!("must be {LIFETIME}, was {lifetime}"),
         ));
     }
     if exp < now {
-        out.push(Violation::bad_request(
+        out.push(Violation::of(
+            RuleId::JwtTime,
             claim("exp"),
             format!(
                 "must not be in the past: {exp} is {} seconds before now ({now})",
@@ -294,9 +305,11 @@ fn check_resources(
 ) -> Option<RecordKind> {
     let mut wrong_type = |name: &str, expected: &str, value: &Value| {
         let found = value.get("resourceType");
-        out.push(Violation::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            SpineCode::INVALID_RESOURCE,
+        out.push(Violation::of(
+            match era {
+                Era::Dstu2 => RuleId::JwtClaimResourceType,
+                Era::Stu3 => RuleId::JwtClaimResourceInvalid,
+            },
             claim(&format!("{name}.resourceType")),
             match found {
                 Some(found) => format!("must be {expected}, was {}", text_of(found)),
@@ -341,7 +354,8 @@ fn check_scope(
     };
     let at = claim("requested_scope");
     let Some(scope) = value.as_str().filter(|s| SCOPES.contains(s)) else {
-        out.push(Violation::bad_request(
+        out.push(Violation::of(
+            RuleId::JwtScope,
             at,
             format!(
                 "must be one of {}, was {}",
@@ -357,14 +371,16 @@ fn check_scope(
         .map(|kind| format!("{}/*.{access}", kind.scope_prefix()));
     match &wanted {
         Some(wanted) if scope != wanted => {
-            out.push(Violation::bad_request(
+            out.push(Violation::of(
+                RuleId::JwtScope,
                 at,
                 format!("must be {wanted} for this operation, was {scope}"),
             ));
             return;
         }
         None if !scope.ends_with(access) => {
-            out.push(Violation::bad_request(
+            out.push(Violation::of(
+                RuleId::JwtScope,
                 at,
                 format!("must be a .{access} scope for this operation, was {scope}"),
             ));
@@ -374,7 +390,8 @@ fn check_scope(
     }
     if let Some(kind) = record_kind {
         if !scope.starts_with(kind.scope_prefix()) {
-            out.push(Violation::bad_request(
+            out.push(Violation::of(
+                RuleId::JwtScope,
                 at,
                 format!(
                     "must start with {}/ since requested_record is a {}, was {scope}",
@@ -534,7 +551,7 @@ mod tests {
         );
         assert_eq!(
             (status, text.as_str()),
-            (400, "JWT claim exp - iat must be 300, was 600")
+            (400, "JWT claim exp - iat must be 300, was 600 (rule jwt-time)")
         );
         let (_, text) = broken(
             &|c| {
@@ -558,7 +575,10 @@ mod tests {
             },
             Era::Dstu2,
         );
-        assert_eq!(text, "JWT claim requested_record is required");
+        assert_eq!(
+            text,
+            "JWT claim requested_record is required (rule jwt-claim-required)"
+        );
         let (_, text) = broken(
             &|c| {
                 c.insert(

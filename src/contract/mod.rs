@@ -14,12 +14,15 @@
 //! JSON Schema validators are compiled lazily, once per snapshot, on the
 //! first request that needs them, so startup stays fast with big definitions.
 
+pub mod catalogue;
 pub mod gpconnect;
 pub mod jwt;
 pub mod nhs_number;
 pub mod spec_rules;
 
 use http::{HeaderName, HeaderValue, StatusCode};
+
+pub use catalogue::RuleId;
 
 use crate::answer::Answer;
 use crate::fhir::{Era, ErrorStyle, Outcome, SpineCode};
@@ -97,6 +100,7 @@ impl Profile {
 /// One broken rule: the answer it deserves and what was wrong where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
+    pub rule: RuleId,
     pub status: StatusCode,
     pub code: SpineCode,
     /// What was wrong: a header, claim or parameter name, or `body /json/pointer`.
@@ -106,38 +110,33 @@ pub struct Violation {
 }
 
 impl Violation {
-    pub fn new(
-        status: StatusCode,
-        code: SpineCode,
+    /// A violation of `rule`, answered as the catalogue says.
+    pub fn of(rule: RuleId, at: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::about(rule, "", at, message)
+    }
+
+    /// A violation of `rule` about a `resource` type (whose not-found code
+    /// a not-found rule answers with).
+    pub fn about(
+        rule: RuleId,
+        resource: &str,
         at: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
+        let entry = rule.rule();
         Self {
-            status,
-            code,
+            rule,
+            status: entry.status,
+            code: entry.spine_code(resource),
             at: at.into(),
             message: message.into(),
         }
     }
 
-    /// 400 BAD_REQUEST, the answer to most malformed requests.
-    pub fn bad_request(at: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, SpineCode::BAD_REQUEST, at, message)
-    }
-
-    /// 415 Unsupported Media Type (no Spine code is defined: BAD_REQUEST, as the demonstrator).
-    pub fn unsupported_media(at: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            SpineCode::BAD_REQUEST,
-            at,
-            message,
-        )
-    }
-
-    /// The OperationOutcome's `diagnostics`: `at` followed by the message.
+    /// The OperationOutcome's `diagnostics`: `at`, the message, and the
+    /// rule's name to look up in `gpconnect-mock rules`.
     pub fn diagnostics(&self) -> String {
-        format!("{} {}", self.at, self.message)
+        format!("{} {} (rule {})", self.at, self.message, self.rule.rule().name)
     }
 
     pub fn outcome(&self) -> Outcome {
@@ -146,7 +145,8 @@ impl Violation {
 
     /// `X-Contract-Violation: <at>: <message>`, reduced to what HTTP allows.
     fn header_value(&self) -> HeaderValue {
-        violation_header(&self.at, &self.message)
+        let name = self.rule.rule().name;
+        violation_header(&self.at, &format!("{} (rule {name})", self.message))
     }
 }
 
@@ -176,6 +176,8 @@ pub fn shown(value: &str) -> String {
 /// The rules of one operation, compiled.
 #[derive(Debug)]
 struct OperationContract {
+    /// The catalogue's rules that apply to this operation.
+    rules: catalogue::RuleSet,
     spec: spec_rules::OperationRules,
     gpc: Option<gpconnect::OperationRules>,
 }
@@ -198,6 +200,11 @@ impl Contract {
             .operations
             .iter()
             .map(|operation| OperationContract {
+                rules: catalogue::RuleSet::for_operation(
+                    profile.era(),
+                    &operation.method,
+                    &operation.path,
+                ),
                 spec: spec_rules::OperationRules::compile(operation, &model.schema_root, profile),
                 gpc: profile
                     .era()
@@ -284,7 +291,30 @@ impl Contract {
                 rules.spec.check_body(operation, root, request, &mut out);
             }
         }
+        // The catalogue decides which rules apply to the operation.
+        out.retain(|violation| rules.rules.contains(violation.rule));
         Verdict::new(self.mode, out)
+    }
+}
+
+/// The rules a scenario is served despite (`skip_checks`, `skip_rules`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Waiver {
+    #[default]
+    None,
+    /// `skip_checks: true`: every rule.
+    All,
+    /// `skip_rules: [...]`: these rules.
+    Rules(Vec<RuleId>),
+}
+
+impl Waiver {
+    pub fn waives(&self, rule: RuleId) -> bool {
+        match self {
+            Waiver::None => false,
+            Waiver::All => true,
+            Waiver::Rules(rules) => rules.contains(&rule),
+        }
     }
 }
 
@@ -320,12 +350,15 @@ impl Verdict {
         self.violations.is_empty()
     }
 
-    /// The verdict applied to the chosen scenario: `waived` when it has
-    /// `skip_checks`.
-    pub fn ruling(&self, waived: bool) -> Ruling<'_> {
-        match self.violations.first() {
-            Some(first) if self.mode == ContractMode::Strict && !waived => Ruling::Reject(first),
-            _ => Ruling::Serve(&self.violations),
+    /// The verdict applied to the chosen scenario's waiver: in `strict`
+    /// mode the first violation it does not waive is the answer.
+    pub fn ruling(&self, waiver: &Waiver) -> Ruling<'_> {
+        if self.mode != ContractMode::Strict {
+            return Ruling::Serve(&self.violations);
+        }
+        match self.violations.iter().find(|v| !waiver.waives(v.rule)) {
+            Some(first) => Ruling::Reject(first),
+            None => Ruling::Serve(&self.violations),
         }
     }
 }
@@ -378,36 +411,47 @@ mod tests {
 
     #[test]
     fn rulings_follow_mode_and_waiver() {
-        let violation = Violation::bad_request("header Ssp-From", "is required");
-        let strict = Verdict::new(ContractMode::Strict, vec![violation.clone()]);
-        assert_eq!(strict.ruling(false), Ruling::Reject(&violation));
+        let violation = Violation::of(RuleId::SspHeader, "header Ssp-From", "is required");
+        let jwt = Violation::of(RuleId::JwtTime, "JWT claim exp", "must not be in the past");
+        let strict = Verdict::new(ContractMode::Strict, vec![violation.clone(), jwt.clone()]);
+        assert_eq!(strict.ruling(&Waiver::None), Ruling::Reject(&violation));
         assert_eq!(
-            strict.ruling(true),
-            Ruling::Serve(std::slice::from_ref(&violation))
+            strict.ruling(&Waiver::Rules(vec![RuleId::SspHeader])),
+            Ruling::Reject(&jwt)
         );
+        assert!(matches!(
+            strict.ruling(&Waiver::Rules(vec![RuleId::SspHeader, RuleId::JwtTime])),
+            Ruling::Serve([_, _])
+        ));
+        assert!(matches!(strict.ruling(&Waiver::All), Ruling::Serve([_, _])));
         let warn = Verdict::new(ContractMode::Warn, vec![violation.clone()]);
         assert_eq!(
-            warn.ruling(false),
+            warn.ruling(&Waiver::None),
             Ruling::Serve(std::slice::from_ref(&violation))
         );
         let clean = Verdict::new(ContractMode::Strict, Vec::new());
         assert!(clean.is_clean());
-        assert_eq!(clean.ruling(false), Ruling::Serve(&[]));
+        assert_eq!(clean.ruling(&Waiver::None), Ruling::Serve(&[]));
     }
 
     #[test]
-    fn violation_texts() {
-        let violation = Violation::bad_request("JWT claim exp - iat", "must be 300, was 600");
+    fn violation_texts_name_the_rule() {
+        let violation = Violation::of(RuleId::JwtTime, "JWT claim exp - iat", "must be 300, was 600");
+        assert_eq!(violation.status, StatusCode::BAD_REQUEST);
+        assert_eq!(violation.code, SpineCode::BAD_REQUEST);
         assert_eq!(
             violation.diagnostics(),
-            "JWT claim exp - iat must be 300, was 600"
+            "JWT claim exp - iat must be 300, was 600 (rule jwt-time)"
         );
         assert_eq!(
             violation.header_value(),
-            "JWT claim exp - iat: must be 300, was 600"
+            "JWT claim exp - iat: must be 300, was 600 (rule jwt-time)"
         );
-        let odd = Violation::bad_request("header X", "was \u{1}é");
-        assert_eq!(odd.header_value(), "header X: was ??");
+        let odd = Violation::of(RuleId::SspHeader, "header X", "was \u{1}é");
+        assert_eq!(odd.header_value(), "header X: was ?? (rule ssp-header)");
+        let unknown = Violation::about(RuleId::UnknownId, "Patient", "path parameter id", "names no Patient");
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert_eq!(unknown.code, SpineCode::PATIENT_NOT_FOUND);
     }
 
     #[test]

@@ -8,12 +8,11 @@
 //! once per snapshot, on first use.
 
 use http::header::{ACCEPT, CONTENT_TYPE};
-use http::StatusCode;
 use serde_json::Value;
 
 use super::gpconnect;
-use super::{shown, Profile, Violation};
-use crate::fhir::{Era, SpineCode};
+use super::{shown, Profile, RuleId, Violation};
+use crate::fhir::Era;
 use crate::media::{is_json_media, media_essence};
 use crate::negotiate::{format_of, Format, FormatSource, Negotiated};
 use crate::request::MockRequest;
@@ -152,6 +151,11 @@ pub struct OperationRules {
     body: Option<BodyRule>,
     /// The response media types this (JSON-only) mock can answer with.
     servable: Vec<String>,
+    /// GP Connect's rules apply: a bad path id is an unknown id (404).
+    gp_connect: bool,
+    /// The resource type a path id names: the segment before the first
+    /// `{parameter}` (`Patient` in `/fhir/Patient/{id}/Appointment`).
+    resource: String,
 }
 
 fn is_fhir_json(essence: &str) -> bool {
@@ -218,10 +222,19 @@ impl OperationRules {
             (true, true, Profile::GpConnect(era)) => vec![era.json_media_type().to_string()],
             (true, true, Profile::None) => Vec::new(),
         };
+        let resource = operation
+            .path
+            .split('/')
+            .take_while(|segment| !segment.starts_with('{'))
+            .last()
+            .unwrap_or_default()
+            .to_string();
         OperationRules {
             params,
             body,
             servable,
+            gp_connect: gpc,
+            resource,
         }
     }
 
@@ -265,7 +278,8 @@ impl OperationRules {
                     )
                 }
             };
-            out.push(Violation::unsupported_media(
+            out.push(Violation::of(
+                RuleId::MediaType,
                 refusal.source.label(),
                 message,
             ));
@@ -293,7 +307,8 @@ impl OperationRules {
                 !refused && self.satisfiable(media)
             });
             if !ok {
-                out.push(Violation::unsupported_media(
+                out.push(Violation::of(
+                RuleId::MediaType,
                     "header Accept",
                     format!(
                         "must allow {} (this server answers JSON only), was {}",
@@ -312,7 +327,8 @@ impl OperationRules {
         if let Some(content_type) = request.headers.get(CONTENT_TYPE) {
             let text = content_type.to_str().unwrap_or("\u{fffd}");
             if !text.trim().is_empty() && !self.satisfiable(text) {
-                out.push(Violation::unsupported_media(
+                out.push(Violation::of(
+                RuleId::MediaType,
                     "header Content-Type",
                     format!(
                         "asks for an answer in {}, but this server answers {} (send Accept to choose)",
@@ -360,22 +376,26 @@ impl OperationRules {
             let values = match values {
                 Ok(values) => values,
                 Err(message) => {
-                    out.push(Violation::bad_request(at.clone(), message));
+                    out.push(Violation::of(RuleId::HeaderParamInvalid, at.clone(), message));
                     continue;
                 }
             };
             if values.is_empty() {
                 if param.required {
-                    out.push(Violation::bad_request(at.clone(), "is required"));
+                    out.push(Violation::of(RuleId::ParamRequired, at.clone(), "is required"));
                 }
                 continue;
             }
-            let (status, code) = match param.location {
-                ParamLocation::Query => (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    SpineCode::INVALID_PARAMETER,
+            let invalid = |message: String| match param.location {
+                ParamLocation::Query => Violation::of(RuleId::QueryParamInvalid, at.clone(), message),
+                ParamLocation::Path if self.gp_connect => Violation::about(
+                    RuleId::UnknownId,
+                    &self.resource,
+                    at.clone(),
+                    format!("names no {}: {message}", self.resource),
                 ),
-                _ => (StatusCode::BAD_REQUEST, SpineCode::BAD_REQUEST),
+                ParamLocation::Path => Violation::of(RuleId::PathParamInvalid, at.clone(), message),
+                _ => Violation::of(RuleId::HeaderParamInvalid, at.clone(), message),
             };
             let instances: Vec<Result<Value, String>> = match &rule.kind {
                 ValueKind::Array(item) => {
@@ -391,7 +411,7 @@ impl OperationRules {
                 let instance = match instance {
                     Ok(instance) => instance,
                     Err(message) => {
-                        out.push(Violation::new(status, code, at.clone(), message));
+                        out.push(invalid(message));
                         continue;
                     }
                 };
@@ -403,12 +423,7 @@ impl OperationRules {
                 };
                 let first = validator.validate(&instance).err().map(|e| error_text(&e));
                 if let Some(error) = first {
-                    out.push(Violation::new(
-                        status,
-                        code,
-                        at.clone(),
-                        format!("is invalid: {error}"),
-                    ));
+                    out.push(invalid(format!("is invalid: {error}")));
                 }
             }
         }
@@ -433,7 +448,8 @@ impl OperationRules {
         };
         if request.body.is_empty() {
             if rule.required {
-                out.push(Violation::bad_request(
+                out.push(Violation::of(
+                    RuleId::BodyRequired,
                     "request body",
                     format!("is required ({})", declared()),
                 ));
@@ -441,7 +457,8 @@ impl OperationRules {
             return;
         }
         let Some(content_type) = request.headers.get(CONTENT_TYPE) else {
-            out.push(Violation::unsupported_media(
+            out.push(Violation::of(
+                RuleId::MediaType,
                 "header Content-Type",
                 format!("is required with a body; expected {}", declared()),
             ));
@@ -463,7 +480,8 @@ impl OperationRules {
             })
         });
         let Some(media) = media else {
-            out.push(Violation::unsupported_media(
+            out.push(Violation::of(
+                RuleId::MediaType,
                 "header Content-Type",
                 format!(
                     "must be one of {} (compared without parameters), was {}",
@@ -477,7 +495,8 @@ impl OperationRules {
             return;
         }
         if let Some(error) = request.xml_body_error() {
-            out.push(Violation::bad_request(
+            out.push(Violation::of(
+                RuleId::BodyMalformed,
                 "request body",
                 format!("must be valid FHIR XML ({given}): {error}"),
             ));
@@ -492,7 +511,8 @@ impl OperationRules {
                 ),
                 Ok(_) => "unreadable".to_string(),
             };
-            out.push(Violation::bad_request(
+            out.push(Violation::of(
+                RuleId::BodyMalformed,
                 "request body",
                 format!("must be valid JSON ({given}): {detail}"),
             ));
@@ -509,19 +529,18 @@ impl OperationRules {
             return;
         };
         // Operation inputs (FHIR Parameters) are parameters; anything else a resource.
-        let code = if instance.get("resourceType").and_then(Value::as_str) == Some("Parameters") {
-            SpineCode::INVALID_PARAMETER
+        let rule = if instance.get("resourceType").and_then(Value::as_str) == Some("Parameters") {
+            RuleId::BodyParametersInvalid
         } else {
-            SpineCode::INVALID_RESOURCE
+            RuleId::BodyResourceInvalid
         };
         if validator.is_valid(instance) {
             return;
         }
         for error in validator.iter_errors(instance).take(MAX_BODY_ERRORS) {
             let pointer = error.instance_path.to_string();
-            out.push(Violation::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                code,
+            out.push(Violation::of(
+                rule,
                 format!("body {}", if pointer.is_empty() { "/" } else { &pointer }),
                 format!("is invalid: {}", error_text(&error)),
             ));

@@ -22,6 +22,7 @@ use super::format::{self, ConditionDef, ScalarDef, ScenarioDef, ScenarioFile, Th
 use super::select::{find_shadowed, number_body_slots, order_for_selection, ScenarioSet};
 use super::stateful::{StateAction, StateCondition, StateThen, StateWhen};
 use super::{seed, HeaderSource, Scenario, Then};
+use crate::contract::{catalogue, Waiver};
 use crate::error::{line_of, LoadError};
 use crate::pack::{PackDir, PackFile};
 use crate::spec::{ApiModel, Operation};
@@ -388,9 +389,33 @@ fn compile_then(
         headers,
         body_template,
         delay: Duration::from_millis(then.delay_ms),
-        skip_checks: then.skip_checks,
+        waiver: compile_waiver(then, at),
         content_type,
         json_body,
+    }
+}
+
+/// `skip_checks` and `skip_rules`; every rule named must be in the catalogue.
+fn compile_waiver(then: &ThenDef, at: &mut Place<'_>) -> Waiver {
+    if then.skip_checks {
+        return Waiver::All;
+    }
+    let mut rules = Vec::new();
+    for name in &then.skip_rules {
+        match catalogue::find(name) {
+            Some(rule) => rules.push(rule.id),
+            None => at.error(
+                name,
+                format!(
+                    "`skip_rules` names `{name}`, which is no rule of the contract (`gpconnect-mock rules` lists them)"
+                ),
+            ),
+        }
+    }
+    if rules.is_empty() {
+        Waiver::None
+    } else {
+        Waiver::Rules(rules)
     }
 }
 

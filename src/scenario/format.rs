@@ -75,6 +75,10 @@ pub(super) struct ThenDef {
     pub delay_ms: u64,
     #[serde(default)]
     pub skip_checks: bool,
+    /// Rules of the contract (by catalogue name) this scenario is served
+    /// despite: the request is answered, the violation reported.
+    #[serde(default)]
+    pub skip_rules: Vec<String>,
     /// Actions on state documents, applied after the answer renders.
     #[serde(default)]
     pub state: Vec<ActionDef>,

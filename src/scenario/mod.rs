@@ -35,6 +35,8 @@ pub use conditions::{BodyCondition, Condition, Miss, When};
 pub use select::{NearMiss, ScenarioSet, Selection, Shadowed};
 use stateful::{StateThen, StateWhen};
 
+use crate::contract::Waiver;
+
 /// The header a client sends to force a scenario by name.
 pub const FORCE_HEADER: &str = "x-mock-scenario";
 
@@ -53,8 +55,9 @@ pub struct Then {
     /// Name of the body template in the registry; `None` is an empty body.
     pub body_template: Option<String>,
     pub delay: Duration,
-    /// Serve this scenario even when the request breaks the contract.
-    pub skip_checks: bool,
+    /// The contract rules this scenario is served despite (`skip_checks`:
+    /// all of them; `skip_rules`: the ones named).
+    pub waiver: Waiver,
     /// The `Content-Type` of its answers: the operation's declared media
     /// type for `status`, worked out once.
     pub content_type: Option<HeaderValue>,

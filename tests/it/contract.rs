@@ -213,10 +213,13 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// (rule, request, status, Spine code, diagnostics substring). A `200`/`201`
-/// row is a tolerance rule: the request must be served.
+/// (case, rule name, request, status, Spine code, diagnostics substring).
+/// A `200`/`201` row is a tolerance: the request must be served. A row with
+/// a rule must be answered with diagnostics ending `(rule <name>)`.
+type Row = (&'static str, &'static str, Req, u16, &'static str, &'static str);
+
 #[rustfmt::skip]
-fn table() -> Vec<(&'static str, Req, u16, &'static str, &'static str)> {
+fn table() -> Vec<Row> {
     let metadata = || Req::valid("Metadata_Metadata");
     let patient = || Req::valid("Patient_Read");
     let search = || Req::valid("PatientIdentifier_SearchByIdentifier");
@@ -227,105 +230,124 @@ fn table() -> Vec<(&'static str, Req, u16, &'static str, &'static str)> {
     let t = now();
     vec![
         // The valid baselines.
-        ("valid metadata", metadata(), 200, "", ""),
-        ("valid patient read", patient(), 200, "", ""),
-        ("valid patient search", search(), 200, "", ""),
-        ("valid care record", record(), 200, "", ""),
-        ("valid booking", book(), 201, "", ""),
-        ("valid practitioner search", Req::valid("PractitionerIdentifier_SearchByIdentifier"), 200, "", ""),
-        ("valid organisation search", Req::valid("OrganizationIdentifier_SearchByIdentifier"), 200, "", ""),
+        ("valid metadata", "", metadata(), 200, "", ""),
+        ("valid patient read", "", patient(), 200, "", ""),
+        ("valid patient search", "", search(), 200, "", ""),
+        ("valid care record", "", record(), 200, "", ""),
+        ("valid booking", "", book(), 201, "", ""),
+        ("valid practitioner search", "", Req::valid("PractitionerIdentifier_SearchByIdentifier"), 200, "", ""),
+        ("valid organisation search", "", Req::valid("OrganizationIdentifier_SearchByIdentifier"), 200, "", ""),
         // §3 SSP headers.
-        ("Ssp-TraceID missing", metadata().remove("Ssp-TraceID"), 400, "BAD_REQUEST", "header Ssp-TraceID is required"),
-        ("Ssp-TraceID blank", metadata().set("Ssp-TraceID", " "), 400, "BAD_REQUEST", "header Ssp-TraceID must not be blank"),
-        ("Ssp-From missing", metadata().remove("Ssp-From"), 400, "BAD_REQUEST", "header Ssp-From is required"),
-        ("Ssp-To missing", metadata().remove("Ssp-To"), 400, "BAD_REQUEST", "header Ssp-To is required"),
-        ("Ssp-To not this provider", metadata().set("Ssp-To", "918999198738"), 400, "BAD_REQUEST", "header Ssp-To must be this provider's ASID 918999198993, was \"918999198738\""),
-        ("Ssp-InteractionID missing", metadata().remove("Ssp-InteractionID"), 400, "BAD_REQUEST", "header Ssp-InteractionID is required"),
-        ("interaction of another operation", metadata().set("Ssp-InteractionID", &gpc::interaction_id("Patient_Read")), 400, "BAD_REQUEST", "(the interaction of another operation)"),
-        ("unknown interaction", metadata().set("Ssp-InteractionID", "urn:nhs:names:services:gpconnect:fhir:rest:read:everything"), 400, "BAD_REQUEST", "(not a known interaction)"),
-        ("STU3 interaction on DSTU2", metadata().set("Ssp-InteractionID", "urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1"), 400, "BAD_REQUEST", "must be urn:nhs:names:services:gpconnect:fhir:rest:read:metadata for GET /fhir/metadata"),
-        ("header names are case-insensitive", metadata().remove("Ssp-To").set("ssp-to", gpc::PROVIDER_ASID), 200, "", ""),
-        ("unknown headers and parameters ignored", metadata().set("X-Extra", "1").path("/fhir/metadata?foo=bar"), 200, "", ""),
+        ("Ssp-TraceID missing", "ssp-header", metadata().remove("Ssp-TraceID"), 400, "BAD_REQUEST", "header Ssp-TraceID is required"),
+        ("Ssp-TraceID blank", "ssp-header", metadata().set("Ssp-TraceID", " "), 400, "BAD_REQUEST", "header Ssp-TraceID must not be blank"),
+        ("Ssp-From missing", "ssp-header", metadata().remove("Ssp-From"), 400, "BAD_REQUEST", "header Ssp-From is required"),
+        ("Ssp-To missing", "ssp-header", metadata().remove("Ssp-To"), 400, "BAD_REQUEST", "header Ssp-To is required"),
+        ("Ssp-To not this provider", "ssp-to", metadata().set("Ssp-To", "918999198738"), 400, "BAD_REQUEST", "header Ssp-To must be this provider's ASID 918999198993, was \"918999198738\""),
+        ("Ssp-InteractionID missing", "ssp-header", metadata().remove("Ssp-InteractionID"), 400, "BAD_REQUEST", "header Ssp-InteractionID is required"),
+        ("interaction of another operation", "interaction-id", metadata().set("Ssp-InteractionID", &gpc::interaction_id("Patient_Read")), 400, "BAD_REQUEST", "(the interaction of another operation)"),
+        ("unknown interaction", "interaction-id", metadata().set("Ssp-InteractionID", "urn:nhs:names:services:gpconnect:fhir:rest:read:everything"), 400, "BAD_REQUEST", "(not a known interaction)"),
+        ("STU3 interaction on DSTU2", "interaction-id", metadata().set("Ssp-InteractionID", "urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1"), 400, "BAD_REQUEST", "must be urn:nhs:names:services:gpconnect:fhir:rest:read:metadata for GET /fhir/metadata"),
+        ("header names are case-insensitive", "", metadata().remove("Ssp-To").set("ssp-to", gpc::PROVIDER_ASID), 200, "", ""),
+        ("unknown headers and parameters ignored", "", metadata().set("X-Extra", "1").path("/fhir/metadata?foo=bar"), 200, "", ""),
         // §4 Authorization and the JWT's form.
-        ("Authorization missing", metadata().remove("Authorization"), 400, "BAD_REQUEST", "header Authorization is required"),
-        ("Authorization not Bearer", metadata().set("Authorization", "Basic dXNlcjpwYXNz"), 400, "BAD_REQUEST", "must be `Bearer <JWT>`, was \"Basic\""),
-        ("JWT with two segments", metadata().set("Authorization", &format!("Bearer {}.{payload}", b64(HEADER))), 400, "BAD_REQUEST", "must have 3 dot-separated segments"),
-        ("JWT signed", metadata().token(&b64(HEADER), &payload, "c2lnbmF0dXJl"), 400, "BAD_REQUEST", "must have an empty signature"),
-        ("JWT padded", metadata().token(&format!("{}==", b64(HEADER)), &payload, ""), 400, "BAD_REQUEST", "without padding, found `=`"),
-        ("JWT in the standard alphabet", metadata().token(&b64(HEADER), &format!("+{payload}"), ""), 400, "BAD_REQUEST", "found `+`"),
-        ("JWT payload not JSON", metadata().token(&b64(HEADER), &b64("not json"), ""), 400, "BAD_REQUEST", "payload segment is not a JSON object"),
-        ("JWT alg not none", metadata().token(&b64(r#"{"alg":"HS256","typ":"JWT"}"#), &payload, ""), 400, "BAD_REQUEST", "alg must be none"),
-        ("JWT typ not JWT", metadata().token(&b64(r#"{"alg":"none","typ":"JOSE"}"#), &payload, ""), 400, "BAD_REQUEST", "typ must be JWT"),
-        ("JWT header extra key", metadata().token(&b64(r#"{"alg":"none","typ":"JWT","kid":"k"}"#), &payload, ""), 400, "BAD_REQUEST", "unexpected key kid"),
+        ("Authorization missing", "ssp-header", metadata().remove("Authorization"), 400, "BAD_REQUEST", "header Authorization is required"),
+        ("Authorization not Bearer", "authorization-bearer", metadata().set("Authorization", "Basic dXNlcjpwYXNz"), 400, "BAD_REQUEST", "must be `Bearer <JWT>`, was \"Basic\""),
+        ("JWT with two segments", "jwt-malformed", metadata().set("Authorization", &format!("Bearer {}.{payload}", b64(HEADER))), 400, "BAD_REQUEST", "must have 3 dot-separated segments"),
+        ("JWT signed", "jwt-malformed", metadata().token(&b64(HEADER), &payload, "c2lnbmF0dXJl"), 400, "BAD_REQUEST", "must have an empty signature"),
+        ("JWT padded", "jwt-malformed", metadata().token(&format!("{}==", b64(HEADER)), &payload, ""), 400, "BAD_REQUEST", "without padding, found `=`"),
+        ("JWT in the standard alphabet", "jwt-malformed", metadata().token(&b64(HEADER), &format!("+{payload}"), ""), 400, "BAD_REQUEST", "found `+`"),
+        ("JWT payload not JSON", "jwt-malformed", metadata().token(&b64(HEADER), &b64("not json"), ""), 400, "BAD_REQUEST", "payload segment is not a JSON object"),
+        ("JWT alg not none", "jwt-malformed", metadata().token(&b64(r#"{"alg":"HS256","typ":"JWT"}"#), &payload, ""), 400, "BAD_REQUEST", "alg must be none"),
+        ("JWT typ not JWT", "jwt-malformed", metadata().token(&b64(r#"{"alg":"none","typ":"JOSE"}"#), &payload, ""), 400, "BAD_REQUEST", "typ must be JWT"),
+        ("JWT header extra key", "jwt-malformed", metadata().token(&b64(r#"{"alg":"none","typ":"JWT","kid":"k"}"#), &payload, ""), 400, "BAD_REQUEST", "unexpected key kid"),
         // §4 claims.
-        ("claim missing", metadata().drop_claim("/iss"), 400, "BAD_REQUEST", "JWT claim iss is required"),
-        ("claim null", metadata().claim("/requesting_device", Value::Null), 400, "BAD_REQUEST", "JWT claim requesting_device must not be null"),
-        ("DSTU2 requested_record missing", metadata().drop_claim("/requested_record"), 400, "BAD_REQUEST", "JWT claim requested_record is required"),
-        ("exp - iat 600", metadata().claim("/iat", json!(t)).claim("/exp", json!(t + 600)), 400, "BAD_REQUEST", "JWT claim exp - iat must be 300, was 600"),
-        ("exp - iat 299", metadata().claim("/iat", json!(t)).claim("/exp", json!(t + 299)), 400, "BAD_REQUEST", "JWT claim exp - iat must be 300, was 299"),
-        ("exp - iat -1", metadata().claim("/iat", json!(t)).claim("/exp", json!(t - 1)), 400, "BAD_REQUEST", "JWT claim exp - iat must be 300, was -1"),
-        ("expired", metadata().claim("/iat", json!(t - 400)).claim("/exp", json!(t - 100)), 400, "BAD_REQUEST", "JWT claim exp must not be in the past"),
-        ("exp not an integer", metadata().claim("/exp", json!("soon")), 400, "BAD_REQUEST", "JWT claim exp must be an integer UNIX time"),
-        ("future iat tolerated", metadata().claim("/iat", json!(t + 200)).claim("/exp", json!(t + 500)), 200, "", ""),
-        ("reason not directcare", metadata().claim("/reason_for_request", json!("secondaryuses")), 400, "BAD_REQUEST", "JWT claim reason_for_request must be directcare, was \"secondaryuses\""),
-        ("scope not a scope", metadata().claim("/requested_scope", json!("badScope")), 400, "BAD_REQUEST", "JWT claim requested_scope must be one of"),
-        ("read scope on a write operation", book().claim("/requested_scope", json!("patient/*.read")), 400, "BAD_REQUEST", "JWT claim requested_scope must be patient/*.write for this operation"),
-        ("write scope on a read operation", patient().claim("/requested_scope", json!("patient/*.write")), 400, "BAD_REQUEST", "must be patient/*.read for this operation, was patient/*.write"),
-        ("organisation scope on a patient operation", patient().claim("/requested_scope", json!("organization/*.read")), 400, "BAD_REQUEST", "must be patient/*.read for this operation"),
-        ("scope not matching requested_record", metadata().claim("/requested_record", json!({"resourceType": "Patient", "identifier": [{"system": NHS_SYSTEM, "value": NHS}]})), 400, "BAD_REQUEST", "must start with patient/ since requested_record is a Patient, was organization/*.read"),
-        ("DSTU2 aud not the fixed audience", metadata().claim("/aud", json!("https://provider.example/fhir")), 400, "BAD_REQUEST", "JWT claim aud must be https://authorize.fhir.nhs.net/token"),
-        ("sub not the practitioner", metadata().claim("/sub", json!("2")), 400, "BAD_REQUEST", "JWT claim sub must equal requesting_practitioner.id \"1\", was \"2\""),
-        ("device not a Device", metadata().claim("/requesting_device/resourceType", json!("Patient")), 422, "INVALID_RESOURCE", "JWT claim requesting_device.resourceType must be Device, was \"Patient\""),
-        ("organisation not a resource", metadata().claim("/requesting_organization", json!("GPCA0001")), 422, "INVALID_RESOURCE", "JWT claim requesting_organization.resourceType must be Organization: the claim is not a FHIR resource"),
-        ("practitioner not a Practitioner", metadata().claim("/requesting_practitioner/resourceType", json!("Person")), 422, "INVALID_RESOURCE", "JWT claim requesting_practitioner.resourceType must be Practitioner"),
-        ("requested_record not Patient/Organization", metadata().claim("/requested_record/resourceType", json!("Location")), 422, "INVALID_RESOURCE", "JWT claim requested_record.resourceType must be Patient or Organization"),
-        ("UNK SDS id and no local id tolerated", metadata().claim("/requesting_practitioner/identifier", json!([{"system": "http://fhir.nhs.net/sds-user-id", "value": "UNK"}])), 200, "", ""),
+        ("claim missing", "jwt-claim-required", metadata().drop_claim("/iss"), 400, "BAD_REQUEST", "JWT claim iss is required"),
+        ("claim null", "jwt-claim-required", metadata().claim("/requesting_device", Value::Null), 400, "BAD_REQUEST", "JWT claim requesting_device must not be null"),
+        ("DSTU2 requested_record missing", "jwt-claim-required", metadata().drop_claim("/requested_record"), 400, "BAD_REQUEST", "JWT claim requested_record is required"),
+        ("exp - iat 600", "jwt-time", metadata().claim("/iat", json!(t)).claim("/exp", json!(t + 600)), 400, "BAD_REQUEST", "JWT claim exp - iat must be 300, was 600"),
+        ("exp - iat 299", "jwt-time", metadata().claim("/iat", json!(t)).claim("/exp", json!(t + 299)), 400, "BAD_REQUEST", "JWT claim exp - iat must be 300, was 299"),
+        ("exp - iat -1", "jwt-time", metadata().claim("/iat", json!(t)).claim("/exp", json!(t - 1)), 400, "BAD_REQUEST", "JWT claim exp - iat must be 300, was -1"),
+        ("expired", "jwt-time", metadata().claim("/iat", json!(t - 400)).claim("/exp", json!(t - 100)), 400, "BAD_REQUEST", "JWT claim exp must not be in the past"),
+        ("exp not an integer", "jwt-time", metadata().claim("/exp", json!("soon")), 400, "BAD_REQUEST", "JWT claim exp must be an integer UNIX time"),
+        ("future iat tolerated", "", metadata().claim("/iat", json!(t + 200)).claim("/exp", json!(t + 500)), 200, "", ""),
+        ("reason not directcare", "jwt-reason", metadata().claim("/reason_for_request", json!("secondaryuses")), 400, "BAD_REQUEST", "JWT claim reason_for_request must be directcare, was \"secondaryuses\""),
+        ("scope not a scope", "jwt-scope", metadata().claim("/requested_scope", json!("badScope")), 400, "BAD_REQUEST", "JWT claim requested_scope must be one of"),
+        ("read scope on a write operation", "jwt-scope", book().claim("/requested_scope", json!("patient/*.read")), 400, "BAD_REQUEST", "JWT claim requested_scope must be patient/*.write for this operation"),
+        ("write scope on a read operation", "jwt-scope", patient().claim("/requested_scope", json!("patient/*.write")), 400, "BAD_REQUEST", "must be patient/*.read for this operation, was patient/*.write"),
+        ("organisation scope on a patient operation", "jwt-scope", patient().claim("/requested_scope", json!("organization/*.read")), 400, "BAD_REQUEST", "must be patient/*.read for this operation"),
+        ("scope not matching requested_record", "jwt-scope", metadata().claim("/requested_record", json!({"resourceType": "Patient", "identifier": [{"system": NHS_SYSTEM, "value": NHS}]})), 400, "BAD_REQUEST", "must start with patient/ since requested_record is a Patient, was organization/*.read"),
+        ("DSTU2 aud not the fixed audience", "jwt-audience", metadata().claim("/aud", json!("https://provider.example/fhir")), 400, "BAD_REQUEST", "JWT claim aud must be https://authorize.fhir.nhs.net/token"),
+        ("sub not the practitioner", "jwt-subject", metadata().claim("/sub", json!("2")), 400, "BAD_REQUEST", "JWT claim sub must equal requesting_practitioner.id \"1\", was \"2\""),
+        ("device not a Device", "jwt-claim-resource-type", metadata().claim("/requesting_device/resourceType", json!("Patient")), 400, "BAD_REQUEST", "JWT claim requesting_device.resourceType must be Device, was \"Patient\""),
+        ("organisation not a resource", "jwt-claim-resource-type", metadata().claim("/requesting_organization", json!("GPCA0001")), 400, "BAD_REQUEST", "JWT claim requesting_organization.resourceType must be Organization: the claim is not a FHIR resource"),
+        ("practitioner not a Practitioner", "jwt-claim-resource-type", metadata().claim("/requesting_practitioner/resourceType", json!("Person")), 400, "BAD_REQUEST", "JWT claim requesting_practitioner.resourceType must be Practitioner"),
+        ("requested_record not Patient/Organization", "jwt-claim-resource-type", metadata().claim("/requested_record/resourceType", json!("Location")), 400, "BAD_REQUEST", "JWT claim requested_record.resourceType must be Patient or Organization"),
+        ("UNK SDS id and no local id tolerated", "", metadata().claim("/requesting_practitioner/identifier", json!([{"system": "http://fhir.nhs.net/sds-user-id", "value": "UNK"}])), 200, "", ""),
         // §6 media types.
-        ("Accept XML served (as XML)", metadata().set("Accept", "application/xml+fhir"), 200, "", ""),
-        ("Accept STU3 JSON on DSTU2 served", metadata().set("Accept", "application/fhir+json"), 200, "", ""),
-        ("Accept neither JSON nor XML", metadata().set("Accept", "text/html"), 415, "BAD_REQUEST", "header Accept must allow application/json+fhir or application/xml+fhir"),
-        ("Accept */* served", metadata().set("Accept", "*/*"), 200, "", ""),
-        ("Accept application/json served", metadata().set("Accept", "application/json; charset=utf-8"), 200, "", ""),
-        ("Accept list with JSON served", metadata().set("Accept", "application/xml+fhir, application/json+fhir;q=0.5"), 200, "", ""),
-        ("_format XML served", metadata().path("/fhir/metadata?_format=application/xml%2Bfhir"), 200, "", ""),
-        ("_format unknown", metadata().path("/fhir/metadata?_format=text/html"), 415, "BAD_REQUEST", "query parameter _format must name a format this server answers"),
-        ("_format JSON beats Accept XML", metadata().set("Accept", "application/xml+fhir").path("/fhir/metadata?_format=application/json%2Bfhir"), 200, "", ""),
+        ("Accept XML served (as XML)", "", metadata().set("Accept", "application/xml+fhir"), 200, "", ""),
+        ("Accept STU3 JSON on DSTU2 served", "", metadata().set("Accept", "application/fhir+json"), 200, "", ""),
+        ("Accept neither JSON nor XML", "media-type", metadata().set("Accept", "text/html"), 415, "BAD_REQUEST", "header Accept must allow application/json+fhir or application/xml+fhir"),
+        ("Accept */* served", "", metadata().set("Accept", "*/*"), 200, "", ""),
+        ("Accept application/json served", "", metadata().set("Accept", "application/json; charset=utf-8"), 200, "", ""),
+        ("Accept list with JSON served", "", metadata().set("Accept", "application/xml+fhir, application/json+fhir;q=0.5"), 200, "", ""),
+        ("_format XML served", "", metadata().path("/fhir/metadata?_format=application/xml%2Bfhir"), 200, "", ""),
+        ("_format unknown", "media-type", metadata().path("/fhir/metadata?_format=text/html"), 415, "BAD_REQUEST", "query parameter _format must name a format this server answers"),
+        ("_format JSON beats Accept XML", "", metadata().set("Accept", "application/xml+fhir").path("/fhir/metadata?_format=application/json%2Bfhir"), 200, "", ""),
         // (reqwest sends `Accept: */*` unless told otherwise: an empty one counts as none.)
-        ("request Content-Type decides without Accept", metadata().set("Accept", "").set("Content-Type", "text/plain"), 415, "BAD_REQUEST", "header Content-Type asks for an answer in \"text/plain\""),
-        ("no Accept means JSON", metadata().set("Accept", ""), 200, "", ""),
-        ("body Content-Type XML, body JSON", record().set("Content-Type", "application/xml+fhir"), 400, "BAD_REQUEST", "request body must be valid FHIR XML (application/xml+fhir): malformed XML at line 1 column 1"),
-        ("body Content-Type neither", record().set("Content-Type", "text/plain"), 415, "BAD_REQUEST", "header Content-Type must be one of application/json+fhir"),
-        ("body without Content-Type", record().remove("Content-Type"), 415, "BAD_REQUEST", "header Content-Type is required with a body"),
-        ("Content-Type with parameters", record().set("Content-Type", "Application/JSON+FHIR; charset=utf-8"), 200, "", ""),
+        ("request Content-Type decides without Accept", "media-type", metadata().set("Accept", "").set("Content-Type", "text/plain"), 415, "BAD_REQUEST", "header Content-Type asks for an answer in \"text/plain\""),
+        ("no Accept means JSON", "", metadata().set("Accept", ""), 200, "", ""),
+        ("body Content-Type XML, body JSON", "body-malformed", record().set("Content-Type", "application/xml+fhir"), 400, "BAD_REQUEST", "request body must be valid FHIR XML (application/xml+fhir): malformed XML at line 1 column 1"),
+        ("body Content-Type neither", "media-type", record().set("Content-Type", "text/plain"), 415, "BAD_REQUEST", "header Content-Type must be one of application/json+fhir"),
+        ("body without Content-Type", "media-type", record().remove("Content-Type"), 415, "BAD_REQUEST", "header Content-Type is required with a body"),
+        ("Content-Type with parameters", "", record().set("Content-Type", "Application/JSON+FHIR; charset=utf-8"), 200, "", ""),
         // The spec's own rules: parameters and bodies.
-        ("path id breaks its pattern", patient().path("/fhir/Patient/a_b"), 400, "BAD_REQUEST", "path parameter id is invalid: \"a_b\" does not match"),
-        ("path id too long", patient().path(&format!("/fhir/Patient/{}", "1".repeat(65))), 400, "BAD_REQUEST", "path parameter id is invalid"),
-        ("body missing", record().no_body(), 400, "BAD_REQUEST", "request body is required (application/json+fhir)"),
-        ("body not JSON", record().body("{\"resourceType\": "), 400, "BAD_REQUEST", "request body must be valid JSON"),
-        ("body not Parameters", record().body(r#"{"resourceType": "Parameters", "parameter": [{"valueString": "x"}]}"#), 422, "INVALID_PARAMETER", "body /parameter/0 is invalid: \"name\" is a required property"),
-        ("resource body breaks its schema", book().body(r#"{"resourceType": "Appointment", "participant": [{"status": "accepted"}]}"#), 422, "INVALID_RESOURCE", "\"status\" is a required property"),
-        ("resource body with a wrong enum", book().body(r#"{"resourceType": "Appointment", "status": "maybe", "participant": [{"status": "accepted"}]}"#), 422, "INVALID_RESOURCE", "body /status is invalid"),
+        ("path id breaks its pattern", "unknown-id", patient().path("/fhir/Patient/a_b"), 404, "PATIENT_NOT_FOUND", "path parameter id names no Patient: is invalid: \"a_b\" does not match"),
+        ("path id too long", "unknown-id", patient().path(&format!("/fhir/Patient/{}", "1".repeat(65))), 404, "PATIENT_NOT_FOUND", "path parameter id names no Patient"),
+        ("body missing", "body-required", record().no_body(), 400, "BAD_REQUEST", "request body is required (application/json+fhir)"),
+        ("body not JSON", "body-malformed", record().body("{\"resourceType\": "), 400, "BAD_REQUEST", "request body must be valid JSON"),
+        ("body not Parameters", "body-parameters-invalid", record().body(r#"{"resourceType": "Parameters", "parameter": [{"valueString": "x"}]}"#), 422, "INVALID_PARAMETER", "body /parameter/0 is invalid: \"name\" is a required property"),
+        ("resource body breaks its schema", "body-resource-invalid", book().body(r#"{"resourceType": "Appointment", "participant": [{"status": "accepted"}]}"#), 422, "INVALID_RESOURCE", "\"status\" is a required property"),
+        ("resource body with a wrong enum", "body-resource-invalid", book().body(r#"{"resourceType": "Appointment", "status": "maybe", "participant": [{"status": "accepted"}]}"#), 422, "INVALID_RESOURCE", "body /status is invalid"),
         // §7 identifier searches.
-        ("identifier missing", search().path("/fhir/Patient"), 400, "BAD_REQUEST", "query parameter identifier is required"),
-        ("identifier twice", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C{NHS}&identifier={NHS_SYSTEM}%7C9658218865")), 400, "BAD_REQUEST", "query parameter identifier must be given exactly once"),
-        ("Identifier mis-cased", search().path(&format!("/fhir/Patient?Identifier={NHS_SYSTEM}%7C{NHS}")), 400, "BAD_REQUEST", "query parameter Identifier has the wrong case"),
-        ("identifier value empty", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C")), 422, "INVALID_PARAMETER", "must have both a system and a value"),
-        ("identifier system empty", search().path(&format!("/fhir/Patient?identifier=%7C{NHS}")), 422, "INVALID_PARAMETER", "must have both a system and a value"),
-        ("identifier without a system", search().path(&format!("/fhir/Patient?identifier={NHS}")), 422, "INVALID_PARAMETER", "must be <system>|<value>"),
-        ("identifier system unknown", search().path(&format!("/fhir/Patient?identifier=http://example.org/id%7C{NHS}")), 400, "INVALID_IDENTIFIER_SYSTEM", "system must be http://fhir.nhs.net/Id/nhs-number for a Patient search"),
-        ("STU3 system on DSTU2", search().path(&format!("/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number%7C{NHS}")), 400, "INVALID_IDENTIFIER_SYSTEM", "was \"https://fhir.nhs.uk/Id/nhs-number\""),
-        ("NHS number check digit", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C9658218872")), 400, "INVALID_NHS_NUMBER", "NHS number \"9658218872\" has check digit 2, expected 3"),
-        ("NHS number length", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C965821887")), 400, "INVALID_NHS_NUMBER", "must be 10 digits"),
-        ("practitioner system unknown", Req::valid("PractitionerIdentifier_SearchByIdentifier").path("/fhir/Practitioner?identifier=http://fhir.nhs.net/Id/nhs-number%7CG13579135"), 400, "INVALID_IDENTIFIER_SYSTEM", "for a Practitioner search"),
-        ("organisation by site code", Req::valid("OrganizationIdentifier_SearchByIdentifier").path("/fhir/Organization?identifier=http://fhir.nhs.net/Id/ods-site-code%7CZ26556"), 200, "", ""),
+        ("identifier missing", "identifier-param", search().path("/fhir/Patient"), 400, "BAD_REQUEST", "query parameter identifier is required"),
+        ("identifier twice", "identifier-param", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C{NHS}&identifier={NHS_SYSTEM}%7C9658218865")), 400, "BAD_REQUEST", "query parameter identifier must be given exactly once"),
+        ("Identifier mis-cased", "identifier-param", search().path(&format!("/fhir/Patient?Identifier={NHS_SYSTEM}%7C{NHS}")), 400, "BAD_REQUEST", "query parameter Identifier has the wrong case"),
+        ("identifier value empty", "identifier-syntax", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C")), 422, "INVALID_PARAMETER", "must have both a system and a value"),
+        ("identifier system empty", "identifier-syntax", search().path(&format!("/fhir/Patient?identifier=%7C{NHS}")), 422, "INVALID_PARAMETER", "must have both a system and a value"),
+        ("identifier without a system", "identifier-syntax", search().path(&format!("/fhir/Patient?identifier={NHS}")), 422, "INVALID_PARAMETER", "must be <system>|<value>"),
+        ("identifier system unknown", "identifier-system", search().path(&format!("/fhir/Patient?identifier=http://example.org/id%7C{NHS}")), 400, "INVALID_IDENTIFIER_SYSTEM", "system must be http://fhir.nhs.net/Id/nhs-number for a Patient search"),
+        ("STU3 system on DSTU2", "identifier-system", search().path(&format!("/fhir/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number%7C{NHS}")), 400, "INVALID_IDENTIFIER_SYSTEM", "was \"https://fhir.nhs.uk/Id/nhs-number\""),
+        ("NHS number check digit", "identifier-nhs-number", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C9658218872")), 400, "INVALID_NHS_NUMBER", "NHS number \"9658218872\" has check digit 2, expected 3"),
+        ("NHS number length", "identifier-nhs-number", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C965821887")), 400, "INVALID_NHS_NUMBER", "must be 10 digits"),
+        ("practitioner system unknown", "identifier-system", Req::valid("PractitionerIdentifier_SearchByIdentifier").path("/fhir/Practitioner?identifier=http://fhir.nhs.net/Id/nhs-number%7CG13579135"), 400, "INVALID_IDENTIFIER_SYSTEM", "for a Practitioner search"),
+        ("organisation by site code", "", Req::valid("OrganizationIdentifier_SearchByIdentifier").path("/fhir/Organization?identifier=http://fhir.nhs.net/Id/ods-site-code%7CZ26556"), 200, "", ""),
         // DSTU2 $gpc.getcarerecord.
-        ("care record NHS number not the JWT's", record().body(&gpc::care_record_parameters("9658218865", "SUM").to_string()), 400, "INVALID_NHS_NUMBER", "must equal the JWT requested_record NHS number \"9658218873\", was \"9658218865\""),
+        ("care record NHS number not the JWT's", "care-record-requested-record", record().body(&gpc::care_record_parameters("9658218865", "SUM").to_string()), 400, "INVALID_NHS_NUMBER", "must equal the JWT requested_record NHS number \"9658218873\", was \"9658218865\""),
         // §10.15 and §1: routing and the SSP proxy form.
-        ("wrong case path", metadata().path("/fhir/Metadata"), 404, "NO_RECORD_FOUND", "no operation of the definition serves GET /fhir/Metadata"),
-        ("wrong verb", Req { method: Method::DELETE, ..metadata() }, 405, "BAD_REQUEST", "method DELETE is not allowed"),
-        ("SSP proxy URL form", metadata().path("/https://provider.example:443/fhir/metadata"), 200, "", ""),
-        ("SSP proxy URL form, checks still apply", metadata().path("/https://provider.example/fhir/metadata").remove("Ssp-To"), 400, "BAD_REQUEST", "header Ssp-To is required"),
+        ("wrong case path", "", metadata().path("/fhir/Metadata"), 404, "NO_RECORD_FOUND", "no operation of the definition serves GET /fhir/Metadata"),
+        ("wrong verb", "", Req { method: Method::DELETE, ..metadata() }, 405, "BAD_REQUEST", "method DELETE is not allowed"),
+        ("SSP proxy URL form", "", metadata().path("/https://provider.example:443/fhir/metadata"), 200, "", ""),
+        ("SSP proxy URL form, checks still apply", "ssp-header", metadata().path("/https://provider.example/fhir/metadata").remove("Ssp-To"), 400, "BAD_REQUEST", "header Ssp-To is required"),
     ]
+}
+
+/// The table is the catalogue's test: every rule that applies to the DSTU2
+/// default definition has at least one row that breaks it.
+#[test]
+fn every_dstu2_rule_of_the_catalogue_has_a_row() {
+    use gpconnect_mock::contract::catalogue::{Eras, RULES};
+    // The definition's own parameter rules, which the DSTU2 definition
+    // gives no query or header parameter to break, are rows of
+    // `profile_none_answers_problem_json`.
+    const ELSEWHERE: [&str; 3] = ["param-required", "query-param-invalid", "header-param-invalid"];
+    let rows = table();
+    let missing: Vec<&str> = RULES
+        .iter()
+        .filter(|rule| matches!(rule.eras, Eras::Any | Eras::GpConnect | Eras::Dstu2))
+        .map(|rule| rule.name)
+        .filter(|name| !ELSEWHERE.contains(name) && !rows.iter().any(|row| row.1 == *name))
+        .collect();
+    assert!(missing.is_empty(), "rules without a row: {missing:?}");
 }
 
 #[tokio::test]
@@ -335,7 +357,7 @@ async fn every_rule_answers_with_its_status_code_and_diagnostics() {
     let rows = table();
     assert!(rows.len() >= 40, "{} rows", rows.len());
     let mut failures = Vec::new();
-    for (rule, request, status, code, needle) in &rows {
+    for (rule, name, request, status, code, needle) in &rows {
         let reply = request.send(&server, &http).await;
         let ok = if *status < 300 {
             reply.status == *status
@@ -343,6 +365,7 @@ async fn every_rule_answers_with_its_status_code_and_diagnostics() {
             reply.status == *status
                 && reply.code() == *code
                 && reply.diagnostics().contains(needle)
+                && (name.is_empty() || reply.diagnostics().ends_with(&format!("(rule {name})")))
                 && reply.body["resourceType"] == "OperationOutcome"
         };
         if !ok {
@@ -392,8 +415,8 @@ async fn warn_mode_serves_and_lists_violations() {
     assert_eq!(
         violations,
         vec![
-            "header Ssp-To: is required",
-            "JWT claim reason_for_request: must be directcare, was \"secondaryuses\""
+            "header Ssp-To: is required (rule ssp-header)",
+            "JWT claim reason_for_request: must be directcare, was \"secondaryuses\" (rule jwt-reason)"
         ]
     );
     let valid = Req::valid("Metadata_Metadata").send(&server, &http).await;
@@ -452,13 +475,26 @@ async fn a_scenario_may_skip_checks() {
     let body: Value = reply.json().await.expect("json");
     assert_eq!(
         body["issue"][0]["diagnostics"],
-        "header Ssp-TraceID is required"
+        "header Ssp-TraceID is required (rule ssp-header)"
     );
     let reply = Req::valid("Metadata_Metadata").send(&server, &http).await;
     assert_eq!(
         (reply.status, &reply.body["resourceType"]),
         (200, &json!("Conformance"))
     );
+    // `skip_rules`: the named rule is waived (and reported), no other.
+    let lenient = Req::valid("Metadata_Metadata")
+        .set("X-Demo", "any-ssp-to")
+        .set("Ssp-To", "200000000359");
+    let reply = lenient.send(&server, &http).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["publisher"], "lenient");
+    assert!(reply.headers["x-contract-violation"]
+        .to_str()
+        .is_ok_and(|v| v.ends_with("(rule ssp-to)")));
+    let reply = lenient.remove("Ssp-From").send(&server, &http).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert!(reply.diagnostics().ends_with("(rule ssp-header)"));
 }
 
 #[tokio::test]
@@ -517,7 +553,7 @@ async fn profile_none_answers_problem_json() {
         .await,
     );
     // Parameters: int32 path id, minLength, Accept.
-    problem(400, "path parameter id must be an integer, was \"abc\"")(
+    problem(400, "path parameter id must be an integer, was \"abc\" (rule path-param-invalid)")(
         send(http.get(server.url("/api/v1/Patient/abc"))).await,
     );
     problem(400, "path parameter id must be a 32-bit integer")(
@@ -532,6 +568,23 @@ async fn profile_none_answers_problem_json() {
                 .header("Accept", "text/html"),
         )
         .await,
+    );
+    // Query and header parameters.
+    let health = server.url("/api/v1/health");
+    problem(400, "query parameter depth is required (rule param-required)")(
+        send(http.get(&health)).await,
+    );
+    problem(422, "(rule query-param-invalid)")(
+        send(http.get(format!("{health}?depth=9"))).await,
+    );
+    problem(400, "(rule header-param-invalid)")(
+        send(http.get(format!("{health}?depth=1")).header("X-Probe", "ABC")).await,
+    );
+    assert_eq!(
+        send(http.get(format!("{health}?depth=1")).header("X-Probe", "abc"))
+            .await
+            .0,
+        204
     );
     // No GP Connect rules: no SSP headers needed.
     let response = http
