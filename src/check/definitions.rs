@@ -307,6 +307,24 @@ fn common(owner: &str, element: &str) -> Option<Kind> {
     })
 }
 
+/// Whether the table lists every element of the data type `name`, so that
+/// a key it does not list is no element of the type (request profiles
+/// reject such keys).
+pub fn knows(name: &str) -> bool {
+    matches!(
+        name,
+        "Identifier"
+            | "CodeableConcept"
+            | "Coding"
+            | "Period"
+            | "Meta"
+            | "Reference"
+            | "HumanName"
+            | "ContactPoint"
+            | "Address"
+    )
+}
+
 fn is_data_type(name: &str) -> bool {
     matches!(
         name,

@@ -11,6 +11,8 @@ use serde_json::Value;
 
 use super::jwt::{self, Expectation, Jwt, RecordKind};
 use super::nhs_number;
+use super::operations::{self, ParamsKind};
+use super::resources::{self, BodyKind};
 use super::{shown, RuleId, Violation};
 use crate::fhir::Era;
 use crate::request::MockRequest;
@@ -30,7 +32,11 @@ fn present<'r>(
         Some(Err(_)) => "must be visible ASCII text",
         None => "is required",
     };
-    out.push(Violation::of(RuleId::SspHeader, format!("header {label}"), problem));
+    out.push(Violation::of(
+        RuleId::SspHeader,
+        format!("header {label}"),
+        problem,
+    ));
     None
 }
 
@@ -256,6 +262,10 @@ pub struct OperationRules {
     search: Option<String>,
     /// DSTU2 `$gpc.getcarerecord`.
     care_record: bool,
+    /// The operation's parameter rules (DSTU2).
+    params: Option<ParamsKind>,
+    /// What its body is checked as.
+    body: Option<BodyKind>,
     /// `GET /fhir/metadata`, for messages.
     label: String,
     /// Tokens already checked for this operation.
@@ -501,6 +511,10 @@ impl OperationRules {
             care_record: era == Era::Dstu2
                 && operation.method == Method::POST
                 && operation.path.ends_with("/$gpc.getcarerecord"),
+            params: row
+                .filter(|_| era == Era::Dstu2)
+                .and_then(|r| ParamsKind::of(r.method, r.shape)),
+            body: row.and_then(|r| BodyKind::of(era, r.method, r.shape)),
             label: format!("{} {}", operation.method, operation.full_path),
             tokens: TokenCache::default(),
         }
@@ -679,6 +693,26 @@ impl OperationRules {
                     format!("NHS number {} {error}", shown(id)),
                 ));
             }
+        }
+    }
+
+    /// The operation's own parameters and body (DOMAIN.md §11).
+    pub fn check_operation(
+        &self,
+        request: &MockRequest,
+        path_params: &[(String, String)],
+        jwt: Option<&TokenFacts>,
+        out: &mut Vec<Violation>,
+    ) {
+        if let Some(kind) = self.params {
+            operations::check(kind, request, jwt, out);
+        }
+        if let (Some(kind), Some(body)) = (self.body, request.body_json()) {
+            let id = path_params
+                .iter()
+                .find(|(name, _)| name == "id")
+                .map(|(_, value)| value.as_str());
+            resources::check_body(kind, body, id, out);
         }
     }
 

@@ -186,7 +186,11 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut
     for name in REQUIRED.iter().copied().chain(dstu2) {
         match claims.get(name) {
             None => {
-                out.push(Violation::of(RuleId::JwtClaimRequired, claim(name), "is required"));
+                out.push(Violation::of(
+                    RuleId::JwtClaimRequired,
+                    claim(name),
+                    "is required",
+                ));
                 missing = true;
             }
             Some(Value::Null) => {
@@ -232,6 +236,9 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut
         }
     }
     let record_kind = check_resources(claims, expect.era, out);
+    if expect.era == Era::Dstu2 {
+        super::resources::check_claim_resources(claims, out);
+    }
     check_scope(claims, expect, record_kind, out);
     let practitioner_id = claims
         .get("requesting_practitioner")
@@ -501,8 +508,8 @@ mod tests {
             "reason_for_request": "directcare", "requested_scope": "patient/*.read",
             "requested_record": {"resourceType": "Patient", "identifier": [{"system": "http://fhir.nhs.net/Id/nhs-number", "value": "9658218873"}]},
             "requesting_device": {"resourceType": "Device"},
-            "requesting_organization": {"resourceType": "Organization"},
-            "requesting_practitioner": {"resourceType": "Practitioner", "id": "1"}
+            "requesting_organization": {"resourceType": "Organization", "identifier": [{"system": "http://fhir.nhs.net/Id/ods-organization-code", "value": "GPC001"}]},
+            "requesting_practitioner": {"resourceType": "Practitioner", "id": "1", "name": {"family": ["Demo"]}, "identifier": [{"system": "http://fhir.nhs.net/sds-user-id", "value": "UNK"}]}
         });
         let mut map = value.as_object().cloned().unwrap_or_default();
         if era == Era::Stu3 {
@@ -551,7 +558,10 @@ mod tests {
         );
         assert_eq!(
             (status, text.as_str()),
-            (400, "JWT claim exp - iat must be 300, was 600 (rule jwt-time)")
+            (
+                400,
+                "JWT claim exp - iat must be 300, was 600 (rule jwt-time)"
+            )
         );
         let (_, text) = broken(
             &|c| {

@@ -18,6 +18,9 @@ pub mod catalogue;
 pub mod gpconnect;
 pub mod jwt;
 pub mod nhs_number;
+pub mod operations;
+pub mod profiles;
+pub mod resources;
 pub mod spec_rules;
 
 use http::{HeaderName, HeaderValue, StatusCode};
@@ -136,7 +139,12 @@ impl Violation {
     /// The OperationOutcome's `diagnostics`: `at`, the message, and the
     /// rule's name to look up in `gpconnect-mock rules`.
     pub fn diagnostics(&self) -> String {
-        format!("{} {} (rule {})", self.at, self.message, self.rule.rule().name)
+        format!(
+            "{} {} (rule {})",
+            self.at,
+            self.message,
+            self.rule.rule().name
+        )
     }
 
     pub fn outcome(&self) -> Outcome {
@@ -280,6 +288,7 @@ impl Contract {
                     .spec
                     .check_params(operation, root, request, path_params, &mut out);
                 gpc.check_identifier_search(request, era, &mut out);
+                gpc.check_operation(request, path_params, jwt.as_deref(), &mut out);
                 rules.spec.check_body(operation, root, request, &mut out);
                 gpc.check_care_record(request, era, jwt.as_deref(), &mut out);
             }
@@ -436,7 +445,11 @@ mod tests {
 
     #[test]
     fn violation_texts_name_the_rule() {
-        let violation = Violation::of(RuleId::JwtTime, "JWT claim exp - iat", "must be 300, was 600");
+        let violation = Violation::of(
+            RuleId::JwtTime,
+            "JWT claim exp - iat",
+            "must be 300, was 600",
+        );
         assert_eq!(violation.status, StatusCode::BAD_REQUEST);
         assert_eq!(violation.code, SpineCode::BAD_REQUEST);
         assert_eq!(
@@ -449,7 +462,12 @@ mod tests {
         );
         let odd = Violation::of(RuleId::SspHeader, "header X", "was \u{1}é");
         assert_eq!(odd.header_value(), "header X: was ?? (rule ssp-header)");
-        let unknown = Violation::about(RuleId::UnknownId, "Patient", "path parameter id", "names no Patient");
+        let unknown = Violation::about(
+            RuleId::UnknownId,
+            "Patient",
+            "path parameter id",
+            "names no Patient",
+        );
         assert_eq!(unknown.status, StatusCode::NOT_FOUND);
         assert_eq!(unknown.code, SpineCode::PATIENT_NOT_FOUND);
     }

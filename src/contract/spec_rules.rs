@@ -308,7 +308,7 @@ impl OperationRules {
             });
             if !ok {
                 out.push(Violation::of(
-                RuleId::MediaType,
+                    RuleId::MediaType,
                     "header Accept",
                     format!(
                         "must allow {} (this server answers JSON only), was {}",
@@ -376,18 +376,28 @@ impl OperationRules {
             let values = match values {
                 Ok(values) => values,
                 Err(message) => {
-                    out.push(Violation::of(RuleId::HeaderParamInvalid, at.clone(), message));
+                    out.push(Violation::of(
+                        RuleId::HeaderParamInvalid,
+                        at.clone(),
+                        message,
+                    ));
                     continue;
                 }
             };
             if values.is_empty() {
                 if param.required {
-                    out.push(Violation::of(RuleId::ParamRequired, at.clone(), "is required"));
+                    out.push(Violation::of(
+                        RuleId::ParamRequired,
+                        at.clone(),
+                        "is required",
+                    ));
                 }
                 continue;
             }
             let invalid = |message: String| match param.location {
-                ParamLocation::Query => Violation::of(RuleId::QueryParamInvalid, at.clone(), message),
+                ParamLocation::Query => {
+                    Violation::of(RuleId::QueryParamInvalid, at.clone(), message)
+                }
                 ParamLocation::Path if self.gp_connect => Violation::about(
                     RuleId::UnknownId,
                     &self.resource,

@@ -15,10 +15,20 @@ pub fn is_date_time(text: &str) -> bool {
 /// (its end when it has no start) falls on `today`, keeping the times of
 /// day, the offsets and the span: `2030-01-07T00:00:00+00:00` to
 /// `2030-01-20T23:59:59+00:00` becomes today to 13 days from today.
-/// Other dates (`birthDate`, `meta.lastUpdated`) are left as they are.
+/// An Order's `date` moves to today too (a provider takes only today's,
+/// rule `order-date`). Other dates (`birthDate`, `meta.lastUpdated`) are
+/// left as they are.
 pub fn shift_periods(body: &mut Value, today: NaiveDate) {
     match body {
         Value::Object(fields) => {
+            if fields.get("resourceType").and_then(Value::as_str) == Some("Order") {
+                if let Some(Value::String(text)) = fields.get_mut("date") {
+                    let days = day_of(text).map(|day| today.signed_duration_since(day).num_days());
+                    if let Some(moved) = days.and_then(|days| shift(text, days)) {
+                        *text = moved;
+                    }
+                }
+            }
             let anchor = ["start", "end"]
                 .iter()
                 .find_map(|name| fields.get(*name).and_then(Value::as_str).and_then(day_of));

@@ -134,10 +134,31 @@ pub fn request_for_picking(
     if let Some(target) = target {
         fit::fit_state(&mut request, operation, scenarios, target, state, pick);
     }
+    same_id_as_path(&mut request, operation);
     if let Profile::GpConnect(era) = api.contract.profile() {
         add_gpconnect_headers(&mut request, operation, era, api.contract.asid());
     }
     request
+}
+
+/// An update's body names the resource of its path (FHIR: a PUT whose body
+/// `id` differs is refused), whatever the example or stored document said.
+fn same_id_as_path(request: &mut SyntheticRequest, operation: &Operation) {
+    if operation.method != Method::PUT {
+        return;
+    }
+    let Some(id) = path_params(operation, &request.path)
+        .into_iter()
+        .find(|(name, _)| name == "id")
+        .map(|(_, value)| value)
+    else {
+        return;
+    };
+    if let Some(Value::Object(body)) = request.body.as_mut() {
+        if body.contains_key("id") {
+            body.insert("id".to_string(), Value::String(id));
+        }
+    }
 }
 
 /// The JWT scope of a GP Connect operation: (`patient` or `organization`,

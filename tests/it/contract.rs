@@ -15,6 +15,9 @@ use crate::gpc;
 
 const NHS: &str = "9658218873";
 const NHS_SYSTEM: &str = "http://fhir.nhs.net/Id/nhs-number";
+const SECTION_SYSTEM: &str = "http://fhir.nhs.net/ValueSet/gpconnect-record-section-1";
+const CANCELLATION_REASON: &str =
+    "http://fhir.nhs.net/StructureDefinition/extension-gpconnect-appointment-cancellation-reason-1";
 
 /// A request under construction: the GP Connect headers and the JWT claims
 /// stay editable until it is sent, when a fresh JWT is encoded.
@@ -69,9 +72,48 @@ impl Req {
                     "slot": [{"reference": "Slot/3"}],
                     "participant": [
                         {"actor": {"reference": "Patient/2"}, "status": "accepted"},
+                        {"actor": {"reference": "Practitioner/1"}, "status": "accepted"},
                         {"actor": {"reference": "Location/1"}, "status": "accepted"}
                     ]
                 })),
+            ),
+            // Rejected before any state is read, so any stored id will do.
+            "Appointment_Update" => (
+                Method::PUT,
+                "/fhir/Appointment/1".to_string(),
+                Some(json!({
+                    "resourceType": "Appointment",
+                    "id": "1",
+                    "status": "cancelled",
+                    "start": "2030-01-07T09:00:00+00:00",
+                    "end": "2030-01-07T09:10:00+00:00",
+                    "slot": [{"reference": "Slot/1"}],
+                    "participant": [{"actor": {"reference": "Patient/2"}, "status": "accepted"}],
+                    "extension": [{"url": CANCELLATION_REASON, "valueString": "Patient is better"}]
+                })),
+            ),
+            "Order_Create" => (
+                Method::POST,
+                "/fhir/Order".to_string(),
+                Some(json!({
+                    "resourceType": "Order",
+                    "meta": {"profile": ["http://fhir.nhs.net/StructureDefinition/gpconnect-task-order-1"]},
+                    "contained": [{"resourceType": "Basic", "id": "task1", "code": {"text": "Review medication"}}],
+                    "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+                    "subject": {"reference": "Patient/2"},
+                    "target": {"reference": "Organization/7"},
+                    "detail": [{"reference": "#task1"}]
+                })),
+            ),
+            "OrganizationOperation_GetSchedule" => (
+                Method::POST,
+                "/fhir/Organization/$gpc.getschedule".to_string(),
+                Some(gpc::schedule_parameters("A20047", 7)),
+            ),
+            "PatientCompartment_Appointment" => (
+                Method::GET,
+                "/fhir/Patient/2/Appointment?start=ge2016-02-16".to_string(),
+                None,
             ),
             other => panic!("no valid request for {other} in this table"),
         };
@@ -119,6 +161,15 @@ impl Req {
 
     fn body(mut self, body: &str) -> Req {
         self.body = Some(body.to_string());
+        self
+    }
+
+    /// The body (JSON) changed by `edit`.
+    fn edit(mut self, edit: impl Fn(&mut Value)) -> Req {
+        let mut value: Value =
+            serde_json::from_str(self.body.as_deref().unwrap_or("null")).unwrap_or(Value::Null);
+        edit(&mut value);
+        self.body = Some(value.to_string());
         self
     }
 
@@ -216,7 +267,14 @@ fn now() -> i64 {
 /// (case, rule name, request, status, Spine code, diagnostics substring).
 /// A `200`/`201` row is a tolerance: the request must be served. A row with
 /// a rule must be answered with diagnostics ending `(rule <name>)`.
-type Row = (&'static str, &'static str, Req, u16, &'static str, &'static str);
+type Row = (
+    &'static str,
+    &'static str,
+    Req,
+    u16,
+    &'static str,
+    &'static str,
+);
 
 #[rustfmt::skip]
 fn table() -> Vec<Row> {
@@ -225,6 +283,17 @@ fn table() -> Vec<Row> {
     let search = || Req::valid("PatientIdentifier_SearchByIdentifier");
     let record = || Req::valid("PatientOperation_GetCareRecord");
     let book = || Req::valid("Appointment_Create");
+    let update = || Req::valid("Appointment_Update");
+    let order = || Req::valid("Order_Create");
+    let schedule = || Req::valid("OrganizationOperation_GetSchedule");
+    let appointments = || Req::valid("PatientCompartment_Appointment");
+    let section = |system: &str, code: &str| json!({"name": "recordSection", "valueCodeableConcept": {"coding": [{"system": system, "code": code}]}});
+    let nhs = |value: Value| json!({"name": "patientNHSNumber", "valueIdentifier": value});
+    let period = |start: &str, end: &str| json!({"name": "timePeriod", "valuePeriod": {"start": start, "end": end}});
+    let parameters = |list: Vec<Value>| json!({"resourceType": "Parameters", "parameter": list}).to_string();
+    let good_nhs = || nhs(json!({"system": NHS_SYSTEM, "value": NHS}));
+    let good_section = || section(SECTION_SYSTEM, "SUM");
+    let day = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).format("%Y-%m-%d").to_string();
     let good = metadata();
     let payload = good.claims_segment();
     let t = now();
@@ -237,6 +306,10 @@ fn table() -> Vec<Row> {
         ("valid booking", "", book(), 201, "", ""),
         ("valid practitioner search", "", Req::valid("PractitionerIdentifier_SearchByIdentifier"), 200, "", ""),
         ("valid organisation search", "", Req::valid("OrganizationIdentifier_SearchByIdentifier"), 200, "", ""),
+        ("valid order", "", order(), 201, "", ""),
+        ("valid schedule", "", schedule(), 200, "", ""),
+        ("valid patient appointments", "", appointments(), 200, "", ""),
+        ("valid care record over a period of dates", "", record().body(&parameters(vec![good_nhs(), section(SECTION_SYSTEM, "MED"), period("2016", "2017-02-24T00:00:00+00:00")])), 200, "", ""),
         // §3 SSP headers.
         ("Ssp-TraceID missing", "ssp-header", metadata().remove("Ssp-TraceID"), 400, "BAD_REQUEST", "header Ssp-TraceID is required"),
         ("Ssp-TraceID blank", "ssp-header", metadata().set("Ssp-TraceID", " "), 400, "BAD_REQUEST", "header Ssp-TraceID must not be blank"),
@@ -282,6 +355,13 @@ fn table() -> Vec<Row> {
         ("organisation not a resource", "jwt-claim-resource-type", metadata().claim("/requesting_organization", json!("GPCA0001")), 400, "BAD_REQUEST", "JWT claim requesting_organization.resourceType must be Organization: the claim is not a FHIR resource"),
         ("practitioner not a Practitioner", "jwt-claim-resource-type", metadata().claim("/requesting_practitioner/resourceType", json!("Person")), 400, "BAD_REQUEST", "JWT claim requesting_practitioner.resourceType must be Practitioner"),
         ("requested_record not Patient/Organization", "jwt-claim-resource-type", metadata().claim("/requested_record/resourceType", json!("Location")), 400, "BAD_REQUEST", "JWT claim requested_record.resourceType must be Patient or Organization"),
+        ("device with an element Device lacks", "jwt-claim-resource-element", metadata().claim("/requesting_device/colour", json!("red")), 422, "INVALID_RESOURCE", "JWT claim requesting_device /colour is not an element of the resource type"),
+        ("practitioner with a list of names", "jwt-claim-resource-element", metadata().claim("/requesting_practitioner/name", json!([{"family": ["A"]}])), 422, "INVALID_RESOURCE", "JWT claim requesting_practitioner /name must be one value"),
+        ("organisation without identifier", "jwt-organization-identifier", metadata().drop_claim("/requesting_organization/identifier"), 400, "BAD_REQUEST", "JWT claim requesting_organization.identifier must hold an ODS code"),
+        ("organisation identifier not an ODS code", "jwt-organization-identifier", metadata().claim("/requesting_organization/identifier/0/system", json!("http://example.org/org")), 400, "BAD_REQUEST", "must hold an ODS code"),
+        ("practitioner without identifier", "jwt-practitioner-identifier", metadata().drop_claim("/requesting_practitioner/identifier"), 400, "BAD_REQUEST", "JWT claim requesting_practitioner.identifier must hold an SDS user id"),
+        ("practitioner without an SDS user id", "jwt-practitioner-identifier", metadata().claim("/requesting_practitioner/identifier", json!([{"system": "LocalIdentifierSystem", "value": "1"}])), 400, "BAD_REQUEST", "must hold an SDS user id"),
+        ("practitioner name without family or given", "jwt-practitioner-name", metadata().claim("/requesting_practitioner/name", json!({"prefix": ["Mr"]})), 400, "BAD_REQUEST", "JWT claim requesting_practitioner.name must have a family or a given name"),
         ("UNK SDS id and no local id tolerated", "", metadata().claim("/requesting_practitioner/identifier", json!([{"system": "http://fhir.nhs.net/sds-user-id", "value": "UNK"}])), 200, "", ""),
         // §6 media types.
         ("Accept XML served (as XML)", "", metadata().set("Accept", "application/xml+fhir"), 200, "", ""),
@@ -305,9 +385,9 @@ fn table() -> Vec<Row> {
         ("path id too long", "unknown-id", patient().path(&format!("/fhir/Patient/{}", "1".repeat(65))), 404, "PATIENT_NOT_FOUND", "path parameter id names no Patient"),
         ("body missing", "body-required", record().no_body(), 400, "BAD_REQUEST", "request body is required (application/json+fhir)"),
         ("body not JSON", "body-malformed", record().body("{\"resourceType\": "), 400, "BAD_REQUEST", "request body must be valid JSON"),
-        ("body not Parameters", "body-parameters-invalid", record().body(r#"{"resourceType": "Parameters", "parameter": [{"valueString": "x"}]}"#), 422, "INVALID_PARAMETER", "body /parameter/0 is invalid: \"name\" is a required property"),
-        ("resource body breaks its schema", "body-resource-invalid", book().body(r#"{"resourceType": "Appointment", "participant": [{"status": "accepted"}]}"#), 422, "INVALID_RESOURCE", "\"status\" is a required property"),
-        ("resource body with a wrong enum", "body-resource-invalid", book().body(r#"{"resourceType": "Appointment", "status": "maybe", "participant": [{"status": "accepted"}]}"#), 422, "INVALID_RESOURCE", "body /status is invalid"),
+        ("body not Parameters", "body-parameters-invalid", record().body(r#"{"resourceType": "Parameters", "parameter": "x"}"#), 422, "INVALID_PARAMETER", "body /parameter is invalid"),
+        ("resource body without status", "appointment-profile", book().edit(|b| { b.as_object_mut().map(|o| o.remove("status")); }), 422, "INVALID_RESOURCE", "body /status is required"),
+        ("resource body with a wrong enum", "body-resource-invalid", book().edit(|b| b["status"] = json!("maybe")), 422, "INVALID_RESOURCE", "body /status is invalid"),
         // §7 identifier searches.
         ("identifier missing", "identifier-param", search().path("/fhir/Patient"), 400, "BAD_REQUEST", "query parameter identifier is required"),
         ("identifier twice", "identifier-param", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C{NHS}&identifier={NHS_SYSTEM}%7C9658218865")), 400, "BAD_REQUEST", "query parameter identifier must be given exactly once"),
@@ -321,7 +401,58 @@ fn table() -> Vec<Row> {
         ("NHS number length", "identifier-nhs-number", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C965821887")), 400, "INVALID_NHS_NUMBER", "must be 10 digits"),
         ("practitioner system unknown", "identifier-system", Req::valid("PractitionerIdentifier_SearchByIdentifier").path("/fhir/Practitioner?identifier=http://fhir.nhs.net/Id/nhs-number%7CG13579135"), 400, "INVALID_IDENTIFIER_SYSTEM", "for a Practitioner search"),
         ("organisation by site code", "", Req::valid("OrganizationIdentifier_SearchByIdentifier").path("/fhir/Organization?identifier=http://fhir.nhs.net/Id/ods-site-code%7CZ26556"), 200, "", ""),
+        ("identifier search with another parameter", "identifier-search-extra-parameter", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C{NHS}&gender=male")), 400, "BAD_REQUEST", "query parameter gender is not allowed"),
+        ("identifier search with _format", "", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C{NHS}&_format=application/json%2Bfhir")), 200, "", ""),
+        ("organisation search with a stray parameter", "identifier-search-extra-parameter", Req::valid("OrganizationIdentifier_SearchByIdentifier").path("/fhir/Organization?identifier=http://fhir.nhs.net/Id/ods-organization-code%7CA20047&name=x"), 400, "BAD_REQUEST", "query parameter name is not allowed"),
+        ("patient search for another patient than the JWT's", "jwt-requested-record-patient", search().path(&format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C9658218865")), 400, "BAD_REQUEST", "must search for the JWT requested_record's patient \"9658218873\", was \"9658218865\""),
         // DSTU2 $gpc.getcarerecord.
+        ("care record parameter in another case", "care-record-parameter-name", record().body(&parameters(vec![nhs(json!({"system": NHS_SYSTEM, "value": NHS})), good_section()]).replace("patientNHSNumber", "patientnhsnumber")), 422, "INVALID_PARAMETER", "body /parameter/0/name must be patientNHSNumber, recordSection or timePeriod, was \"patientnhsnumber\""),
+        ("care record NHS number missing", "care-record-nhs-number", record().body(&parameters(vec![good_section()])), 400, "INVALID_NHS_NUMBER", "body /parameter must hold one patientNHSNumber"),
+        ("care record NHS number twice", "care-record-nhs-number", record().body(&parameters(vec![good_nhs(), good_nhs(), good_section()])), 400, "INVALID_NHS_NUMBER", "must hold patientNHSNumber once"),
+        ("care record NHS number as a string", "care-record-nhs-number", record().body(&parameters(vec![json!({"name": "patientNHSNumber", "valueString": NHS}), good_section()])), 400, "INVALID_NHS_NUMBER", "body /parameter/0/valueIdentifier is required"),
+        ("care record NHS number system wrong", "care-record-nhs-number", record().body(&parameters(vec![nhs(json!({"system": "http://example.org", "value": NHS})), good_section()])), 400, "INVALID_NHS_NUMBER", "valueIdentifier/system must be http://fhir.nhs.net/Id/nhs-number"),
+        ("care record NHS number failing modulus 11", "care-record-nhs-number", record().body(&parameters(vec![nhs(json!({"system": NHS_SYSTEM, "value": "9658218872"})), good_section()])), 400, "INVALID_NHS_NUMBER", "has check digit 2, expected 3"),
+        ("care record section missing", "care-record-section", record().body(&parameters(vec![good_nhs()])), 400, "BAD_REQUEST", "must hold one recordSection"),
+        ("care record section twice", "care-record-section", record().body(&parameters(vec![good_nhs(), good_section(), section(SECTION_SYSTEM, "ALL")])), 400, "BAD_REQUEST", "must hold recordSection once"),
+        ("care record section not a CodeableConcept", "care-record-section", record().body(&parameters(vec![good_nhs(), json!({"name": "recordSection", "valueString": "SUM"})])), 400, "BAD_REQUEST", "must be a CodeableConcept with exactly one coding"),
+        ("care record section system wrong", "care-record-section", record().body(&parameters(vec![good_nhs(), section("http://example.org", "SUM")])), 400, "BAD_REQUEST", "coding/0/system must be http://fhir.nhs.net/ValueSet/gpconnect-record-section-1"),
+        ("care record section system empty", "care-record-section-system-empty", record().body(&parameters(vec![good_nhs(), section("", "SUM")])), 422, "INVALID_PARAMETER", "was empty"),
+        ("care record period without zone", "care-record-time-period", record().body(&parameters(vec![good_nhs(), section(SECTION_SYSTEM, "MED"), period("2016-02-16T10:00:00", "2017-02-24")])), 422, "INVALID_PARAMETER", "valuePeriod/start must be a FHIR date or a dateTime with seconds and a zone"),
+        ("care record period in text", "care-record-time-period", record().body(&parameters(vec![good_nhs(), section(SECTION_SYSTEM, "MED"), period("2016-02-16", "last week")])), 422, "INVALID_PARAMETER", "valuePeriod/end must be a FHIR date"),
+        ("care record period reversed", "care-record-time-period", record().body(&parameters(vec![good_nhs(), section(SECTION_SYSTEM, "MED"), period("2017-02-24", "2016-02-16")])), 422, "INVALID_PARAMETER", "start must not be after end"),
+        // DSTU2 $gpc.getschedule.
+        ("schedule without timePeriod", "schedule-parameter", schedule().body(&parameters(vec![])), 400, "BAD_REQUEST", "body /parameter must hold one timePeriod"),
+        ("schedule with two timePeriods", "schedule-parameter", schedule().body(&parameters(vec![period(&day(0), &day(3)), period(&day(0), &day(3))])), 400, "BAD_REQUEST", "must hold timePeriod once"),
+        ("schedule with a stray parameter", "schedule-parameter", schedule().body(&parameters(vec![period(&day(0), &day(3)), json!({"name": "colour", "valueString": "red"})])), 400, "BAD_REQUEST", "body /parameter/1/name must be timePeriod or odsCode, was \"colour\""),
+        ("schedule period without end", "schedule-time-period", schedule().body(&parameters(vec![json!({"name": "timePeriod", "valuePeriod": {"start": day(0)}})])), 422, "INVALID_PARAMETER", "valuePeriod/end is required"),
+        ("schedule period of a year", "schedule-time-period", schedule().body(&parameters(vec![period("2030", &day(3))])), 422, "INVALID_PARAMETER", "must be a full date (yyyy-MM-dd)"),
+        ("schedule period of 15 days", "schedule-time-period", schedule().body(&parameters(vec![period(&day(0), &day(15))])), 422, "INVALID_PARAMETER", "must span at most 14 days, spans 15"),
+        ("schedule period of 14 days", "", schedule().body(&parameters(vec![period(&day(0), &day(14))])), 200, "", ""),
+        // DSTU2 patient appointments.
+        ("appointments start in another date format", "appointments-start", appointments().path("/fhir/Patient/2/Appointment?start=16-02-2016"), 422, "INVALID_PARAMETER", "query parameter start must be a FHIR date or dateTime"),
+        ("appointments start with an unknown prefix", "appointments-start", appointments().path("/fhir/Patient/2/Appointment?start=xx2016-02-16"), 422, "INVALID_PARAMETER", "was \"xx2016-02-16\""),
+        // DSTU2 booking, amend and cancel.
+        ("booking a Patient", "appointment-body-type", book().body(r#"{"resourceType": "Patient"}"#), 400, "BAD_REQUEST", "body /resourceType must be Appointment, was \"Patient\""),
+        ("booking with an id", "appointment-create-id", book().edit(|b| b["id"] = json!("9")), 422, "INVALID_RESOURCE", "body /id must be absent"),
+        ("booking without start", "appointment-profile", book().edit(|b| { b.as_object_mut().map(|o| o.remove("start")); }), 422, "INVALID_RESOURCE", "body /start is required"),
+        ("booking without slot", "appointment-profile", book().edit(|b| b["slot"] = json!([])), 422, "INVALID_RESOURCE", "body /slot is required"),
+        ("booking with an undefined element", "appointment-profile", book().edit(|b| b["colour"] = json!("red")), 422, "INVALID_RESOURCE", "body /colour is not an element of the resource type"),
+        ("booking with an identifier without value", "appointment-profile", book().edit(|b| b["identifier"] = json!([{"system": "http://example.org/ids"}])), 422, "INVALID_RESOURCE", "body /identifier/0 must have a value"),
+        ("booking with an unknown extension", "appointment-extension", book().edit(|b| b["extension"] = json!([{"url": "http://example.org/colour", "valueString": "red"}])), 422, "INVALID_RESOURCE", "body /extension/0 has url"),
+        ("booking with an extension without value", "appointment-extension", book().edit(|b| b["extension"] = json!([{"url": CANCELLATION_REASON}])), 422, "INVALID_RESOURCE", "must have a value[x]"),
+        ("booking without a practitioner", "appointment-participants", book().edit(|b| { b["participant"].as_array_mut().map(|p| p.remove(1)); }), 422, "INVALID_RESOURCE", "body /participant must include a Practitioner actor"),
+        ("amending with a Bundle", "appointment-body-type", update().body(r#"{"resourceType": "Bundle"}"#), 400, "BAD_REQUEST", "must be Appointment, was \"Bundle\""),
+        ("amending another appointment's id", "appointment-update-invalid", update().edit(|b| b["id"] = json!("2")), 400, "BAD_REQUEST", "body /id must be the id in the path \"1\", was \"2\""),
+        ("amending with an undefined element", "appointment-update-invalid", update().edit(|b| b["colour"] = json!("red")), 400, "BAD_REQUEST", "body /colour is not an element"),
+        ("cancelling without a reason", "appointment-cancel-reason", update().edit(|b| { b.as_object_mut().map(|o| o.remove("extension")); }), 422, "INVALID_PARAMETER", "a cancel must carry the cancellation-reason extension"),
+        ("cancelling with an empty reason", "appointment-cancel-reason", update().edit(|b| b["extension"][0]["valueString"] = json!(" ")), 422, "INVALID_PARAMETER", "must have a non-empty valueString"),
+        // DSTU2 Order.
+        ("order without subject", "order-profile", order().edit(|b| { b.as_object_mut().map(|o| o.remove("subject")); }), 422, "INVALID_RESOURCE", "body /subject is required"),
+        ("order without a GP Connect profile", "order-profile", order().edit(|b| { b.as_object_mut().map(|o| o.remove("meta")); }), 422, "INVALID_RESOURCE", "body /meta/profile must name a GP Connect profile"),
+        ("order that is an Appointment", "order-profile", order().body(r#"{"resourceType": "Appointment"}"#), 422, "INVALID_RESOURCE", "body /resourceType must be Order"),
+        ("order naming no contained task", "order-reference", order().edit(|b| b["detail"][0]["reference"] = json!("#task2")), 422, "INVALID_RESOURCE", "body /detail/0/reference \"#task2\" does not resolve"),
+        ("order with an absolute reference", "order-reference", order().edit(|b| b["subject"]["reference"] = json!("https://elsewhere.example/fhir/Patient/2")), 422, "INVALID_RESOURCE", "body /subject/reference"),
+        ("order dated another day", "order-date", order().edit(|b| b["date"] = json!("2017-02-24T13:51:00+00:00")), 422, "INVALID_RESOURCE", "body /date must be today"),
         ("care record NHS number not the JWT's", "care-record-requested-record", record().body(&gpc::care_record_parameters("9658218865", "SUM").to_string()), 400, "INVALID_NHS_NUMBER", "must equal the JWT requested_record NHS number \"9658218873\", was \"9658218865\""),
         // §10.15 and §1: routing and the SSP proxy form.
         ("wrong case path", "", metadata().path("/fhir/Metadata"), 404, "NO_RECORD_FOUND", "no operation of the definition serves GET /fhir/Metadata"),
@@ -339,7 +470,11 @@ fn every_dstu2_rule_of_the_catalogue_has_a_row() {
     // The definition's own parameter rules, which the DSTU2 definition
     // gives no query or header parameter to break, are rows of
     // `profile_none_answers_problem_json`.
-    const ELSEWHERE: [&str; 3] = ["param-required", "query-param-invalid", "header-param-invalid"];
+    const ELSEWHERE: [&str; 3] = [
+        "param-required",
+        "query-param-invalid",
+        "header-param-invalid",
+    ];
     let rows = table();
     let missing: Vec<&str> = RULES
         .iter()
@@ -553,9 +688,10 @@ async fn profile_none_answers_problem_json() {
         .await,
     );
     // Parameters: int32 path id, minLength, Accept.
-    problem(400, "path parameter id must be an integer, was \"abc\" (rule path-param-invalid)")(
-        send(http.get(server.url("/api/v1/Patient/abc"))).await,
-    );
+    problem(
+        400,
+        "path parameter id must be an integer, was \"abc\" (rule path-param-invalid)",
+    )(send(http.get(server.url("/api/v1/Patient/abc"))).await);
     problem(400, "path parameter id must be a 32-bit integer")(
         send(http.get(server.url("/api/v1/Patient/99999999999"))).await,
     );
@@ -571,19 +707,25 @@ async fn profile_none_answers_problem_json() {
     );
     // Query and header parameters.
     let health = server.url("/api/v1/health");
-    problem(400, "query parameter depth is required (rule param-required)")(
-        send(http.get(&health)).await,
-    );
-    problem(422, "(rule query-param-invalid)")(
-        send(http.get(format!("{health}?depth=9"))).await,
-    );
+    problem(
+        400,
+        "query parameter depth is required (rule param-required)",
+    )(send(http.get(&health)).await);
+    problem(422, "(rule query-param-invalid)")(send(http.get(format!("{health}?depth=9"))).await);
     problem(400, "(rule header-param-invalid)")(
-        send(http.get(format!("{health}?depth=1")).header("X-Probe", "ABC")).await,
+        send(
+            http.get(format!("{health}?depth=1"))
+                .header("X-Probe", "ABC"),
+        )
+        .await,
     );
     assert_eq!(
-        send(http.get(format!("{health}?depth=1")).header("X-Probe", "abc"))
-            .await
-            .0,
+        send(
+            http.get(format!("{health}?depth=1"))
+                .header("X-Probe", "abc")
+        )
+        .await
+        .0,
         204
     );
     // No GP Connect rules: no SSP headers needed.

@@ -178,9 +178,18 @@ pub fn booking(slot: &Value) -> Value {
         "slot": [{"reference": format!("Slot/{}", slot["id"].as_str().unwrap_or(""))}],
         "participant": [
             {"actor": {"reference": "Patient/2"}, "status": "accepted"},
+            {"actor": {"reference": "Practitioner/1"}, "status": "accepted"},
             {"actor": {"reference": "Location/1"}, "status": "accepted"}
         ]
     })
+}
+
+/// The extension a DSTU2 cancel must carry (rule appointment-cancel-reason).
+pub fn cancellation_reason(reason: &str) -> Value {
+    json!([{
+        "url": "http://fhir.nhs.net/StructureDefinition/extension-gpconnect-appointment-cancellation-reason-1",
+        "valueString": reason
+    }])
 }
 
 pub fn care_record_parameters(nhs_number: &str, section: &str) -> Value {

@@ -165,6 +165,7 @@ async fn book_amend_cancel_book_again_leaves_one_booking_per_slot() {
     // Cancel, naming yet another slot: the booked one is freed.
     let mut cancel = gpc::booking(&other_free);
     cancel["status"] = json!("cancelled");
+    cancel["extension"] = gpc::cancellation_reason("Patient no longer needs it");
     cancel["extension"] = json!([{"url": REASON_URL, "valueString": "Patient recovered"}]);
     cancel["description"] = json!("changed while cancelling");
     let r = send(
@@ -240,6 +241,7 @@ async fn book_amend_cancel_book_again_leaves_one_booking_per_slot() {
     let seeded_slot = slot_ids(&seeded).pop().expect("a slot");
     let mut cancel = gpc::booking(&other_free);
     cancel["status"] = json!("cancelled");
+    cancel["extension"] = gpc::cancellation_reason("Patient no longer needs it");
     let r = send(
         &server,
         Method::PUT,

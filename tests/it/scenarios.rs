@@ -75,7 +75,16 @@ async fn default_pack_answers_every_row_of_the_table() {
     assert_eq!(patients[0]["identifier"][0]["value"], "9658218873");
     for hidden in ["9999999999", "9658220142", "9658220290"] {
         let path = format!("/fhir/Patient?identifier=http://fhir.nhs.net/Id/nhs-number%7C{hidden}");
-        let r = get(&server, &path, "PatientIdentifier_SearchByIdentifier").await;
+        // The JWT names the patient searched for (rule jwt-requested-record-patient).
+        let r = send(
+            &server,
+            Method::GET,
+            &path,
+            "PatientIdentifier_SearchByIdentifier",
+            hidden,
+            None,
+        )
+        .await;
         assert_eq!(r.status, 200, "{hidden}");
         assert_eq!(r.body["resourceType"], "Bundle");
         assert_eq!(
@@ -249,6 +258,7 @@ async fn default_pack_answers_every_row_of_the_table() {
         "slot": [{"reference": "Slot/3"}],
         "participant": [
             {"actor": {"reference": "Patient/2"}, "status": "accepted"},
+            {"actor": {"reference": "Practitioner/1"}, "status": "accepted"},
             {"actor": {"reference": "Location/1"}, "status": "accepted"}
         ]
     });
@@ -281,6 +291,7 @@ async fn default_pack_answers_every_row_of_the_table() {
     );
     let mut cancelled = r.body.clone();
     cancelled["status"] = json!("cancelled");
+    cancelled["extension"] = gpc::cancellation_reason("Patient no longer needs it");
     let r = send(
         &server,
         Method::PUT,
@@ -295,11 +306,13 @@ async fn default_pack_answers_every_row_of_the_table() {
 
     let order = json!({
         "resourceType": "Order",
-        "date": "2030-01-01T10:00:00+00:00",
+        "meta": {"profile": ["http://fhir.nhs.net/StructureDefinition/gpconnect-task-order-1"]},
+        "contained": [{"resourceType": "Basic", "id": "1", "code": {"text": "Call the patient"}}],
+        "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
         "subject": {"reference": "Patient/2"},
         "source": {"reference": "Organization/1"},
         "target": {"reference": "Organization/7"},
-        "reason": {"text": "Please call the patient"},
+        "reasonCodeableConcept": {"text": "Please call the patient"},
         "detail": [{"reference": "#1"}]
     });
     let r = send(

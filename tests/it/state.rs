@@ -163,6 +163,7 @@ async fn the_whole_appointment_journey() {
     .await
     .body;
     cancel["status"] = json!("cancelled");
+    cancel["extension"] = gpc::cancellation_reason("Patient no longer needs it");
     cancel["extension"] = json!([{"url": reason_url, "valueString": ""}]);
     let r = send(
         &server,

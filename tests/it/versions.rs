@@ -295,6 +295,7 @@ async fn if_match_guards_updates() {
     // A stale cancel frees no slot and cancels nothing either.
     let mut cancel = read.json();
     cancel["status"] = json!("cancelled");
+    cancel["extension"] = gpc::cancellation_reason("Patient no longer needs it");
     let r = exchange(
         &server,
         Method::PUT,
