@@ -13,9 +13,13 @@
 //! - [`template`]: Handlebars — `registry`, `helpers` (one table), `time`,
 //!   `analysis` (JSON proofs, request independence, partial inlining),
 //!   `flat` (the no-Handlebars fast path), `escape`.
-//! - [`contract`]: the request checks — `spec_rules` (any definition),
-//!   `gpconnect` (SSP headers, interactions, identifiers), `jwt`,
-//!   `nhs_number`.
+//! - [`contract`]: the request checks. `catalogue` names every rule (its
+//!   eras, operations, answer and source) and compiles the rules of each
+//!   operation once per snapshot; the checks report violations of those
+//!   rules: `spec_rules` (any definition), `gpconnect` (SSP headers,
+//!   interactions, identifiers), `jwt`, `nhs_number`, `operations` (DSTU2
+//!   operation parameters), `resources` (bodies and JWT claim resources
+//!   against `profiles`, the resource descriptions).
 //! - [`snapshot`]: one immutable loaded version of all of the above, a list
 //!   of mounted [`snapshot::Api`]s.
 //! - [`pack`]: where pack files come from — a directory on disk or the pack
@@ -52,7 +56,8 @@
 //!   `check`, the Postman export).
 //! - [`check`]: `gpconnect-mock check`, the offline proof of a pack
 //!   (`arrange` the booking state, `capabilities`, `xml` round trips,
-//!   `primitives` checked by the element types of `definitions`).
+//!   `primitives` checked by the element types of `definitions`, a table
+//!   the request profiles of `contract` read too).
 //! - [`postman`]: the Postman collection and environment export.
 //!
 //! # Request path
@@ -68,10 +73,13 @@
 //!    404/405); a version read (`…/_history/<vid>`) is routed as its read
 //!    ([`versions::lookup`]);
 //! 2. **check** — [`contract::Contract::check`] gives one
-//!    [`contract::Verdict`];
+//!    [`contract::Verdict`]: every violation of the operation's rules, in
+//!    the order headers, JWT, media types, parameters, operation rules,
+//!    body schema;
 //! 3. **decide** — under the booking state's writer lock for a stateful
 //!    operation, [`scenario::ScenarioSet::select`] picks the scenario, and
-//!    the verdict's [`contract::Ruling`] rejects or serves; a PUT's
+//!    the verdict's [`contract::Ruling`] (against the scenario's
+//!    [`contract::Waiver`]: `skip_checks`, `skip_rules`) rejects or serves; a PUT's
 //!    `If-Match` is compared with the stored version
 //!    ([`versions::check_if_match`]);
 //! 4. **render** — [`answer::render_scenario`] (or the spec fallback, or the
