@@ -844,3 +844,104 @@ async fn stu3_rules_on_the_1_5_0_definition() {
         );
     }
 }
+
+/// The valid journey — search, record, schedule, book, read, amend, cancel,
+/// order — breaks no rule: served in `warn` mode, no step reports a
+/// violation, and every step succeeds.
+#[tokio::test]
+async fn the_valid_journey_breaks_no_rule() {
+    let server = Server::start(&["--contract", "warn"]);
+    let mut steps: Vec<(&str, gpc::Reply)> = Vec::new();
+    let step = |method: Method, path: String, operation: &'static str, body: Option<Value>| {
+        let server = &server;
+        async move { gpc::send(server, method, &path, operation, NHS, body).await }
+    };
+    let search = format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C{NHS}");
+    steps.push((
+        "search",
+        step(Method::GET, search, "PatientIdentifier_SearchByIdentifier", None).await,
+    ));
+    let record = gpc::care_record_parameters(NHS, "SUM");
+    steps.push((
+        "record",
+        step(
+            Method::POST,
+            "/fhir/Patient/$gpc.getcarerecord".into(),
+            "PatientOperation_GetCareRecord",
+            Some(record),
+        )
+        .await,
+    ));
+    let schedule = step(
+        Method::POST,
+        "/fhir/Organization/$gpc.getschedule".into(),
+        "OrganizationOperation_GetSchedule",
+        Some(gpc::schedule_parameters("A20047", 7)),
+    )
+    .await;
+    let slot = schedule.body["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["resource"].clone())
+        .find(|r| r["resourceType"] == "Slot" && r["freeBusyType"] == "free")
+        .expect("a free slot");
+    steps.push(("schedule", schedule));
+    let booked = step(
+        Method::POST,
+        "/fhir/Appointment".into(),
+        "Appointment_Create",
+        Some(gpc::booking(&slot)),
+    )
+    .await;
+    let id = booked.body["id"].as_str().unwrap_or("").to_string();
+    steps.push(("book", booked));
+    let path = format!("/fhir/Appointment/{id}");
+    let read = step(Method::GET, path.clone(), "Appointment_Read", None).await;
+    let mut amend = read.body.clone();
+    steps.push(("read", read));
+    amend["description"] = json!("Review of the sore throat");
+    let amended = step(
+        Method::PUT,
+        path.clone(),
+        "Appointment_Update",
+        Some(amend.clone()),
+    )
+    .await;
+    steps.push(("amend", amended));
+    let mut cancel = amend;
+    cancel["status"] = json!("cancelled");
+    cancel["extension"] = gpc::cancellation_reason("Patient no longer needs it");
+    steps.push((
+        "cancel",
+        step(Method::PUT, path, "Appointment_Update", Some(cancel)).await,
+    ));
+    let order = json!({
+        "resourceType": "Order",
+        "meta": {"profile": ["http://fhir.nhs.net/StructureDefinition/gpconnect-task-order-1"]},
+        "contained": [{"resourceType": "Basic", "id": "task1", "code": {"text": "Review medication"}}],
+        "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+        "subject": {"reference": "Patient/2"},
+        "detail": [{"reference": "#task1"}]
+    });
+    steps.push((
+        "order",
+        step(Method::POST, "/fhir/Order".into(), "Order_Create", Some(order)).await,
+    ));
+    assert_eq!(steps.len(), 8);
+    for (name, reply) in &steps {
+        assert!(
+            (200..300).contains(&reply.status),
+            "{name}: {} {}",
+            reply.status,
+            reply.body
+        );
+        let violations: Vec<&str> = reply
+            .headers
+            .get_all("x-contract-violation")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert!(violations.is_empty(), "{name}: {violations:?}");
+    }
+}
