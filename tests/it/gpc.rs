@@ -54,6 +54,12 @@ const OPERATIONS: &[(&str, &str, bool, bool)] = &[
         false,
         false,
     ),
+    (
+        "OrganizationOperation_GetScheduleInstance",
+        "operation:gpc.getschedule",
+        false,
+        false,
+    ),
     ("Location_Read", "rest:read:location", false, false),
     ("Appointment_Create", "rest:create:appointment", true, true),
     ("Appointment_Read", "rest:read:appointment", true, false),
