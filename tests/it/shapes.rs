@@ -674,3 +674,35 @@ async fn a_record_without_entries_says_so_in_every_table() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_care_record_bundle_carries_the_patient_it_is_for() {
+    let server = Server::start(&[]);
+    for (nhs, id) in [
+        ("9658218873", "2"),
+        ("9658218865", "1"),
+        ("9658218881", "3"),
+    ] {
+        let reply = gpc::send(
+            &server,
+            Method::POST,
+            "/fhir/Patient/$gpc.getcarerecord",
+            "PatientOperation_GetCareRecord",
+            nhs,
+            Some(care_record_body(nhs, "SUM", None)),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let composition = resources(&reply.body, "Composition")[0];
+        assert_eq!(composition["subject"]["reference"], format!("Patient/{id}"));
+        let patients = resources(&reply.body, "Patient");
+        assert_eq!(patients.len(), 1, "{}", reply.body);
+        assert_eq!(patients[0]["id"], id);
+        assert_eq!(
+            identifiers(patients[0], "http://fhir.nhs.net/Id/nhs-number"),
+            [nhs]
+        );
+        assert_eq!(resources(&reply.body, "Practitioner").len(), 1);
+        assert_eq!(resources(&reply.body, "Organization")[0]["id"], "7");
+    }
+}
