@@ -570,13 +570,14 @@ mod tests {
     }
 
     #[test]
-    fn the_default_care_record_needs_no_parse_per_request() {
+    fn the_default_reads_and_searches_need_no_parse_per_request() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
         let mut templates = Templates::load_dir(&dir, "templates").expect("loads");
         templates.prepare_for_requests();
         for name in [
-            "patient/carerecord/SUM.json.hbs",
+            "patient/search-meakin.json.hbs",
             "patient/read-meakin.json.hbs",
+            "organization/read-legg.json.hbs",
         ] {
             assert!(templates.proven_json(name).is_some(), "{name}");
         }

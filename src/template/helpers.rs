@@ -24,7 +24,7 @@ use handlebars::{
 };
 use serde_json::{json, Value};
 
-use super::time::{helper_date_add, helper_now};
+use super::time::{helper_date_add, helper_date_format, helper_now};
 use crate::state::{reference_id, StateData};
 
 /// One helper a template can call.
@@ -166,6 +166,10 @@ pub(super) static HELPERS: &[HelperSpec] = &[
     ),
     pure("not", Kind::Value(|h| Ok(json!(!truthy(param(h, 0)))))),
     pure("len", Kind::Value(helper_len)),
+    pure("date_format", Kind::Value(helper_date_format)),
+    pure("where", Kind::Value(helper_where)),
+    pure("between", Kind::Value(helper_between)),
+    pure("take", Kind::Value(helper_take)),
     pure("json", Kind::Json),
     // Handlebars' own.
     pure("if", Kind::BuiltIn),
@@ -459,6 +463,57 @@ fn helper_len(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
     }))
 }
 
+/// `(where list "field" value)`: the items of `list` whose top-level
+/// `field` is loosely equal to `value` (as `eq`); not a list gives `[]`.
+fn helper_where(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let field = text(param(h, 1));
+    let wanted = param(h, 2);
+    Ok(Value::Array(
+        items(param(h, 0))
+            .filter(|item| item.get(&field).is_some_and(|v| loosely_equal(v, wanted)))
+            .cloned()
+            .collect(),
+    ))
+}
+
+/// `(between list "field" low high)`: the items of `list` whose top-level
+/// `field`, as text, sorts at or after `low` and at or before `high`
+/// (ISO dates `2014-05-03` sort as they fall). A null or empty bound is
+/// open; an item without the field is left out.
+fn helper_between(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let field = text(param(h, 1));
+    let low = text(param(h, 2));
+    let high = text(param(h, 3));
+    Ok(Value::Array(
+        items(param(h, 0))
+            .filter(|item| {
+                item.get(&field).is_some_and(|value| {
+                    let value = text(value);
+                    (low.is_empty() || value >= low) && (high.is_empty() || value <= high)
+                })
+            })
+            .cloned()
+            .collect(),
+    ))
+}
+
+/// `(take list n)`: the first `n` items of `list`; all of them when `n` is
+/// 0 or not a number.
+fn helper_take(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let n = number_of(param(h, 1));
+    let all = items(param(h, 0));
+    Ok(Value::Array(if n >= 1.0 {
+        all.take(n as usize).cloned().collect()
+    } else {
+        all.cloned().collect()
+    }))
+}
+
+/// The items of a list; nothing for any other value.
+fn items(value: &Value) -> impl Iterator<Item = &Value> {
+    value.as_array().into_iter().flatten()
+}
+
 fn helper_range(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
     // `as` saturates (NaN is 0); the difference is taken in i128, so
     // values near the i64 limits cannot overflow it.
@@ -653,6 +708,22 @@ mod tests {
             json!({"a": i64::MAX, "b": "NaN"})
         )
         .is_ok());
+    }
+
+    #[test]
+    fn where_between_and_take_select_items_of_a_list() {
+        let rows = json!([
+            {"group": "A", "date": "2017-04-10"},
+            {"group": "B", "date": "2016-11-15"},
+            {"group": "A", "date": "2015-11-02"},
+            {"group": "A"}
+        ]);
+        let out = render(
+            r#"{{#each (between (where rows "group" "A") "date" "2015-11-02" "2016-12-31")}}{{date}};{{/each}}|{{len (between rows "date" null "")}}|{{len (where "x" "group" "A")}}|{{#each (take rows 2)}}{{group}}{{/each}}|{{len (take rows 0)}}"#,
+            json!({"rows": rows}),
+        )
+        .unwrap();
+        assert_eq!(out, "2015-11-02;|3|0|AB|4");
     }
 
     #[test]

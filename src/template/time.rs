@@ -176,6 +176,83 @@ pub(super) fn helper_date_add(h: &Helper<'_>) -> Result<Value, RenderErrorReason
     Ok(json!(format_time(&shifted, format)?))
 }
 
+/// `{{date_format "2014-05" "%d-%b-%Y" edge="end"}}`: a FHIR `date`
+/// (`yyyy`, `yyyy-MM`, `yyyy-MM-dd`) or `dateTime` as the first day it
+/// covers (`edge="start"`, the default) or the last (`edge="end"`: `2014-05`
+/// is `31-May-2014`), formatted (default `%Y-%m-%d`). A date-time is its own
+/// day, in its own offset. Null or empty gives null, so an open end of a
+/// period stays open.
+pub(super) fn helper_date_format(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let input = text(param(h, 0));
+    if input.is_empty() {
+        return Ok(Value::Null);
+    }
+    let format = match param(h, 1) {
+        Value::Null => "%Y-%m-%d".to_string(),
+        other => text(other),
+    };
+    let end = match hash_str(h, "edge").unwrap_or("start") {
+        "start" => false,
+        "end" => true,
+        other => {
+            return Err(RenderErrorReason::Other(format!(
+                "date_format: edge must be \"start\" or \"end\", was {other:?}"
+            )))
+        }
+    };
+    let day = covered_day(&input, end).ok_or_else(|| {
+        RenderErrorReason::Other(format!(
+            "date_format: cannot read {input:?} as a FHIR date or dateTime"
+        ))
+    })?;
+    let utc = FixedOffset::east_opt(0).ok_or_else(|| RenderErrorReason::Other("UTC".into()))?;
+    let midnight = day
+        .and_hms_opt(0, 0, 0)
+        .and_then(|time| time.and_local_timezone(utc).single())
+        .ok_or_else(|| RenderErrorReason::Other(format!("date_format: {input:?}")))?;
+    Ok(json!(format_time(&midnight, &format)?))
+}
+
+/// The first (or, `end`, the last) day a FHIR date or dateTime covers.
+fn covered_day(input: &str, end: bool) -> Option<NaiveDate> {
+    if let Some((time, _)) = parse_date(input) {
+        return Some(time.date_naive());
+    }
+    let mut parts = input.split('-');
+    let year: i32 = match parts.next() {
+        Some(year) if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) => {
+            year.parse().ok()?
+        }
+        _ => return None,
+    };
+    let month: u32 = match parts.next() {
+        None => {
+            return NaiveDate::from_ymd_opt(
+                year,
+                if end { 12 } else { 1 },
+                if end { 31 } else { 1 },
+            )
+        }
+        Some(month) if month.len() == 2 && month.bytes().all(|b| b.is_ascii_digit()) => {
+            month.parse().ok()?
+        }
+        Some(_) => return None,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+    if !end {
+        return Some(first);
+    }
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)?
+    };
+    next.pred_opt()
+}
+
 fn parse_date(input: &str) -> Option<(DateTime<FixedOffset>, bool)> {
     let utc = FixedOffset::east_opt(0)?;
     if let Ok(time) = DateTime::parse_from_rfc3339(input) {
@@ -225,6 +302,26 @@ mod tests {
         assert_eq!(out, "2024-02-01 2024-01-01T12:00:00+00:00");
         let failure = render(r#"{{now format="%Q"}}"#, json!({})).unwrap_err();
         assert!(failure.message.contains("invalid date format"), "{failure}");
+    }
+
+    #[test]
+    fn date_format_gives_the_first_or_last_day_a_fhir_date_covers() {
+        let out = render(
+            r#"{{date_format "2014-05-03" "%d-%b-%Y"}} {{date_format "2014-05" "%d-%b-%Y"}} {{date_format "2016-09" "%d-%b-%Y" edge="end"}} {{date_format "2016-02" null edge="end"}} {{date_format "1992" "%d-%b-%Y"}} {{date_format "2016" "%d-%b-%Y" edge="end"}} {{date_format "2015-04-30T23:59:59+01:00" "%d-%b-%Y" edge="end"}} [{{date_format missing "%Y"}}]"#,
+            json!({"missing": null}),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "03-May-2014 01-May-2014 30-Sep-2016 2016-02-29 01-Jan-1992 31-Dec-2016 30-Apr-2015 []"
+        );
+        for bad in ["16-02-2016", "2016-13", "2016-1", "text"] {
+            assert!(
+                render(r#"{{date_format d "%Y"}}"#, json!({"d": bad})).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(render(r#"{{date_format "2016" "%Y" edge="middle"}}"#, json!({})).is_err());
     }
 
     #[test]

@@ -859,7 +859,13 @@ async fn the_valid_journey_breaks_no_rule() {
     let search = format!("/fhir/Patient?identifier={NHS_SYSTEM}%7C{NHS}");
     steps.push((
         "search",
-        step(Method::GET, search, "PatientIdentifier_SearchByIdentifier", None).await,
+        step(
+            Method::GET,
+            search,
+            "PatientIdentifier_SearchByIdentifier",
+            None,
+        )
+        .await,
     ));
     let record = gpc::care_record_parameters(NHS, "SUM");
     steps.push((
@@ -916,17 +922,16 @@ async fn the_valid_journey_breaks_no_rule() {
         "cancel",
         step(Method::PUT, path, "Appointment_Update", Some(cancel)).await,
     ));
-    let order = json!({
-        "resourceType": "Order",
-        "meta": {"profile": ["http://fhir.nhs.net/StructureDefinition/gpconnect-task-order-1"]},
-        "contained": [{"resourceType": "Basic", "id": "task1", "code": {"text": "Review medication"}}],
-        "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
-        "subject": {"reference": "Patient/2"},
-        "detail": [{"reference": "#task1"}]
-    });
+    let order = gpc::order();
     steps.push((
         "order",
-        step(Method::POST, "/fhir/Order".into(), "Order_Create", Some(order)).await,
+        step(
+            Method::POST,
+            "/fhir/Order".into(),
+            "Order_Create",
+            Some(order),
+        )
+        .await,
     ));
     assert_eq!(steps.len(), 8);
     for (name, reply) in &steps {

@@ -54,6 +54,12 @@ const OPERATIONS: &[(&str, &str, bool, bool)] = &[
         false,
         false,
     ),
+    (
+        "OrganizationOperation_GetScheduleInstance",
+        "operation:gpc.getschedule",
+        false,
+        false,
+    ),
     ("Location_Read", "rest:read:location", false, false),
     ("Appointment_Create", "rest:create:appointment", true, true),
     ("Appointment_Read", "rest:read:appointment", true, false),
@@ -181,6 +187,22 @@ pub fn booking(slot: &Value) -> Value {
             {"actor": {"reference": "Practitioner/1"}, "status": "accepted"},
             {"actor": {"reference": "Location/1"}, "status": "accepted"}
         ]
+    })
+}
+
+/// A valid DSTU2 Order (Task Management) dated today: a GP Connect profile,
+/// a subject, and a detail naming its contained task.
+pub fn order() -> Value {
+    json!({
+        "resourceType": "Order",
+        "meta": {"profile": ["http://fhir.nhs.net/StructureDefinition/gpconnect-task-order-1"]},
+        "contained": [{"resourceType": "Basic", "id": "1", "code": {"text": "Call the patient"}}],
+        "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+        "subject": {"reference": "Patient/2"},
+        "source": {"reference": "Organization/1"},
+        "target": {"reference": "Organization/7"},
+        "reasonCodeableConcept": {"text": "Please call the patient"},
+        "detail": [{"reference": "#1"}]
     })
 }
 

@@ -12,6 +12,7 @@ mod postman;
 mod reload;
 mod routes;
 mod scenarios;
+mod shapes;
 mod state;
 mod versions;
 mod xml;

@@ -308,7 +308,7 @@ async fn forced_reload_and_no_watch() {
     assert_eq!(response.status(), 200);
     let report: Value = response.json().await.expect("json");
     assert_eq!(report["generation"], 2);
-    assert_eq!(report["counts"]["operations"], 15);
+    assert_eq!(report["counts"]["operations"], 16);
     assert_eq!(get_patient(&server, "2").await.2["note"], "forced");
 
     std::fs::write(meakin_template(&pack), "{{#if}}").expect("write");

@@ -55,8 +55,8 @@ async fn every_operation_answers(spec_path: Option<&std::path::Path>, expected_c
 }
 
 #[tokio::test]
-async fn default_definition_serves_all_15_operations() {
-    every_operation_answers(None, 15).await;
+async fn default_definition_serves_all_16_operations() {
+    every_operation_answers(None, 16).await;
 }
 
 #[tokio::test]
@@ -274,7 +274,7 @@ fn broken_definitions_are_reported_one_by_one_with_exit_2() {
 fn routes_prints_method_full_path_key_and_codes() {
     let (code, stdout, stderr) = run_cli(&["routes"]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout.lines().count(), 15);
+    assert_eq!(stdout.lines().count(), 16);
     let line = stdout
         .lines()
         .find(|l| l.contains("PatientOperation_GetCareRecord"))

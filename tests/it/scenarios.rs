@@ -304,17 +304,7 @@ async fn default_pack_answers_every_row_of_the_table() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["status"], "cancelled");
 
-    let order = json!({
-        "resourceType": "Order",
-        "meta": {"profile": ["http://fhir.nhs.net/StructureDefinition/gpconnect-task-order-1"]},
-        "contained": [{"resourceType": "Basic", "id": "1", "code": {"text": "Call the patient"}}],
-        "date": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
-        "subject": {"reference": "Patient/2"},
-        "source": {"reference": "Organization/1"},
-        "target": {"reference": "Organization/7"},
-        "reasonCodeableConcept": {"text": "Please call the patient"},
-        "detail": [{"reference": "#1"}]
-    });
+    let order = gpc::order();
     let r = send(
         &server,
         Method::POST,
