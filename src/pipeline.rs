@@ -370,6 +370,9 @@ fn versions_error<'s>(
 /// Step 1: the operation and its path parameters, or the 404/405 answer
 /// (boxed: the common path should not carry an answer's size).
 fn route(api: &Api, request: &MockRequest) -> Result<Routed, Box<Answer>> {
+    if let Some(answer) = empty_id(api, request) {
+        return Err(Box::new(answer));
+    }
     let (lookup, version_read) = versions::lookup(&api.routes, &request.method, &request.path);
     if let Lookup::Found { operation, params } = lookup {
         return Ok(Routed {
@@ -386,6 +389,31 @@ fn route(api: &Api, request: &MockRequest) -> Result<Routed, Box<Answer>> {
         answer.headers.insert(ALLOW, value);
     }
     Err(Box::new(answer))
+}
+
+/// A GP Connect read or update with an empty id (`GET /fhir/Patient/`) is
+/// a 404 with the resource's not-found code, as a provider answers it
+/// (rule `unknown-id`), not the search or 405 its trimmed path would route to.
+fn empty_id(api: &Api, request: &MockRequest) -> Option<Answer> {
+    api.era?;
+    let trimmed = request.path.strip_suffix('/')?;
+    let resource = trimmed.rsplit('/').next().filter(|s| !s.is_empty())?;
+    let probe = format!("{trimmed}/_");
+    let (lookup, _) = versions::lookup(&api.routes, &request.method, &probe);
+    let Lookup::Found { operation, .. } = lookup else {
+        return None;
+    };
+    let template = &api.model.operations.get(operation)?.path;
+    if !template.ends_with('}') {
+        return None;
+    }
+    let violation = contract::Violation::about(
+        contract::RuleId::UnknownId,
+        resource,
+        "path id",
+        format!("is empty: {} names no {resource}", request.path),
+    );
+    Some(Answer::error(&violation.outcome(), api.error_style))
 }
 
 /// Step 3: the scenario for the request. Stateful operations pass their

@@ -382,6 +382,11 @@ fn table() -> Vec<Row> {
         ("Content-Type with parameters", "", record().set("Content-Type", "Application/JSON+FHIR; charset=utf-8"), 200, "", ""),
         // The spec's own rules: parameters and bodies.
         ("path id breaks its pattern", "unknown-id", patient().path("/fhir/Patient/a_b"), 404, "PATIENT_NOT_FOUND", "path parameter id names no Patient: is invalid: \"a_b\" does not match"),
+        ("patient id 1@", "unknown-id", patient().path("/fhir/Patient/1@"), 404, "PATIENT_NOT_FOUND", "names no Patient"),
+        ("patient id ##", "unknown-id", patient().path("/fhir/Patient/%23%23"), 404, "PATIENT_NOT_FOUND", "names no Patient"),
+        ("patient id **", "unknown-id", patient().path("/fhir/Patient/**"), 404, "PATIENT_NOT_FOUND", "names no Patient"),
+        ("empty patient id", "unknown-id", patient().path("/fhir/Patient/"), 404, "PATIENT_NOT_FOUND", "path id is empty: /fhir/Patient/ names no Patient"),
+        ("empty appointment id", "unknown-id", Req { method: Method::GET, ..patient() }.set("Ssp-InteractionID", &gpc::interaction_id("Appointment_Read")).path("/fhir/Appointment/"), 404, "NO_RECORD_FOUND", "names no Appointment"),
         ("path id too long", "unknown-id", patient().path(&format!("/fhir/Patient/{}", "1".repeat(65))), 404, "PATIENT_NOT_FOUND", "path parameter id names no Patient"),
         ("body missing", "body-required", record().no_body(), 400, "BAD_REQUEST", "request body is required (application/json+fhir)"),
         ("body not JSON", "body-malformed", record().body("{\"resourceType\": "), 400, "BAD_REQUEST", "request body must be valid JSON"),
@@ -463,7 +468,8 @@ fn table() -> Vec<Row> {
 }
 
 /// The table is the catalogue's test: every rule that applies to the DSTU2
-/// default definition has at least one row that breaks it.
+/// default definition has at least one row that breaks it. (The STU3-only
+/// rules are rows of `stu3_rules_on_the_1_5_0_definition`.)
 #[test]
 fn every_dstu2_rule_of_the_catalogue_has_a_row() {
     use gpconnect_mock::contract::catalogue::{Eras, RULES};
@@ -773,8 +779,13 @@ async fn stu3_rules_on_the_1_5_0_definition() {
     let rejected = [
         (
             metadata().claim("/requested_record", json!({"resourceType": "Patient"})),
-            "JWT claim requested_record must be absent",
+            "JWT claim requested_record must be absent in GP Connect 1.x (STU3) (rule jwt-requested-record-absent)",
             "BAD_REQUEST",
+        ),
+        (
+            metadata().claim("/requesting_device/resourceType", json!("Patient")),
+            "must be Device, was \"Patient\" (rule jwt-claim-resource-invalid)",
+            "INVALID_RESOURCE (422)",
         ),
         (
             metadata().set("Ssp-InteractionID", &format!("{URN}rest:read:metadata")),
@@ -798,8 +809,8 @@ async fn stu3_rules_on_the_1_5_0_definition() {
     ];
     for (request, needle, code) in rejected {
         let reply = request.send(&server, &http).await;
-        let (status, code) = match code.strip_suffix(" (415)") {
-            Some(code) => (415, code),
+        let (status, code) = match code.split_once(" (") {
+            Some((code, status)) => (status.trim_end_matches(')').parse().unwrap_or(0), code),
             None => (400, code),
         };
         assert_eq!(
