@@ -115,6 +115,7 @@ pub mod pack;
 pub mod pipeline;
 pub mod postman;
 pub mod reload;
+pub mod repeat;
 pub mod request;
 pub mod response_check;
 pub mod routes;

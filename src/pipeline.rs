@@ -47,7 +47,7 @@ use crate::request::RequestIds;
 use crate::routes::Lookup;
 use crate::scenario::stateful::StateView;
 use crate::scenario::{Scenario, Selection};
-use crate::snapshot::{Api, Snapshot};
+use crate::snapshot::{Api, ScenarioRuntime, Snapshot};
 use crate::state::{StateData, StateStore};
 use crate::versions;
 
@@ -480,11 +480,11 @@ fn render<'s>(
                 }
                 None => {
                     let needs = runtime.map_or(ContextNeeds::ALL, |r| r.needs);
-                    let render = || {
+                    let render = |request_id: u64| {
                         let source = RenderSource::Request {
                             request,
                             path_params: params,
-                            request_id: ids.next(),
+                            request_id,
                             needs,
                         };
                         answer::render_scenario(
@@ -496,10 +496,18 @@ fn render<'s>(
                             style,
                         )
                     };
-                    // Request-independent answers are rendered once per snapshot.
-                    match runtime.and_then(|r| r.static_answer.as_ref()) {
-                        Some(cell) => cell.get_or_init(render).clone(),
-                        None => render(),
+                    // Request-independent answers are rendered once per
+                    // snapshot; repeatable ones once per request, state and second.
+                    match runtime {
+                        Some(ScenarioRuntime {
+                            static_answer: Some(cell),
+                            ..
+                        }) => cell.get_or_init(|| render(ids.next())).clone(),
+                        Some(ScenarioRuntime {
+                            repeat: Some(cache),
+                            ..
+                        }) => cache.answer(request, state, ids.next(), render),
+                        _ => render(ids.next()),
                     }
                 }
             };

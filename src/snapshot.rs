@@ -31,6 +31,7 @@ use crate::contract::{Contract, ContractSettings};
 use crate::error::{LoadError, LoadErrors};
 use crate::fhir::{Era, ErrorStyle};
 use crate::pack::PackDir;
+use crate::repeat::RepeatCache;
 use crate::response_check::ResponseChecks;
 use crate::routes::RouteTable;
 use crate::scenario::{self, HeaderSource, Scenario, ScenarioSet};
@@ -493,6 +494,9 @@ pub struct ScenarioRuntime {
     /// Converting the metadata answer per request halved the XML
     /// requests/s against JSON (`benches/load.sh`, `xmlmetadata`).
     pub static_xml: Option<OnceLock<Bytes>>,
+    /// Cache: its last answers, when its templates read only the request's
+    /// path, query and body, the state and the clock (see [`crate::repeat`]).
+    pub repeat: Option<RepeatCache>,
     /// The parts of the request its templates read.
     pub needs: ContextNeeds,
     /// Its name as `X-Mock-Scenario`, built once (`None`: not valid in HTTP).
@@ -524,6 +528,11 @@ impl ScenarioRuntime {
         Self {
             static_answer: is_static.then(OnceLock::new),
             static_xml: is_static.then(OnceLock::new),
+            repeat: (!is_static
+                && !scenario.is_stateful()
+                && !names.is_empty()
+                && names.iter().all(|name| templates.is_repeatable(name)))
+            .then(RepeatCache::default),
             needs: if scenario.is_stateful() {
                 ContextNeeds::ALL
             } else {

@@ -258,6 +258,18 @@ impl Sources {
         })
     }
 
+    /// See [`super::Templates::is_repeatable`].
+    pub(super) fn is_repeatable(&self, name: &str) -> bool {
+        let varies = |word: &str| {
+            word == REQUEST
+                || names_or_below(word, "request.headers")
+                || helpers::nondeterministic()
+                    .filter(|helper| !helpers::repeats_within_a_second(helper))
+                    .any(|helper| names_or_below(word, helper))
+        };
+        !self.any_word_in(name, varies, true)
+    }
+
     /// See [`super::Templates::mentions_whole_request`].
     pub(super) fn mentions_whole_request(&self, name: &str) -> bool {
         self.any_word(name, |word| word == REQUEST)
@@ -272,16 +284,39 @@ impl Sources {
     /// every expression. Unknown or dynamic partials (`{{> (expr)}}`) could
     /// read anything, so they count as a match.
     fn any_word(&self, name: &str, test: impl Fn(&str) -> bool) -> bool {
+        self.any_word_in(name, test, false)
+    }
+
+    /// [`Self::any_word`]; with `dynamic_is_any_partial`, a dynamic partial
+    /// (`{{> (expr)}}`) is read as every registered partial, the only ones
+    /// it can name, instead of counting as a match.
+    fn any_word_in(
+        &self,
+        name: &str,
+        test: impl Fn(&str) -> bool,
+        dynamic_is_any_partial: bool,
+    ) -> bool {
         let mut pending = vec![match self.templates.get(name) {
             Some(text) => text.as_str(),
             None => return true,
         }];
         let mut seen = HashSet::new();
+        let mut all_partials_pending = false;
         while let Some(text) = pending.pop() {
             for expression in expressions(text) {
                 let start = expression.trim_start_matches(['{', '#', '/', '~', ' ']);
                 if start.starts_with("> (") || start.starts_with(">(") {
-                    return true;
+                    if !dynamic_is_any_partial {
+                        return true;
+                    }
+                    if !all_partials_pending {
+                        all_partials_pending = true;
+                        for (partial, source) in &self.partials {
+                            if seen.insert(partial.as_str()) {
+                                pending.push(source.as_str());
+                            }
+                        }
+                    }
                 }
                 if identifiers(expression).any(&test) {
                     return true;
@@ -361,12 +396,17 @@ impl Sources {
 
 /// The names of the partials a template includes: `{{> name ...}}`.
 fn partial_names(text: &str) -> impl Iterator<Item = &str> {
-    text.match_indices("{{>").filter_map(move |(index, _)| {
-        let rest = text[index + 3..].trim_start();
+    // `{{> name}}` and, trimming whitespace, `{{~> name}}`; a dynamic
+    // `{{> (expr)}}` names none (see `any_word_in`).
+    text.match_indices("{{").filter_map(move |(index, _)| {
+        let rest = text[index + 2..]
+            .trim_start_matches('~')
+            .strip_prefix('>')?;
+        let rest = rest.trim_start();
         let end = rest
             .find(|c: char| c.is_whitespace() || c == '}')
             .unwrap_or(rest.len());
-        (end > 0).then(|| &rest[..end])
+        (end > 0 && !rest.starts_with('(')).then(|| &rest[..end])
     })
 }
 
@@ -582,6 +622,43 @@ mod tests {
             assert!(templates.proven_json(name).is_some(), "{name}");
         }
     }
+    #[test]
+    fn repeatable_templates_read_no_header_nor_randomness() {
+        let mut templates = Templates::empty();
+        templates
+            .sources
+            .partials
+            .insert("headers".into(), "\"{{request.headers.x}}\"".into());
+        templates
+            .sources
+            .partials
+            .insert("state".into(), "{{state_count \"slots\"}}".into());
+        let cases = [
+            (
+                "body-state-clock",
+                "{{request.id}} {{jsonpath request.body \"$.a\"}} {{now}} {{> state}}",
+                true,
+            ),
+            (
+                "dynamic-partial-of-safe-ones",
+                "{{> (lookup request.body \"p\")}}",
+                false,
+            ),
+            ("uuid", "{{uuid}}", false),
+            ("header", "{{request.headers.x}}", false),
+            ("whole-request", "{{#with request}}{{path}}{{/with}}", false),
+        ];
+        for (name, text, _) in cases {
+            templates.register(name, text, "t", 1).unwrap();
+        }
+        for (name, _, repeatable) in cases {
+            // The dynamic partial could be `headers`, which reads a header.
+            assert_eq!(templates.is_repeatable(name), repeatable, "{name}");
+        }
+        templates.sources.partials.remove("headers");
+        assert!(templates.is_repeatable("dynamic-partial-of-safe-ones"));
+    }
+
     #[test]
     fn request_independence_follows_partials() {
         let mut templates = Templates::empty();

@@ -190,6 +190,15 @@ pub(super) fn find(name: &str) -> Option<&'static HelperSpec> {
     HELPERS.iter().find(|helper| helper.name == name)
 }
 
+/// Whether a helper that is not deterministic gives the same output for
+/// the same state within one second (time, state reads; not `uuid`).
+pub(super) fn repeats_within_a_second(name: &str) -> bool {
+    matches!(
+        name,
+        "now" | "date_add" | "state_get" | "state_list" | "state_count"
+    )
+}
+
 /// The names of the helpers that are not deterministic.
 pub(super) fn nondeterministic() -> impl Iterator<Item = &'static str> {
     HELPERS

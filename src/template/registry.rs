@@ -239,6 +239,15 @@ impl Templates {
         self.sources.is_request_independent(name)
     }
 
+    /// Whether `name` and the partials it includes give the same answer to
+    /// the same request path, query and body in the same state within one
+    /// second, but for `request.id`: they read no header, nor the whole
+    /// request, nor a helper that varies otherwise (`uuid`). See
+    /// [`crate::repeat`].
+    pub fn is_repeatable(&self, name: &str) -> bool {
+        self.sources.is_repeatable(name)
+    }
+
     /// Whether `name` (or a partial it includes) names `request` itself
     /// rather than one of its parts, e.g. `{{#with request}}`.
     pub fn mentions_whole_request(&self, name: &str) -> bool {

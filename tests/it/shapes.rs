@@ -698,3 +698,36 @@ async fn the_care_record_bundle_carries_the_patient_it_is_for() {
         assert_eq!(resources(&reply.body, "Organization")[0]["id"], "7");
     }
 }
+
+/// The care record's answers are kept for identical requests (the repeat
+/// cache): an identical request gets the same record, with its own ids.
+#[tokio::test]
+async fn identical_care_record_requests_get_the_same_record_with_their_own_ids() {
+    let server = Server::start(&[]);
+    let ask = || {
+        gpc::send(
+            &server,
+            Method::POST,
+            "/fhir/Patient/$gpc.getcarerecord",
+            "PatientOperation_GetCareRecord",
+            "9658218873",
+            Some(care_record_body("9658218873", "MED", None)),
+        )
+    };
+    let first = ask().await;
+    let second = ask().await;
+    assert_eq!((first.status, second.status), (200, 200));
+    let id = |reply: &Reply| resources(&reply.body, "Composition")[0]["id"].clone();
+    assert_ne!(id(&first), id(&second), "each answer has its own id");
+    assert!(id(&first)
+        .as_str()
+        .is_some_and(|id| id.parse::<u64>().is_ok_and(|n| n >= 1000 && n < 1_000_000)));
+    let without_ids = |reply: &Reply| {
+        let mut body = reply.body.clone();
+        body["entry"][0]["fullUrl"] = Value::Null;
+        body["entry"][0]["resource"]["id"] = Value::Null;
+        body["entry"][0]["resource"]["date"] = Value::Null;
+        body
+    };
+    assert_eq!(without_ids(&first), without_ids(&second));
+}
