@@ -42,6 +42,7 @@ use crate::fhir_xml;
 use crate::journal::Trace;
 use crate::media::is_json_media;
 use crate::negotiate::{self, format_of, Format, Negotiated};
+use crate::repeat::Repeat;
 use crate::request::MockRequest;
 use crate::request::RequestIds;
 use crate::routes::Lookup;
@@ -75,6 +76,8 @@ pub struct Served<'s> {
     /// The format the answer body is written in (negotiated for FHIR APIs;
     /// always JSON for others).
     pub format: Format,
+    /// A kept answer's way to its XML (see [`crate::repeat`]).
+    pub repeat: Option<Repeat>,
 }
 
 /// Who made the answer.
@@ -190,6 +193,7 @@ pub fn serve<'s>(
                 source: Source::Contract,
                 trace: None,
                 format: Format::Json,
+                repeat: None,
             }
         }
         Ruling::Serve(_) => render(
@@ -275,12 +279,21 @@ fn in_format(mut served: Served<'_>, era: Option<Era>, format: Format) -> Served
                 && cached.body.len() == answer.body.len();
             same.then_some(runtime.static_xml.as_ref()?)
         });
-    let xml = match cache.and_then(|cell| cell.get()) {
-        Some(xml) => Ok(xml.clone()),
-        None => std::str::from_utf8(&answer.body)
+    let convert = |body: &Bytes| {
+        std::str::from_utf8(body)
             .map_err(|_| fhir_xml::XmlError::Unwritable("the JSON answer is not UTF-8".into()))
             .and_then(fhir_xml::json_to_xml)
-            .map(Bytes::from),
+            .map(Bytes::from)
+    };
+    // A kept answer's XML is converted once per kept answer too.
+    let kept = served
+        .repeat
+        .as_ref()
+        .and_then(|repeat| repeat.xml(&answer.body, |kept| convert(kept).ok()));
+    let xml = match (cache.and_then(|cell| cell.get()), kept) {
+        (Some(xml), _) => Ok(xml.clone()),
+        (None, Some(xml)) => Ok(xml),
+        (None, None) => convert(&answer.body),
     };
     let content_type = HeaderValue::from_static(format.content_type(era));
     match xml {
@@ -330,6 +343,7 @@ fn mock_answer(api: &Api, answer: Answer) -> Served<'_> {
         source: Source::Mock,
         trace: None,
         format: Format::Json,
+        repeat: None,
     }
 }
 
@@ -364,6 +378,7 @@ fn versions_error<'s>(
         source: Source::Versions,
         trace: None,
         format: Format::Json,
+        repeat: None,
     }
 }
 
@@ -461,10 +476,12 @@ fn render<'s>(
         source,
         trace: None,
         format: Format::Json,
+        repeat: None,
     };
     match selection {
         Selection::Scenario(scenario) => {
             let runtime = api.runtime(index, scenario);
+            let mut repeat = None;
             let answer = match context {
                 Some(context) => {
                     context.data_mut()["scenario"]["name"] =
@@ -506,12 +523,19 @@ fn render<'s>(
                         Some(ScenarioRuntime {
                             repeat: Some(cache),
                             ..
-                        }) => cache.answer(request, state, ids.next(), render),
+                        }) => {
+                            let (answer, kept) = cache.answer(request, state, ids.next(), render);
+                            repeat = Some(kept);
+                            answer
+                        }
                         _ => render(ids.next()),
                     }
                 }
             };
-            served(answer, Some(scenario), Source::Scenario)
+            Served {
+                repeat,
+                ..served(answer, Some(scenario), Source::Scenario)
+            }
         }
         Selection::UnknownForced(name) => {
             let known: Vec<&str> = api

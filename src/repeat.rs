@@ -19,7 +19,7 @@
 use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use http::HeaderValue;
@@ -40,6 +40,34 @@ struct Entry {
     /// The state it was rendered from: held, so its address is not reused.
     state: Arc<StateData>,
     answer: Answer,
+    /// Its body written as FHIR XML (sentinel id and all), on first use.
+    xml: Arc<OnceLock<Option<Bytes>>>,
+}
+
+/// What the request path needs to write a kept answer as XML: the kept XML
+/// (sentinel id and all), the id to put in it, and the body handed out,
+/// which the XML stands for only while the answer still holds it.
+#[derive(Debug, Clone)]
+pub struct Repeat {
+    xml: Arc<OnceLock<Option<Bytes>>>,
+    /// The kept body, with the sentinel id: what the XML is written from.
+    kept: Bytes,
+    id: u64,
+    body: Bytes,
+}
+
+impl Repeat {
+    /// The XML of `body` — when `body` is the one handed out — from the
+    /// kept XML, which `to_xml` writes from the kept body once per kept
+    /// answer; `None` when the body changed since or cannot be XML.
+    pub fn xml(&self, body: &Bytes, to_xml: impl FnOnce(&Bytes) -> Option<Bytes>) -> Option<Bytes> {
+        let same = body.as_ptr() == self.body.as_ptr() && body.len() == self.body.len();
+        if !same {
+            return None;
+        }
+        let xml = self.xml.get_or_init(|| to_xml(&self.kept)).as_ref()?;
+        Some(with_id_in(xml, self.id))
+    }
 }
 
 /// One scenario's kept answers.
@@ -85,7 +113,7 @@ impl RepeatCache {
         state: &Arc<StateData>,
         request_id: u64,
         render: impl FnOnce(u64) -> Answer,
-    ) -> Answer {
+    ) -> (Answer, Repeat) {
         let key = self.key(request, chrono::Utc::now().timestamp());
         let kept = {
             let entries = self
@@ -95,12 +123,13 @@ impl RepeatCache {
             entries
                 .iter()
                 .find(|e| e.key == key && Arc::ptr_eq(&e.state, state))
-                .map(|e| e.answer.clone())
+                .map(|e| (e.answer.clone(), e.xml.clone()))
         };
-        let answer = match kept {
-            Some(answer) => answer,
+        let (answer, xml) = match kept {
+            Some(kept) => kept,
             None => {
                 let answer = render(SENTINEL_ID);
+                let xml = Arc::new(OnceLock::new());
                 let mut entries = self
                     .entries
                     .lock()
@@ -112,21 +141,42 @@ impl RepeatCache {
                     key,
                     state: state.clone(),
                     answer: answer.clone(),
+                    xml: xml.clone(),
                 });
-                answer
+                (answer, xml)
             }
         };
-        with_id(answer, request_id)
+        let kept = answer.body.clone();
+        let answer = with_id(answer, request_id);
+        let repeat = Repeat {
+            xml,
+            kept,
+            id: request_id,
+            body: answer.body.clone(),
+        };
+        (answer, repeat)
     }
+}
+
+/// `text` with every sentinel id replaced by `id` (the same bytes when it
+/// holds none).
+fn with_id_in(text: &Bytes, id: u64) -> Bytes {
+    let sentinel = SENTINEL_ID.to_string();
+    if memchr::memmem::find(text, sentinel.as_bytes()).is_none() {
+        return text.clone();
+    }
+    Bytes::from(replace(
+        text,
+        sentinel.as_bytes(),
+        id.to_string().as_bytes(),
+    ))
 }
 
 /// `answer` with every sentinel id in its body and headers replaced by `id`.
 fn with_id(mut answer: Answer, id: u64) -> Answer {
     let sentinel = SENTINEL_ID.to_string();
+    answer.body = with_id_in(&answer.body, id);
     let id = id.to_string();
-    if memchr::memmem::find(&answer.body, sentinel.as_bytes()).is_some() {
-        answer.body = Bytes::from(replace(&answer.body, sentinel.as_bytes(), id.as_bytes()));
-    }
     for value in answer.headers.values_mut() {
         if memchr::memmem::find(value.as_bytes(), sentinel.as_bytes()).is_some() {
             let replaced = replace(value.as_bytes(), sentinel.as_bytes(), id.as_bytes());
@@ -182,11 +232,18 @@ mod tests {
             renders.set(renders.get() + 1);
             rendered(id)
         };
-        let first = cache.answer(&request("a"), &state, 1001, render);
-        let second = cache.answer(&request("a"), &state, 1002, render);
+        let (first, repeat) = cache.answer(&request("a"), &state, 1001, render);
+        let (second, _) = cache.answer(&request("a"), &state, 1002, render);
         assert_eq!(&first.body[..], br#"{"id":"1001","again":"1001"}"#);
         assert_eq!(&second.body[..], br#"{"id":"1002","again":"1002"}"#);
         assert_eq!(renders.get(), 1);
+        // The XML of the body handed out, converted once, with the id put in.
+        let xml = repeat.xml(&first.body, |kept| {
+            assert!(String::from_utf8_lossy(kept).contains(&SENTINEL_ID.to_string()));
+            Some(Bytes::from(format!("<id value=\"{SENTINEL_ID}\"/>")))
+        });
+        assert_eq!(xml.as_deref(), Some(&b"<id value=\"1001\"/>"[..]));
+        assert_eq!(repeat.xml(&Bytes::from_static(b"changed"), |_| None), None);
         // Another body, or another state: rendered anew.
         cache.answer(&request("b"), &state, 1003, render);
         let changed = Arc::new(StateData::default());

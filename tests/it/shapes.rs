@@ -730,4 +730,33 @@ async fn identical_care_record_requests_get_the_same_record_with_their_own_ids()
         body
     };
     assert_eq!(without_ids(&first), without_ids(&second));
+    // As XML too: each answer carries its own Composition id.
+    let client = crate::common::client();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let xml = gpc::request(
+            &client,
+            Method::POST,
+            &server.url("/fhir/Patient/$gpc.getcarerecord?_format=xml"),
+            "PatientOperation_GetCareRecord",
+        )
+        .header("Content-Type", gpc::FHIR_JSON)
+        .body(care_record_body("9658218873", "MED", None).to_string())
+        .send()
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("text");
+        let at = xml.find("<Composition").expect("a Composition");
+        let id = xml[at..]
+            .split("<id value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or("")
+            .to_string();
+        assert!(id.parse::<u64>().is_ok_and(|n| n < 1_000_000), "{id}");
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1]);
 }
