@@ -285,9 +285,16 @@ pub fn health_json(app: &App) -> Value {
     let apis: Vec<Value> = snapshot
         .apis
         .iter()
-        .map(
-            |api| json!({ "name": api.name, "base_path": api.base_path, "spec": api.model.source }),
-        )
+        .map(|api| {
+            json!({
+                "name": api.name,
+                "base_path": api.base_path,
+                "spec": api.model.source,
+                "era": api.era.map(|era| era.label()),
+                "asid": api.contract.asid(),
+                "ods_code": api.ods_code,
+            })
+        })
         .collect();
     let shadowed: Vec<Value> = snapshot
         .apis

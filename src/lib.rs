@@ -22,6 +22,9 @@
 //!   against `profiles`, the resource descriptions).
 //! - [`snapshot`]: one immutable loaded version of all of the above, a list
 //!   of mounted [`snapshot::Api`]s.
+//! - [`mount`]: the mount file (`downloads/apis.yaml`), the APIs to mount
+//!   with their base paths, eras and ASIDs; the command line's paths
+//!   resolved into [`snapshot::Sources`].
 //! - [`pack`]: where pack files come from — a directory on disk or the pack
 //!   built into the binary.
 //! - [`error`]: load diagnostics with file and line.
@@ -110,6 +113,7 @@ pub mod jsonpath;
 pub mod listen;
 pub mod media;
 pub mod memory;
+pub mod mount;
 pub mod negotiate;
 pub mod pack;
 pub mod pipeline;

@@ -23,6 +23,7 @@ pub(super) fn default_pack() -> Snapshot {
             spec: None,
             scenarios: Some(PackDir::Disk(root.join("scenarios"))),
             templates: Some(PackDir::Disk(root.join("templates"))),
+            ..ApiSource::default()
         }],
         origin: Origin::Given,
     };
@@ -322,8 +323,7 @@ fn a_definition_without_a_profile_has_no_jwt_script() {
         apis: vec![ApiSource {
             name: "clinic".into(),
             spec: Some(root.join("tests/fixtures/specs/clinic-openapi3.yaml")),
-            scenarios: None,
-            templates: None,
+            ..ApiSource::default()
         }],
         origin: Origin::Given,
     };

@@ -1,0 +1,203 @@
+//! Several APIs in one server, from a mount file (`--mount`, `--api`):
+//! each answers under its base path with its own provider ASID; a mount
+//! file that cannot be meant is refused, naming the file, line and field.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::common::{client, fixture, run_cli, Server};
+use crate::gpc::{self, PROVIDER_ASID};
+
+fn mount(name: &str) -> String {
+    fixture(&format!("mount/{name}")).display().to_string()
+}
+
+/// Writes `text` as `apis.yaml` in a fresh directory, beside a copy of the
+/// clinic definition (`clinic.yaml`).
+fn mount_file(text: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("temp");
+    std::fs::copy(
+        fixture("specs/clinic-openapi3.yaml"),
+        dir.path().join("clinic.yaml"),
+    )
+    .expect("copy");
+    let path = dir.path().join("apis.yaml");
+    std::fs::write(&path, text).expect("write");
+    let path = path.display().to_string();
+    (dir, path)
+}
+
+async fn metadata(server: &Server, base: &str, ssp_to: &str) -> (u16, String) {
+    let mut request = client().request(Method::GET, server.url(&format!("{base}/metadata")));
+    for (name, value) in gpc::headers("Metadata_Metadata", "9658218873") {
+        let value = if name == "Ssp-To" {
+            ssp_to.to_string()
+        } else {
+            value
+        };
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("metadata");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+#[tokio::test]
+async fn should_answer_each_api_under_its_base_path() {
+    // Arrange
+    let server = Server::start(&["--no-watch", "--mount", &mount("apis.yaml")]);
+    // Act
+    let (dstu2, _) = metadata(&server, "/fhir", PROVIDER_ASID).await;
+    let clinic = client()
+        .get(server.url("/clinic/health?depth=1"))
+        .send()
+        .await
+        .expect("clinic");
+    let moved = client()
+        .get(server.url("/api/v1/health?depth=1"))
+        .send()
+        .await
+        .expect("old path");
+    let health: Value = client()
+        .get(server.url("/__admin/health"))
+        .send()
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("json");
+    // Assert
+    assert!(
+        server.banner().contains("the mount file"),
+        "{}",
+        server.banner()
+    );
+    assert_eq!(dstu2, 200);
+    assert_eq!(
+        clinic.status().as_u16(),
+        204,
+        "the clinic, at its base_path"
+    );
+    assert_eq!(
+        moved.status().as_u16(),
+        404,
+        "the definition's own server path is replaced"
+    );
+    let apis = health["apis"].as_array().expect("apis");
+    let named: Vec<(&str, &str)> = apis
+        .iter()
+        .map(|api| {
+            (
+                api["name"].as_str().unwrap_or(""),
+                api["base_path"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(named, [("gpconnect-dstu2", "/fhir"), ("clinic", "/clinic")]);
+    assert_eq!(apis[1]["ods_code"], "A20047");
+}
+
+#[tokio::test]
+async fn should_serve_only_the_apis_named_by_api() {
+    // Arrange
+    let server = Server::start(&[
+        "--no-watch",
+        "--mount",
+        &mount("apis.yaml"),
+        "--api",
+        "clinic",
+    ]);
+    // Act
+    let clinic = client()
+        .get(server.url("/clinic/health?depth=1"))
+        .send()
+        .await
+        .expect("clinic");
+    let (dstu2, _) = metadata(&server, "/fhir", PROVIDER_ASID).await;
+    // Assert
+    assert_eq!(clinic.status().as_u16(), 204);
+    assert_eq!(dstu2, 404, "the DSTU2 API is not mounted");
+}
+
+#[test]
+fn should_refuse_an_unknown_api_naming_the_known_ones() {
+    let (code, _, stderr) = run_cli(&[
+        "serve",
+        "--port",
+        "0",
+        "--mount",
+        &mount("apis.yaml"),
+        "--api",
+        "nope",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr
+            .contains("--api nope: no such API; the mount file names `gpconnect-dstu2`, `clinic`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn should_refuse_overlapping_base_paths_naming_both() {
+    let (_dir, path) = mount_file(
+        "apis:\n  - name: first\n    spec: clinic.yaml\n  - name: second\n    spec: clinic.yaml\n    base_path: /api/v1/\n",
+    );
+    let (code, _, stderr) = run_cli(&["serve", "--port", "0", "--mount", &path]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("API `second` is mounted at `/api/v1`, which API `first`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn should_name_file_line_and_field_of_a_bad_mount_file() {
+    let (_dir, path) = mount_file("apis:\n  - name: clinic\n    spec: clinic.yaml\n    era: r4\n");
+    let (code, _, stderr) = run_cli(&["serve", "--port", "0", "--mount", &path]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&format!("{path}:4:")), "{stderr}");
+    assert!(stderr.contains("era"), "{stderr}");
+
+    let (_dir, path) = mount_file("apis:\n  - name: clinic\n    spec: nowhere.yaml\n");
+    let (code, _, stderr) = run_cli(&["check", "--mount", &path]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("{path}:3: apis[0].spec: ")) && stderr.contains("no such file"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn should_check_ssp_to_against_each_apis_own_asid() {
+    // Arrange
+    let server = Server::start(&["--no-watch", "--mount", &mount("practices.yaml")]);
+    // Act
+    let (one, _) = metadata(&server, "/fhir", PROVIDER_ASID).await;
+    let (two_default, refusal) = metadata(&server, "/practice2/fhir", PROVIDER_ASID).await;
+    let (two_own, _) = metadata(&server, "/practice2/fhir", "918999198738").await;
+    let (one_other, _) = metadata(&server, "/fhir", "918999198738").await;
+    // Assert
+    assert_eq!(one, 200, "practice one keeps the --asid default");
+    assert_ne!(two_default, 200, "practice two has an ASID of its own");
+    assert!(refusal.contains("918999198738"), "{refusal}");
+    assert_eq!(two_own, 200);
+    assert_ne!(one_other, 200);
+}
+
+#[test]
+fn should_group_routes_by_api() {
+    let (code, stdout, stderr) = run_cli(&["routes", "--mount", &mount("apis.yaml")]);
+    assert_eq!(code, 0, "{stderr}");
+    let headers: Vec<&str> = stdout.lines().filter(|l| l.starts_with("# ")).collect();
+    assert_eq!(headers.len(), 2, "{stdout}");
+    assert!(
+        headers[0].starts_with("# gpconnect-dstu2 at /fhir ("),
+        "{stdout}"
+    );
+    assert!(
+        headers[1].starts_with("# clinic at /clinic (") && headers[1].ends_with(", ODS A20047)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("GET     /clinic/health"), "{stdout}");
+}
