@@ -49,7 +49,8 @@
 //! - [`server`]: the axum app, the protocol checks and CORS;
 //!   [`encoding`]: `Content-Encoding` of request bodies and answers;
 //!   [`listen`]: the accept loop (connection timeouts, limits, graceful
-//!   shutdown); [`admin`]: the `/__admin/` API and its guard;
+//!   shutdown); [`admin`]: the `/__admin/` API and its guard (`sample`:
+//!   sample requests, per API);
 //!   [`reload`]: file watching and atomic snapshot swaps; [`memory`]: the
 //!   allocator.
 //! - [`cli`]: the command line (used by the binary, `main.rs`).

@@ -201,3 +201,52 @@ fn should_group_routes_by_api() {
     );
     assert!(stdout.contains("GET     /clinic/health"), "{stdout}");
 }
+
+async fn sample(server: &Server, query: &str) -> (u16, Value) {
+    let response = client()
+        .get(server.url(&format!("/__admin/sample-request?{query}")))
+        .send()
+        .await
+        .expect("sample");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn should_build_sample_requests_for_the_api_named() {
+    // Arrange
+    let server = Server::start(&["--no-watch", "--mount", &mount("practices.yaml")]);
+    // Act
+    let (ambiguous, ambiguous_body) = sample(&server, "operation=Metadata_Metadata").await;
+    let (unknown, unknown_body) = sample(&server, "api=nope&operation=Metadata_Metadata").await;
+    let (status, two) = sample(&server, "api=practice-two&operation=Metadata_Metadata").await;
+    // Assert
+    assert_eq!(ambiguous, 400, "{ambiguous_body}");
+    assert_eq!(
+        ambiguous_body["apis"],
+        serde_json::json!(["practice-one", "practice-two"])
+    );
+    assert_eq!(unknown, 400, "{unknown_body}");
+    assert!(
+        unknown_body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("`nope`") && e.contains("`practice-one`, `practice-two`")),
+        "{unknown_body}"
+    );
+    assert_eq!(status, 200, "{two}");
+    assert_eq!(two["api"], "practice-two");
+    assert!(
+        two["url"]
+            .as_str()
+            .is_some_and(|url| url.ends_with("/practice2/fhir/metadata")),
+        "{two}"
+    );
+    assert_eq!(two["headers"]["Ssp-To"], "918999198738");
+    // The request handed out is answered.
+    let mut request = client().get(two["url"].as_str().unwrap_or_default());
+    for (name, value) in two["headers"].as_object().expect("headers") {
+        request = request.header(name.as_str(), value.as_str().unwrap_or(""));
+    }
+    let answered = request.send().await.expect("send");
+    assert_eq!(answered.status().as_u16(), 200);
+}
