@@ -365,12 +365,13 @@ async fn reset(State(app): State<App>) -> Json<Value> {
 
 #[derive(Debug, serde::Deserialize)]
 struct RequestFilter {
+    api: Option<String>,
     operation: Option<String>,
     status: Option<u16>,
     limit: Option<usize>,
 }
 
-/// The journal, newest first, filtered by operation and status.
+/// The journal, newest first, filtered by API, operation and status.
 async fn list_requests(State(app): State<App>, Query(filter): Query<RequestFilter>) -> Json<Value> {
     let limit = filter.limit.unwrap_or(100);
     let entries: Vec<Value> = app
@@ -385,6 +386,7 @@ async fn list_requests(State(app): State<App>, Query(filter): Query<RequestFilte
                 .is_none_or(|op| e.operation() == Some(op))
         })
         .filter(|e| filter.status.is_none_or(|status| e.status == status))
+        .filter(|e| filter.api.as_deref().is_none_or(|api| e.api() == Some(api)))
         .take(limit)
         .map(|e| e.summary())
         .collect();

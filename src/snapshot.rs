@@ -180,6 +180,8 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct Api {
     pub name: String,
+    /// The name as the journal keeps it (shared by every entry, not copied).
+    pub name_header: HeaderValue,
     /// The path prefix its routes live under (the mount entry's
     /// `base_path`, else the definition's `basePath` or server path; "" for
     /// none).
@@ -378,6 +380,8 @@ impl Api {
             .collect();
         Ok(Api {
             name: source.name.clone(),
+            name_header: HeaderValue::from_str(&source.name)
+                .unwrap_or(HeaderValue::from_static("unprintable")),
             base_path,
             ods_code: source.ods_code.clone(),
             model,

@@ -250,3 +250,42 @@ async fn should_build_sample_requests_for_the_api_named() {
     let answered = request.send().await.expect("send");
     assert_eq!(answered.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn should_journal_which_api_answered() {
+    // Arrange
+    let server = Server::start(&["--no-watch", "--mount", &mount("apis.yaml")]);
+    metadata(&server, "/fhir", PROVIDER_ASID).await;
+    client()
+        .get(server.url("/clinic/health?depth=1"))
+        .send()
+        .await
+        .expect("clinic");
+    // Act
+    let all: Value = client()
+        .get(server.url("/__admin/requests"))
+        .send()
+        .await
+        .expect("journal")
+        .json()
+        .await
+        .expect("json");
+    let clinic: Value = client()
+        .get(server.url("/__admin/requests?api=clinic"))
+        .send()
+        .await
+        .expect("journal")
+        .json()
+        .await
+        .expect("json");
+    // Assert
+    let apis: Vec<&str> = all["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter_map(|entry| entry["api"].as_str())
+        .collect();
+    assert_eq!(apis, ["clinic", "gpconnect-dstu2"], "newest first: {all}");
+    assert_eq!(clinic["count"], 1, "{clinic}");
+    assert_eq!(clinic["requests"][0]["path"], "/clinic/health?depth=1");
+}
