@@ -400,6 +400,11 @@ fn check(args: CheckArgs) -> ExitCode {
             for finding in &report.findings {
                 println!("{finding}");
             }
+            if report.apis.len() > 1 {
+                for api in &report.apis {
+                    println!("{api}");
+                }
+            }
             println!(
                 "check: {} operations, {} scenarios: {} errors, {} warnings ({:.0} ms)",
                 report.operations,

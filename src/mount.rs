@@ -364,6 +364,29 @@ fn base_path(text: &str) -> Result<String, String> {
     }
 }
 
+/// `relative` under `dir`, with `.` dropped and `..` taken back where it
+/// can be, so messages say `scenarios/x.yaml`, not
+/// `downloads/../scenarios/x.yaml` (lexically: a symbolic link is not
+/// followed back).
+fn joined(dir: &Path, relative: &str) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in dir.join(relative).components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 /// `relative` under the embedded tree, as a checkout path (`downloads/…`).
 fn embedded_path(relative: &str) -> String {
     let mut parts: Vec<String> = vec!["downloads".into()];
@@ -383,7 +406,7 @@ fn embedded_path(relative: &str) -> String {
 fn resolve_spec(root: &Root, relative: &str) -> Result<Option<PathBuf>, String> {
     match root {
         Root::Disk(dir) => {
-            let path = dir.join(relative);
+            let path = joined(dir, relative);
             if path.is_file() {
                 Ok(Some(path))
             } else {
@@ -401,7 +424,7 @@ fn resolve_spec(root: &Root, relative: &str) -> Result<Option<PathBuf>, String> 
 fn resolve_dir(root: &Root, relative: &str) -> Result<Option<PackDir>, String> {
     match root {
         Root::Disk(dir) => {
-            let path = dir.join(relative);
+            let path = joined(dir, relative);
             if path.is_dir() {
                 Ok(Some(PackDir::Disk(path)))
             } else {

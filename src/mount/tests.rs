@@ -27,7 +27,12 @@ fn every_field_is_read() {
         .spec
         .as_ref()
         .is_some_and(|p| p.ends_with("swagger/swagger.json")));
-    assert!(matches!(&api.scenarios, Some(PackDir::Disk(p)) if p.ends_with("../scenarios")));
+    let scenarios = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    assert_eq!(
+        api.scenarios,
+        Some(PackDir::Disk(scenarios)),
+        "`..` taken back"
+    );
     assert_eq!(
         api.base_path.as_deref(),
         Some("/B82617/STU3/1/gpconnect/fhir")
@@ -135,4 +140,19 @@ fn base_paths_are_normalised() {
     assert_eq!(base_path("/").as_deref(), Ok(""));
     assert!(base_path("/a//b").is_err());
     assert!(base_path("/{ods}/fhir").is_err());
+}
+
+#[test]
+fn joined_paths_read_as_written_from_the_working_directory() {
+    assert_eq!(
+        joined(Path::new("downloads"), "../scenarios"),
+        PathBuf::from("scenarios")
+    );
+    assert_eq!(
+        joined(Path::new("."), "apis/x.json"),
+        PathBuf::from("apis/x.json")
+    );
+    assert_eq!(joined(Path::new("a"), "../../b"), PathBuf::from("../b"));
+    assert_eq!(joined(Path::new("/srv/m"), "../s"), PathBuf::from("/srv/s"));
+    assert_eq!(joined(Path::new("downloads"), ".."), PathBuf::from("."));
 }

@@ -289,3 +289,24 @@ async fn should_journal_which_api_answered() {
     assert_eq!(clinic["count"], 1, "{clinic}");
     assert_eq!(clinic["requests"][0]["path"], "/clinic/health?depth=1");
 }
+
+#[test]
+fn should_check_each_api_or_the_one_named() {
+    let (code, all, stderr) = run_cli(&["check", "--mount", &mount("apis.yaml")]);
+    assert_eq!(code, 0, "{all}{stderr}");
+    assert!(
+        all.contains("check gpconnect-dstu2 at /fhir: 16 operations, ")
+            && all.contains(
+                "check clinic at /clinic: 6 operations, 0 scenarios: 0 errors, 6 warnings"
+            ),
+        "a summary line per API: {all}"
+    );
+    let (code, one, stderr) =
+        run_cli(&["check", "--mount", &mount("apis.yaml"), "--api", "clinic"]);
+    assert_eq!(code, 0, "{one}{stderr}");
+    assert!(
+        one.contains("check: 6 operations, 0 scenarios: 0 errors"),
+        "{one}"
+    );
+    assert!(!one.contains("Order_Create"), "only the clinic: {one}");
+}
