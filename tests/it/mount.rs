@@ -297,7 +297,7 @@ fn should_check_each_api_or_the_one_named() {
     assert!(
         all.contains("check gpconnect-dstu2 at /fhir: 16 operations, ")
             && all.contains(
-                "check clinic at /clinic: 6 operations, 0 scenarios: 0 errors, 6 warnings"
+                "check clinic at /clinic: 6 operations, 1 scenarios: 0 errors, 5 warnings"
             ),
         "a summary line per API: {all}"
     );
@@ -305,8 +305,64 @@ fn should_check_each_api_or_the_one_named() {
         run_cli(&["check", "--mount", &mount("apis.yaml"), "--api", "clinic"]);
     assert_eq!(code, 0, "{one}{stderr}");
     assert!(
-        one.contains("check: 6 operations, 0 scenarios: 0 errors"),
+        one.contains("check: 6 operations, 1 scenarios: 0 errors"),
         "{one}"
     );
     assert!(!one.contains("Order_Create"), "only the clinic: {one}");
+}
+
+#[test]
+fn should_export_a_postman_folder_and_base_url_per_api() {
+    let out = tempfile::tempdir().expect("temp");
+    let out_text = out.path().display().to_string();
+    let (code, stdout, stderr) = run_cli(&[
+        "postman",
+        "--mount",
+        &mount("apis.yaml"),
+        "--out",
+        &out_text,
+        "--base-url",
+        "http://mock:9000",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let read = |file: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(out.path().join(file)).expect("written"))
+            .expect("json")
+    };
+    let collection = read("gpconnect-mock.postman_collection.json");
+    let environment = read("gpconnect-mock.postman_environment.json");
+    let folders: Vec<&str> = collection["item"]
+        .as_array()
+        .expect("folders")
+        .iter()
+        .filter_map(|folder| folder["name"].as_str())
+        .collect();
+    assert_eq!(folders, ["gpconnect-dstu2", "clinic"]);
+    let clinic_request = &collection["item"][1]["item"][0]["item"][0]["request"];
+    assert_eq!(
+        clinic_request["url"]["raw"], "{{baseUrl_clinic}}/health?depth=0",
+        "{clinic_request}"
+    );
+    let dstu2 = &collection["item"][0];
+    assert!(
+        dstu2["event"][0]["listen"] == "prerequest",
+        "the API's folder builds its JWT: {dstu2}"
+    );
+    let variables: std::collections::HashMap<&str, &str> = environment["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .filter_map(|v| Some((v["key"].as_str()?, v["value"].as_str()?)))
+        .collect();
+    assert_eq!(variables["baseUrl"], "http://mock:9000");
+    assert_eq!(
+        variables["baseUrl_gpconnect-dstu2"],
+        "http://mock:9000/fhir"
+    );
+    assert_eq!(variables["baseUrl_clinic"], "http://mock:9000/clinic");
+    assert_eq!(variables["sspTo_gpconnect-dstu2"], PROVIDER_ASID);
+    assert!(
+        !variables.contains_key("sspTo_clinic"),
+        "not a GP Connect API"
+    );
 }
