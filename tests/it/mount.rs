@@ -366,3 +366,50 @@ fn should_export_a_postman_folder_and_base_url_per_api() {
         "not a GP Connect API"
     );
 }
+
+/// The published 1.x definition mounts beside the DSTU2 one, at its own
+/// base path, with the ASID its mount entry gives.
+#[tokio::test]
+#[cfg_attr(
+    not(has_shared_specs),
+    ignore = "needs ../shared/specs/ beside the checkout (the published GP Connect definitions)"
+)]
+async fn should_mount_the_published_1_5_0_definition_beside_the_dstu2_one() {
+    // Arrange
+    let project = crate::common::project_dir();
+    let published = crate::common::shared_spec("gpconnect-1.5.0-appointments.yaml");
+    let (_dir, path) = mount_file(&format!(
+        "apis:\n  - name: gpconnect-dstu2\n    spec: {}\n    scenarios: {}\n    templates: {}\n  - name: appointments-1.5.0\n    spec: {}\n    asid: \"918999198738\"\n    ods_code: B82617\n",
+        project.join("downloads/swagger/swagger.json").display(),
+        project.join("scenarios").display(),
+        project.join("templates").display(),
+        published.display(),
+    ));
+    let (code, routes, stderr) = run_cli(&["routes", "--mount", &path]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        routes.contains("# appointments-1.5.0 at /B82617/STU3/1/gpconnect/fhir ("),
+        "{routes}"
+    );
+    let server = Server::start(&["--no-watch", "--mount", &path]);
+    // Act
+    let (dstu2, _) = metadata(&server, "/fhir", PROVIDER_ASID).await;
+    let (status, sample) =
+        sample(&server, "api=appointments-1.5.0&operation=GET%20/metadata").await;
+    assert_eq!(status, 200, "{sample}");
+    let mut request = client().get(sample["url"].as_str().unwrap_or_default());
+    for (name, value) in sample["headers"].as_object().expect("headers") {
+        request = request.header(name.as_str(), value.as_str().unwrap_or(""));
+    }
+    let stu3 = request.send().await.expect("send");
+    // Assert
+    assert_eq!(dstu2, 200);
+    assert_eq!(sample["headers"]["Ssp-To"], "918999198738");
+    assert!(
+        sample["url"]
+            .as_str()
+            .is_some_and(|url| url.ends_with("/B82617/STU3/1/gpconnect/fhir/metadata")),
+        "{sample}"
+    );
+    assert_eq!(stu3.status().as_u16(), 200);
+}
