@@ -37,13 +37,22 @@ struct MountFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {
+    /// Names the API everywhere (`--api`, `?api=`, the journal, Postman):
+    /// letters, digits, `-`, `_` and `.`, unique in the file.
     name: String,
+    /// The definition.
     spec: String,
+    /// The scenario directory (none: answers from the definition).
     scenarios: Option<String>,
+    /// The template directory.
     templates: Option<String>,
+    /// Served under this path instead of the definition's.
     base_path: Option<String>,
+    /// Over `--fhir` and detection.
     era: Option<EraName>,
+    /// The provider ASID `Ssp-To` must name, over `--asid`.
     asid: Option<String>,
+    /// The practice's ODS code (informational).
     ods_code: Option<String>,
 }
 
@@ -82,6 +91,7 @@ pub struct SourceFlags {
     pub mount: Option<PathBuf>,
     /// `--scenarios`, `--templates`: replace the one API's pack parts.
     pub scenarios: Option<PathBuf>,
+    /// `--templates`.
     pub templates: Option<PathBuf>,
     /// `--api`: serve only these (empty: all).
     pub apis: Vec<String>,
@@ -281,8 +291,15 @@ pub fn parse(text: &str, label: &str, root: &Root) -> Result<Vec<ApiSource>, Loa
                 format!("apis[{index}].{field}: {message}"),
             ));
         };
-        if entry.name.trim().is_empty() {
-            fail("name", "must not be empty".into());
+        let name_chars = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+        if entry.name.is_empty() || !entry.name.bytes().all(name_chars) {
+            fail(
+                "name",
+                format!(
+                    "`{}` is not a name: use letters, digits, `-`, `_` and `.`",
+                    entry.name
+                ),
+            );
         } else if apis.iter().any(|api| api.name == entry.name) {
             fail(
                 "name",

@@ -156,3 +156,13 @@ fn joined_paths_read_as_written_from_the_working_directory() {
     assert_eq!(joined(Path::new("/srv/m"), "../s"), PathBuf::from("/srv/s"));
     assert_eq!(joined(Path::new("downloads"), ".."), PathBuf::from("."));
 }
+
+#[test]
+fn a_name_is_a_word_that_fits_in_urls_and_variables() {
+    let error = parse_text("apis:\n  - name: my api\n    spec: swagger/swagger.json\n")
+        .expect_err("a space");
+    assert!(
+        error.contains("apis.yaml:2: apis[0].name: `my api` is not a name"),
+        "{error}"
+    );
+}
