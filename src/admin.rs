@@ -14,6 +14,9 @@ use serde_json::{json, Value};
 
 use crate::app::App;
 use crate::reload;
+use sample::sample_request;
+
+mod sample;
 
 pub const PREFIX: &str = "/__admin";
 
@@ -285,9 +288,16 @@ pub fn health_json(app: &App) -> Value {
     let apis: Vec<Value> = snapshot
         .apis
         .iter()
-        .map(
-            |api| json!({ "name": api.name, "base_path": api.base_path, "spec": api.model.source }),
-        )
+        .map(|api| {
+            json!({
+                "name": api.name,
+                "base_path": api.base_path,
+                "spec": api.model.source,
+                "era": api.era.map(|era| era.label()),
+                "asid": api.contract.asid(),
+                "ods_code": api.ods_code,
+            })
+        })
         .collect();
     let shadowed: Vec<Value> = snapshot
         .apis
@@ -355,12 +365,13 @@ async fn reset(State(app): State<App>) -> Json<Value> {
 
 #[derive(Debug, serde::Deserialize)]
 struct RequestFilter {
+    api: Option<String>,
     operation: Option<String>,
     status: Option<u16>,
     limit: Option<usize>,
 }
 
-/// The journal, newest first, filtered by operation and status.
+/// The journal, newest first, filtered by API, operation and status.
 async fn list_requests(State(app): State<App>, Query(filter): Query<RequestFilter>) -> Json<Value> {
     let limit = filter.limit.unwrap_or(100);
     let entries: Vec<Value> = app
@@ -375,6 +386,7 @@ async fn list_requests(State(app): State<App>, Query(filter): Query<RequestFilte
                 .is_none_or(|op| e.operation() == Some(op))
         })
         .filter(|e| filter.status.is_none_or(|status| e.status == status))
+        .filter(|e| filter.api.as_deref().is_none_or(|api| e.api() == Some(api)))
         .take(limit)
         .map(|e| e.summary())
         .collect();
@@ -494,141 +506,6 @@ async fn collection(State(app): State<App>, Path(name): Path<String>) -> Respons
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
-struct SampleQuery {
-    /// The API to look in (default: the first that has the operation).
-    api: Option<String>,
-    operation: String,
-    scenario: Option<String>,
-    /// `json` (default), `curl`, or `headers` (a curl config file: `curl -K`).
-    format: Option<String>,
-    /// `first` (default: the seeds, as a fresh server has them) or `latest`:
-    /// which stored document an id names when several fit (`latest`: the
-    /// appointment booked last).
-    document: Option<String>,
-}
-
-/// A ready-to-send request for an operation (or for one of its scenarios):
-/// the one `check` builds, with fresh SSP headers and JWT. `format=curl`
-/// gives a shell command line, `format=headers` only the headers (for
-/// `curl -K`); `document=latest` fits ids to the latest stored documents.
-async fn sample_request(
-    State(app): State<App>,
-    headers: http::HeaderMap,
-    Query(query): Query<SampleQuery>,
-) -> Response {
-    let snapshot = app.snapshot();
-    let found = snapshot
-        .apis
-        .iter()
-        .filter(|api| query.api.as_deref().is_none_or(|name| api.name == name))
-        .find_map(|api| {
-            let index = api
-                .model
-                .operations
-                .iter()
-                .position(|op| op.key == query.operation)?;
-            Some((api, index))
-        });
-    let Some((api, index)) = found else {
-        let keys: Vec<&str> = snapshot
-            .apis
-            .iter()
-            .filter(|api| query.api.as_deref().is_none_or(|name| api.name == name))
-            .flat_map(|api| api.model.operations.iter().map(|op| op.key.as_str()))
-            .collect();
-        return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no operation `{}`", query.operation), "operations": keys }))).into_response();
-    };
-    let scenarios = api.scenarios.for_operation(index);
-    let scenario = match &query.scenario {
-        Some(name) => match scenarios.iter().find(|s| &s.name == name) {
-            Some(scenario) => Some(scenario),
-            None => {
-                let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
-                return (StatusCode::NOT_FOUND, Json(json!({ "error": format!("operation {} has no scenario `{name}`", query.operation), "scenarios": names }))).into_response();
-            }
-        },
-        None => None,
-    };
-    // A request built for a shadowed scenario would be answered by another:
-    // say so instead of handing out a request that misleads.
-    if let Some(shadowed) =
-        scenario.and_then(|s| api.scenarios.shadowing(&query.operation, &s.name))
-    {
-        return (
-            StatusCode::CONFLICT,
-            Json(json!({
-                "error": shadowed.to_string(),
-                "shadowed_by": shadowed.by,
-                "shadowed": shadowed_json(shadowed),
-            })),
-        )
-            .into_response();
-    }
-    let pick = match query.document.as_deref() {
-        None => crate::sample::Pick::First,
-        Some(text) => match crate::sample::Pick::parse(text) {
-            Some(pick) => pick,
-            None => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    Json(json!({ "error": format!("document must be `first` or `latest`, not `{text}`") })),
-                )
-                    .into_response()
-            }
-        },
-    };
-    let request =
-        crate::sample::request_for_picking(api, index, scenario, &app.shared.store.read(), pick);
-    let host = headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1:8080");
-    let url = format!("http://{host}{}", request.path_and_query());
-    if query.format.as_deref() == Some("headers") {
-        return (
-            [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            curl_config_headers(&request.headers),
-        )
-            .into_response();
-    }
-    if query.format.as_deref() == Some("curl") {
-        let quote = |text: &str| format!("'{}'", text.replace('\'', "'\\''"));
-        let mut line = format!("curl -sS -X {} {}", request.method, quote(&url));
-        for (name, value) in &request.headers {
-            line.push_str(&format!(" \\\n  -H {}", quote(&format!("{name}: {value}"))));
-        }
-        if let Some(body) = &request.body {
-            line.push_str(&format!(" \\\n  --data {}", quote(&body.to_string())));
-        }
-        line.push('\n');
-        return (
-            [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            line,
-        )
-            .into_response();
-    }
-    let header_map: serde_json::Map<String, Value> = request
-        .headers
-        .iter()
-        .map(|(n, v)| (n.clone(), json!(v)))
-        .collect();
-    Json(json!({ "method": request.method.as_str(), "url": url, "headers": header_map, "body": request.body })).into_response()
-}
-
-/// Headers as a curl config file (`curl -K FILE`): one `header = "…"` line
-/// each, with `\\` and `"` escaped as curl reads them.
-fn curl_config_headers(headers: &[(String, String)]) -> String {
-    let mut config = String::new();
-    for (name, value) in headers {
-        let line = format!("{name}: {value}")
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"");
-        config.push_str(&format!("header = \"{line}\"\n"));
-    }
-    config
-}
-
 /// `GET /__admin/postman/collection`: built once per loaded generation.
 async fn postman_collection(State(app): State<App>) -> Response {
     crate::postman::collection_response(&app.shared.postman, app.snapshot()).await
@@ -637,21 +514,4 @@ async fn postman_collection(State(app): State<App>) -> Response {
 /// `GET /__admin/postman/environment`: `baseUrl` is this server.
 async fn postman_environment(State(app): State<App>, headers: http::HeaderMap) -> Response {
     crate::postman::environment_response(&app.snapshot(), &headers)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::curl_config_headers;
-
-    #[test]
-    fn headers_are_written_as_curl_reads_its_config() {
-        let config = curl_config_headers(&[
-            ("Ssp-To".to_string(), "918999198993".to_string()),
-            ("X-Odd".to_string(), r#"a "quoted" \ value"#.to_string()),
-        ]);
-        assert_eq!(
-            config,
-            "header = \"Ssp-To: 918999198993\"\nheader = \"X-Odd: a \\\"quoted\\\" \\\\ value\"\n"
-        );
-    }
 }

@@ -23,8 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the definition: a route for every operation, answered by scenarios.
     Serve(ServeArgs),
-    /// Print one line per operation: method, full path, operation key, response codes.
-    Routes(SpecArgs),
+    /// Print one line per operation, grouped by API: method, full path, operation key, response codes.
+    Routes(RoutesArgs),
     /// Prove the scenario pack against the definition: every scenario reachable, every answer valid.
     Check(CheckArgs),
     /// List the contract's rules that apply to the definition: name, answer, operations, source.
@@ -37,8 +37,9 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct InitArgs {
-    /// Where to write `downloads/swagger/swagger.json`, `scenarios/` and
-    /// `templates/` (created if needed; existing files are never overwritten)
+    /// Where to write `downloads/apis.yaml`, `downloads/swagger/swagger.json`,
+    /// `scenarios/` and `templates/` (created if needed; existing files are
+    /// never overwritten)
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
 }
@@ -67,9 +68,30 @@ pub struct SpecArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct RoutesArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub mount: MountArgs,
+}
+
+/// Which APIs are mounted.
+#[derive(Debug, Clone, Args)]
+pub struct MountArgs {
+    /// Mount file listing the APIs to serve (YAML; see downloads/apis.yaml) [default: downloads/apis.yaml, in a checkout or built in]
+    #[arg(long, value_name = "FILE", conflicts_with = "spec")]
+    pub mount: Option<PathBuf>,
+    /// Serve only the API of this name (repeatable) [default: every API of the mount file]
+    #[arg(long = "api", value_name = "NAME")]
+    pub apis: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct PackArgs {
     #[command(flatten)]
     pub spec: SpecArgs,
+    #[command(flatten)]
+    pub mount: MountArgs,
     /// Directory of scenario files (*.yaml) [default: scenarios/ with the default definition]
     #[arg(long, value_name = "DIR")]
     pub scenarios: Option<PathBuf>,

@@ -120,9 +120,10 @@ pub struct Entry {
     pub body_len: usize,
     pub status: u16,
     pub duration_us: u64,
-    /// The operation and scenario that answered, as the header values the
-    /// snapshot built once (shared, not copied), and what a spec fallback
-    /// was made from (`example`, `schema` or `empty`).
+    /// The mounted API, operation and scenario that answered, as the
+    /// header values the snapshot built once (shared, not copied), and what
+    /// a spec fallback was made from (`example`, `schema` or `empty`).
+    pub api: Option<HeaderValue>,
     pub operation: Option<HeaderValue>,
     pub scenario: Option<HeaderValue>,
     pub source: Option<&'static str>,
@@ -136,6 +137,10 @@ fn header_text(value: Option<&HeaderValue>) -> Option<&str> {
 impl Entry {
     pub fn matched(&self) -> bool {
         self.scenario.is_some()
+    }
+
+    pub fn api(&self) -> Option<&str> {
+        header_text(self.api.as_ref())
     }
 
     pub fn operation(&self) -> Option<&str> {
@@ -169,6 +174,7 @@ impl Entry {
             "method": self.method.as_str(),
             "path": self.head.path_and_query(),
             "status": self.status,
+            "api": self.api(),
             "operation": self.operation(),
             "scenario": self.scenario(),
             "source": self.source(),
@@ -581,6 +587,7 @@ mod tests {
             body_len: 0,
             status,
             duration_us: 5,
+            api: None,
             operation: None,
             scenario: None,
             source: None,

@@ -22,6 +22,9 @@
 //!   against `profiles`, the resource descriptions).
 //! - [`snapshot`]: one immutable loaded version of all of the above, a list
 //!   of mounted [`snapshot::Api`]s.
+//! - [`mount`]: the mount file (`downloads/apis.yaml`), the APIs to mount
+//!   with their base paths, eras and ASIDs; the command line's paths
+//!   resolved into [`snapshot::Sources`].
 //! - [`pack`]: where pack files come from — a directory on disk or the pack
 //!   built into the binary.
 //! - [`error`]: load diagnostics with file and line.
@@ -46,7 +49,8 @@
 //! - [`server`]: the axum app, the protocol checks and CORS;
 //!   [`encoding`]: `Content-Encoding` of request bodies and answers;
 //!   [`listen`]: the accept loop (connection timeouts, limits, graceful
-//!   shutdown); [`admin`]: the `/__admin/` API and its guard;
+//!   shutdown); [`admin`]: the `/__admin/` API and its guard (`sample`:
+//!   sample requests, per API);
 //!   [`reload`]: file watching and atomic snapshot swaps; [`memory`]: the
 //!   allocator.
 //! - [`cli`]: the command line (used by the binary, `main.rs`).
@@ -110,6 +114,7 @@ pub mod jsonpath;
 pub mod listen;
 pub mod media;
 pub mod memory;
+pub mod mount;
 pub mod negotiate;
 pub mod pack;
 pub mod pipeline;

@@ -7,12 +7,13 @@ use clap::Parser;
 use gpconnect_mock::admin::AdminGuard;
 use gpconnect_mock::app::App;
 use gpconnect_mock::cli::{
-    CheckArgs, Cli, Command, ContractArg, InitArgs, PackArgs, PostmanArgs, ReportFormat, RulesArgs,
-    ServeArgs, SpecArgs,
+    CheckArgs, Cli, Command, ContractArg, InitArgs, PackArgs, PostmanArgs, ReportFormat,
+    RoutesArgs, RulesArgs, ServeArgs, SpecArgs,
 };
 use gpconnect_mock::contract::{ContractMode, ContractSettings};
 use gpconnect_mock::fhir::Era;
 use gpconnect_mock::listen::Limits;
+use gpconnect_mock::mount::SourceFlags;
 use gpconnect_mock::pack::PackDir;
 use gpconnect_mock::server;
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
@@ -59,11 +60,13 @@ fn colour_logs() -> bool {
 /// The sources the flags name; a path that does not exist is refused
 /// (exit 2, naming it): a typo in a CI path must not pass as "0 scenarios".
 fn sources(pack: &PackArgs) -> Result<Sources, ExitCode> {
-    Sources::resolve(
-        pack.spec.spec.clone(),
-        pack.scenarios.clone(),
-        pack.templates.clone(),
-    )
+    Sources::resolve(&SourceFlags {
+        spec: pack.spec.spec.clone(),
+        mount: pack.mount.mount.clone(),
+        scenarios: pack.scenarios.clone(),
+        templates: pack.templates.clone(),
+        apis: pack.mount.apis.clone(),
+    })
     .map_err(|error| {
         eprintln!("error: {error}");
         ExitCode::from(EXIT_LOAD_FAILED)
@@ -222,10 +225,11 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
 fn init(args: InitArgs) -> ExitCode {
     let dir = &args.dir;
     let spec = dir.join("downloads/swagger/swagger.json");
-    if spec.exists() {
+    let mount = dir.join(gpconnect_mock::mount::DEFAULT_MOUNT);
+    if let Some(existing) = [&spec, &mount].into_iter().find(|path| path.exists()) {
         eprintln!(
             "error: {} exists; nothing was written (init never overwrites)",
-            spec.display()
+            existing.display()
         );
         return ExitCode::from(EXIT_LOAD_FAILED);
     }
@@ -242,12 +246,15 @@ fn init(args: InitArgs) -> ExitCode {
         }
         std::fs::write(&spec, gpconnect_mock::snapshot::EMBEDDED_SPEC)
             .with_context(|| format!("cannot write {}", spec.display()))?;
+        std::fs::write(&mount, gpconnect_mock::mount::EMBEDDED_MOUNT)
+            .with_context(|| format!("cannot write {}", mount.display()))?;
         Ok((scenarios, templates))
     })();
     match written {
         Ok((scenarios, templates)) => {
             println!(
-                "wrote {} (the definition), {scenarios} files under {}, {templates} under {}",
+                "wrote {} (the APIs to mount), {} (the definition), {scenarios} files under {}, {templates} under {}",
+                mount.display(),
                 spec.display(),
                 dir.join("scenarios").display(),
                 dir.join("templates").display()
@@ -286,7 +293,11 @@ fn rules(args: RulesArgs) -> ExitCode {
 
 /// The definition `--spec` names, or the embedded default.
 fn load_model(spec: SpecArgs) -> Result<spec::ApiModel, ExitCode> {
-    let sources = match Sources::resolve(spec.spec, None, None) {
+    let flags = SourceFlags {
+        spec: spec.spec,
+        ..SourceFlags::default()
+    };
+    let sources = match Sources::resolve(&flags) {
         Ok(sources) => sources,
         Err(error) => {
             eprintln!("error: {error}");
@@ -307,32 +318,60 @@ fn load_model(spec: SpecArgs) -> Result<spec::ApiModel, ExitCode> {
     })
 }
 
-fn routes(args: SpecArgs) -> ExitCode {
-    let model = match load_model(args) {
-        Ok(model) => model,
-        Err(code) => return code,
+/// One line per operation, grouped by API under a header line naming it
+/// and its base path.
+fn routes(args: RoutesArgs) -> ExitCode {
+    let sources = match Sources::resolve(&SourceFlags {
+        spec: args.spec.spec,
+        mount: args.mount.mount,
+        apis: args.mount.apis,
+        ..SourceFlags::default()
+    }) {
+        Ok(sources) => sources,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_LOAD_FAILED);
+        }
     };
-    let width = model
-        .operations
-        .iter()
-        .map(|op| op.full_path.len())
-        .max()
-        .unwrap_or(0);
-    let key_width = model
-        .operations
-        .iter()
-        .map(|op| op.key.len())
-        .max()
-        .unwrap_or(0);
-    for op in &model.operations {
-        let codes: Vec<String> = op.responses.iter().map(|r| r.status.label()).collect();
+    let mut models = Vec::new();
+    for source in &sources.apis {
+        match source.load_model() {
+            Ok(loaded) => models.push((source, loaded)),
+            Err(errors) => {
+                eprintln!("error: cannot load the definition: {errors}");
+                return ExitCode::from(EXIT_LOAD_FAILED);
+            }
+        }
+    }
+    let operations = || models.iter().flat_map(|(_, (model, _))| &model.operations);
+    let width = operations().map(|op| op.full_path.len()).max().unwrap_or(0);
+    let key_width = operations().map(|op| op.key.len()).max().unwrap_or(0);
+    for (index, (source, (model, base_path))) in models.iter().enumerate() {
+        if index > 0 {
+            println!();
+        }
+        let base = if base_path.is_empty() { "/" } else { base_path };
+        let ods = source
+            .ods_code
+            .as_ref()
+            .map(|ods| format!(", ODS {ods}"))
+            .unwrap_or_default();
         println!(
-            "{:<7} {:<width$}  {:<key_width$}  {}",
-            op.method.as_str(),
-            op.full_path,
-            op.key,
-            codes.join(" ")
+            "# {} at {base} ({}, {} operations{ods})",
+            source.name,
+            model.source,
+            model.operations.len()
         );
+        for op in &model.operations {
+            let codes: Vec<String> = op.responses.iter().map(|r| r.status.label()).collect();
+            println!(
+                "{:<7} {:<width$}  {:<key_width$}  {}",
+                op.method.as_str(),
+                op.full_path,
+                op.key,
+                codes.join(" ")
+            );
+        }
     }
     ExitCode::SUCCESS
 }
@@ -360,6 +399,11 @@ fn check(args: CheckArgs) -> ExitCode {
         ReportFormat::Human => {
             for finding in &report.findings {
                 println!("{finding}");
+            }
+            if report.apis.len() > 1 {
+                for api in &report.apis {
+                    println!("{api}");
+                }
             }
             println!(
                 "check: {} operations, {} scenarios: {} errors, {} warnings ({:.0} ms)",

@@ -385,6 +385,7 @@ fn record(
         body_len: request.body.len(),
         status: served.answer.status.as_u16(),
         duration_us: started.elapsed().as_micros() as u64,
+        api: Some(api.name_header.clone()),
         operation,
         scenario,
         source,

@@ -44,34 +44,53 @@ use crate::versions;
 pub const EMBEDDED_SPEC: &str = include_str!("../downloads/swagger/swagger.json");
 pub const EMBEDDED_SPEC_LABEL: &str = "downloads/swagger/swagger.json (embedded)";
 
-/// Where one API is loaded from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where one API is loaded from, and its settings (a mount file entry,
+/// see `mount`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiSource {
-    /// How the API is named in logs, health and `routes`.
+    /// How the API is named in logs, health, `routes`, `check`, the journal
+    /// and the Postman export.
     pub name: String,
     /// `None`: the embedded default definition.
     pub spec: Option<PathBuf>,
     /// `None`: no scenarios (every operation answers from the spec).
     pub scenarios: Option<PackDir>,
     pub templates: Option<PackDir>,
+    /// Served under this path instead of the definition's.
+    pub base_path: Option<String>,
+    /// The FHIR era, over `--fhir` and detection.
+    pub era: Option<Era>,
+    /// The provider ASID `Ssp-To` must name, over `--asid`.
+    pub asid: Option<String>,
+    /// The practice's ODS code (informational).
+    pub ods_code: Option<String>,
 }
 
 impl ApiSource {
+    /// Its definition, with the paths as served, and its base path.
+    pub fn load_model(&self) -> Result<(ApiModel, String), LoadErrors> {
+        let mut model = match &self.spec {
+            Some(path) => spec::load_file(path)?,
+            None => spec::load_str(EMBEDDED_SPEC, EMBEDDED_SPEC_LABEL)?,
+        };
+        // Everything after (routes, samples, checks) reads the paths as
+        // served, so an overridden base path is written into the model.
+        let base_path = match &self.base_path {
+            Some(base_path) => {
+                model.rebase(&mount_path(&model), base_path);
+                base_path.clone()
+            }
+            None => mount_path(&model),
+        };
+        Ok((model, base_path))
+    }
+
     pub fn spec_label(&self) -> String {
         match &self.spec {
             Some(path) => path.display().to_string(),
             None => EMBEDDED_SPEC_LABEL.to_string(),
         }
     }
-}
-
-/// A path given on the command line that cannot be what was meant.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SourceError {
-    #[error("--spec {0}: no such file")]
-    NoSpec(PathBuf),
-    #[error("--{flag} {path}: no such directory")]
-    NoDirectory { flag: &'static str, path: PathBuf },
 }
 
 /// Where a snapshot is loaded from: the APIs to mount, in order.
@@ -82,11 +101,14 @@ pub struct Sources {
     pub origin: Origin,
 }
 
-/// Where `serve` found its files when no `--spec` was given.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where `serve` found its files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Origin {
     /// `--spec` named the definition.
+    #[default]
     Given,
+    /// `--mount` named the mount file.
+    Mount(PathBuf),
     /// The working directory is a checkout: its `downloads/`, `scenarios/`
     /// and `templates/` are used (and watched).
     Checkout(PathBuf),
@@ -95,84 +117,6 @@ pub enum Origin {
 }
 
 impl Sources {
-    /// Resolves the CLI's paths into a one-API list; a path given that does
-    /// not exist is an error naming it.
-    ///
-    /// With `--spec`, only the directories given are loaded, since the
-    /// default pack speaks to the default definition. Without it: when the
-    /// working directory is a checkout of this project (it holds
-    /// `downloads/swagger/swagger.json`, `scenarios/` and `templates/`),
-    /// those files, so edits are served; anywhere else, the definition and
-    /// pack built into the binary, all three together. `--scenarios` and
-    /// `--templates` replace their part either way.
-    pub fn resolve(
-        spec: Option<PathBuf>,
-        scenarios: Option<PathBuf>,
-        templates: Option<PathBuf>,
-    ) -> Result<Sources, SourceError> {
-        let dir = |flag: &'static str, path: Option<PathBuf>| match path {
-            Some(path) if !path.is_dir() => Err(SourceError::NoDirectory { flag, path }),
-            Some(path) => Ok(Some(PackDir::Disk(path))),
-            None => Ok(None),
-        };
-        let scenarios = dir("scenarios", scenarios)?;
-        let templates = dir("templates", templates)?;
-        if let Some(spec) = spec {
-            if !spec.is_file() {
-                return Err(SourceError::NoSpec(spec));
-            }
-            return Ok(Sources {
-                apis: vec![ApiSource {
-                    name: "api".to_string(),
-                    spec: Some(spec),
-                    scenarios,
-                    templates,
-                }],
-                origin: Origin::Given,
-            });
-        }
-        Ok(Sources::defaults(scenarios, templates))
-    }
-
-    /// The default API, its pack parts replaced by `scenarios` and
-    /// `templates` where given.
-    fn defaults(scenarios: Option<PackDir>, templates: Option<PackDir>) -> Sources {
-        let local_spec = PathBuf::from("downloads/swagger/swagger.json");
-        let checkout = local_spec.is_file()
-            && PathBuf::from("scenarios").is_dir()
-            && PathBuf::from("templates").is_dir();
-        let (spec, default_scenarios, default_templates, origin) = if checkout {
-            (
-                Some(local_spec),
-                PackDir::Disk(PathBuf::from("scenarios")),
-                PackDir::Disk(PathBuf::from("templates")),
-                Origin::Checkout(std::env::current_dir().unwrap_or_default()),
-            )
-        } else {
-            (
-                None,
-                PackDir::embedded_scenarios(),
-                PackDir::embedded_templates(),
-                Origin::Embedded,
-            )
-        };
-        Sources {
-            apis: vec![ApiSource {
-                name: "gpconnect-dstu2".to_string(),
-                spec,
-                scenarios: Some(scenarios.unwrap_or(default_scenarios)),
-                templates: Some(templates.unwrap_or(default_templates)),
-            }],
-            origin,
-        }
-    }
-
-    /// The project's default definition and pack: the checkout's files in
-    /// a checkout, else the embedded ones (tests, benchmarks, tools).
-    pub fn default_pack() -> Sources {
-        Sources::defaults(None, None)
-    }
-
     /// The definitions, as labelled in messages, joined.
     pub fn spec_label(&self) -> String {
         self.apis
@@ -199,6 +143,7 @@ impl Sources {
         let files = parts.join(", ");
         match &self.origin {
             Origin::Given => files,
+            Origin::Mount(path) => format!("the mount file {}: {files}", path.display()),
             Origin::Checkout(dir) => format!("the checkout in {}: {files}", dir.display()),
             Origin::Embedded => format!(
                 "the default pack built into the binary ({files}; `gpconnect-mock init DIR` writes it out for editing)"
@@ -236,9 +181,14 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct Api {
     pub name: String,
-    /// The path prefix its routes live under (the definition's `basePath`
-    /// or server path; "" for none).
+    /// The name as the journal keeps it (shared by every entry, not copied).
+    pub name_header: HeaderValue,
+    /// The path prefix its routes live under (the mount entry's
+    /// `base_path`, else the definition's `basePath` or server path; "" for
+    /// none).
     pub base_path: String,
+    /// The practice's ODS code, from the mount entry (informational).
+    pub ods_code: Option<String>,
     pub model: ApiModel,
     pub routes: RouteTable,
     pub scenarios: ScenarioSet,
@@ -357,10 +307,7 @@ fn overlapping_base_paths(apis: &[Api]) -> Vec<LoadError> {
 impl Api {
     /// Loads one API: spec, templates and scenarios; every problem is reported.
     pub fn load(source: &ApiSource, settings: &Settings) -> Result<Api, LoadErrors> {
-        let model = match &source.spec {
-            Some(path) => spec::load_file(path)?,
-            None => spec::load_str(EMBEDDED_SPEC, EMBEDDED_SPEC_LABEL)?,
-        };
+        let (model, base_path) = source.load_model()?;
         let mut errors: Vec<LoadError> = Vec::new();
         let routes = RouteTable::build(&model).unwrap_or_else(|mut route_errors| {
             errors.append(&mut route_errors);
@@ -391,12 +338,21 @@ impl Api {
             return Err(LoadErrors(errors));
         }
         templates.prepare_for_requests();
-        let era = settings
-            .era_override
+        // The mount entry's era and ASID, over the command line's.
+        let era = source
+            .era
+            .or(settings.era_override)
             .or_else(|| Era::detect(model.media_types()));
+        let contract_settings = ContractSettings {
+            asid: source
+                .asid
+                .clone()
+                .or_else(|| settings.contract.asid.clone()),
+            ..settings.contract.clone()
+        };
         // Errors follow the profile: OperationOutcomes for GP Connect,
         // problem+json otherwise.
-        let contract = Contract::compile(&model, &settings.contract, era);
+        let contract = Contract::compile(&model, &contract_settings, era);
         let error_style = contract.error_style();
         let operation_headers: Vec<HeaderValue> = model
             .operations
@@ -425,7 +381,10 @@ impl Api {
             .collect();
         Ok(Api {
             name: source.name.clone(),
-            base_path: mount_path(&model),
+            name_header: HeaderValue::from_str(&source.name)
+                .unwrap_or(HeaderValue::from_static("unprintable")),
+            base_path,
+            ods_code: source.ods_code.clone(),
             model,
             routes,
             scenarios,
@@ -555,8 +514,7 @@ mod tests {
         ApiSource {
             name: name.to_string(),
             spec: Some(root.join("tests/fixtures/specs").join(name)),
-            scenarios: None,
-            templates: None,
+            ..ApiSource::default()
         }
     }
 
@@ -603,6 +561,48 @@ mod tests {
         );
         assert_eq!(served.api.name, "clinic-swagger2.json");
         assert!(served.operation.is_some(), "{:?}", served.answer);
+    }
+
+    /// A mount entry's base path, era and ASID win over the definition and
+    /// the command line.
+    #[test]
+    fn a_mount_entry_overrides_base_path_era_and_asid() {
+        let mut sources = Sources::default_pack();
+        let mut moved = fixture("clinic-openapi3.yaml");
+        moved.base_path = Some("/clinic".into());
+        moved.era = Some(Era::Stu3);
+        moved.asid = Some("918999198738".into());
+        sources.apis.push(moved);
+        let settings = Settings {
+            contract: ContractSettings {
+                asid: Some("111".into()),
+                ..ContractSettings::default()
+            },
+            ..Settings::default()
+        };
+        let snapshot = Snapshot::load(&sources, &settings, 1).expect("loads");
+        let clinic = &snapshot.apis[1];
+        assert_eq!(clinic.base_path, "/clinic");
+        assert_eq!(clinic.era, Some(Era::Stu3));
+        assert_eq!(clinic.contract.asid(), "918999198738");
+        assert_eq!(
+            snapshot.apis[0].contract.asid(),
+            "111",
+            "the flag, as default"
+        );
+        assert!(clinic
+            .model
+            .operations
+            .iter()
+            .all(|op| op.full_path.starts_with("/clinic/")));
+        assert_eq!(
+            snapshot.api_for("/clinic/health").name,
+            "clinic-openapi3.yaml"
+        );
+        assert!(matches!(
+            clinic.routes.lookup(&http::Method::GET, "/clinic/health"),
+            crate::routes::Lookup::Found { .. }
+        ));
     }
 
     #[test]

@@ -72,10 +72,38 @@ pub struct Report {
     pub scenarios: usize,
     pub errors: usize,
     pub warnings: usize,
+    /// The same counts per mounted API, in mount order.
+    pub apis: Vec<ApiSummary>,
     pub findings: Vec<CheckFinding>,
     /// Every JSON answer of a FHIR API and its FHIR XML form, for dumps.
     #[serde(skip)]
     pub xml_answers: Vec<XmlAnswer>,
+}
+
+/// What `check` found in one mounted API.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ApiSummary {
+    pub name: String,
+    pub base_path: String,
+    pub operations: usize,
+    pub scenarios: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+impl std::fmt::Display for ApiSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let base = if self.base_path.is_empty() {
+            "/"
+        } else {
+            &self.base_path
+        };
+        write!(
+            f,
+            "check {} at {base}: {} operations, {} scenarios: {} errors, {} warnings",
+            self.name, self.operations, self.scenarios, self.errors, self.warnings
+        )
+    }
 }
 
 /// One rendered answer in both formats.
@@ -99,15 +127,28 @@ pub fn run(snapshot: &Snapshot) -> Report {
         ..Report::default()
     };
     for api in &snapshot.apis {
+        let before = report.findings.len();
         check_api(snapshot, api, &store, &ids, &mut report);
+        let errors = errors_in(&report.findings[before..]);
+        report.apis.push(ApiSummary {
+            name: api.name.clone(),
+            base_path: api.base_path.clone(),
+            operations: api.model.operations.len(),
+            scenarios: api.scenarios.count(),
+            errors,
+            warnings: report.findings.len() - before - errors,
+        });
     }
-    report.errors = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
+    report.errors = errors_in(&report.findings);
     report.warnings = report.findings.len() - report.errors;
     report
+}
+
+fn errors_in(findings: &[CheckFinding]) -> usize {
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count()
 }
 
 fn check_api(

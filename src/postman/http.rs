@@ -90,7 +90,7 @@ pub async fn collection_response(cache: &ExportCache, snapshot: Arc<Snapshot>) -
 /// exported environment can call the admin API too.
 pub fn environment_response(snapshot: &Snapshot, headers: &HeaderMap) -> Response {
     let base_url = base_url_from_host(header_text(headers, HOST));
-    let mut environment = environment(&snapshot.apis[0], &base_url);
+    let mut environment = environment(snapshot, &base_url);
     let token = header_text(headers, http::header::AUTHORIZATION)
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)

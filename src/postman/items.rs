@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::model::{
-    Body, BodyOptions, Event, Folder, Header, Item, QueryParam, RawOptions, Request, Url,
+    Body, BodyOptions, Event, Folder, Header, Item, Node, QueryParam, RawOptions, Request, Url,
 };
 use super::Skipped;
 use crate::fhir::Era;
@@ -17,6 +17,41 @@ use crate::scenario::Scenario;
 use crate::snapshot::{Api, Snapshot};
 use crate::spec::Operation;
 use crate::state::StateStore;
+
+/// Where one API's requests go: the environment variables holding its
+/// base URL and its provider ASID, and the part of the path the base URL
+/// stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Target<'a> {
+    pub base_url: String,
+    pub ssp_to: String,
+    pub base_path: &'a str,
+}
+
+impl<'a> Target<'a> {
+    /// One API: `{{baseUrl}}` is the server and the path is written whole,
+    /// `{{sspTo}}` its ASID.
+    pub(super) fn single() -> Target<'static> {
+        Target {
+            base_url: "baseUrl".into(),
+            ssp_to: "sspTo".into(),
+            base_path: "",
+        }
+    }
+
+    /// `api`'s, among the APIs of `snapshot`: with several, each has a
+    /// `baseUrl_<name>` (the server and its base path) and `sspTo_<name>`.
+    pub(super) fn of(snapshot: &Snapshot, api: &'a Api) -> Target<'a> {
+        if snapshot.apis.len() == 1 {
+            return Target::single();
+        }
+        Target {
+            base_url: format!("baseUrl_{}", api.name),
+            ssp_to: format!("sspTo_{}", api.name),
+            base_path: &api.base_path,
+        }
+    }
+}
 
 /// The folders of one mounted API of `snapshot`, in the order their first
 /// operation comes in the definition, with one item per scenario a sample
@@ -29,6 +64,7 @@ pub(super) fn folders(
     era: Option<Era>,
 ) -> (Vec<Folder>, usize, Vec<Skipped>) {
     let ids = RequestIds::default();
+    let target = Target::of(snapshot, api);
     // Folders in the order their first operation comes in the definition
     // (so the collection starts where the definition does, not with the
     // alphabetically first tag); operations keep their order inside.
@@ -77,13 +113,14 @@ pub(super) fn folders(
                 let resource_type = serde_json::from_slice::<Value>(&answer.body)
                     .ok()
                     .and_then(|body| body.get("resourceType")?.as_str().map(str::to_string));
-                items.push(item(
+                items.push(Node::Item(Box::new(item(
                     operation,
                     scenario,
                     &request,
                     era,
                     resource_type.as_deref(),
-                ));
+                    &target,
+                ))));
             }
         }
         if items.is_empty() {
@@ -99,6 +136,7 @@ pub(super) fn folders(
                 .and_then(|t| t.description.clone()),
             name,
             item: items,
+            event: Vec::new(),
         });
     }
     (folders, requests, skipped)
@@ -123,6 +161,7 @@ fn item(
     request: &SyntheticRequest,
     era: Option<Era>,
     resource_type: Option<&str>,
+    target: &Target<'_>,
 ) -> Item {
     let constrained = |name: &str| {
         scenario
@@ -146,7 +185,7 @@ fn item(
             Some(_) if name.eq_ignore_ascii_case("Ssp-From") && !constrained(name) => {
                 "{{sspFrom}}".into()
             }
-            Some(_) if name.eq_ignore_ascii_case("Ssp-To") => "{{sspTo}}".into(),
+            Some(_) if name.eq_ignore_ascii_case("Ssp-To") => format!("{{{{{}}}}}", target.ssp_to),
             _ => value.clone(),
         };
         headers.push(header(name, value));
@@ -191,7 +230,7 @@ fn item(
             method: request.method.as_str().to_string(),
             header: headers,
             body,
-            url: url(request),
+            url: url(request, target),
             description: format!(
                 "Scenario `{}` of {} ({}:{}): answers {}.",
                 scenario.name,
@@ -246,9 +285,11 @@ const QUERY_PART: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'{')
     .add(b'}');
 
-pub(super) fn url(request: &SyntheticRequest) -> Url {
+pub(super) fn url(request: &SyntheticRequest, target: &Target<'_>) -> Url {
     let path: Vec<String> = request
         .path
+        .strip_prefix(target.base_path)
+        .unwrap_or(&request.path)
         .split('/')
         .skip(1)
         .map(|segment| {
@@ -267,7 +308,8 @@ pub(super) fn url(request: &SyntheticRequest) -> Url {
             value: percent_encoding::utf8_percent_encode(value, QUERY_PART).to_string(),
         })
         .collect();
-    let mut raw = format!("{{{{baseUrl}}}}/{}", path.join("/"));
+    let host = format!("{{{{{}}}}}", target.base_url);
+    let mut raw = format!("{host}/{}", path.join("/"));
     if !query.is_empty() {
         let pairs: Vec<String> = query
             .iter()
@@ -278,7 +320,7 @@ pub(super) fn url(request: &SyntheticRequest) -> Url {
     }
     Url {
         raw,
-        host: vec!["{{baseUrl}}".to_string()],
+        host: vec![host],
         path,
         query,
     }

@@ -2,7 +2,9 @@
 //! Postman Collection v2.1 and an environment, ready to import and run.
 //!
 //! One folder per spec tag (an operation's first tag; untagged operations
-//! go to a folder named after their path's first segment), one request per
+//! go to a folder named after their path's first segment) — with several
+//! APIs mounted, inside a folder per API whose requests start at its own
+//! `{{baseUrl_<name>}}` and send its `{{sspTo_<name>}}` — one request per
 //! scenario a request can select, carrying the path, query, headers and
 //! body of its sample request ([`crate::sample::request_for`], as `check`
 //! sends it). Scenarios no request selects are skipped and listed in
@@ -44,7 +46,7 @@ mod tests;
 pub use http::{base_url_from_host, collection_response, environment_response, ExportCache};
 pub use model::{
     Body, BodyOptions, Collection, Environment, EnvironmentValue, Event, Folder, Header, Info,
-    Item, QueryParam, RawOptions, Request, Script, Url,
+    Item, Node, QueryParam, RawOptions, Request, Script, Url,
 };
 pub use script::{collection_script, environment, identity_values};
 
@@ -118,8 +120,8 @@ pub struct Export {
 /// collection against a fresh server sees it: the export has a booking
 /// state of its own, so a running server's state is left alone.
 pub fn export(snapshot: &Snapshot, base_url: &str) -> Export {
-    // The first API names the collection and sets its era; with several
-    // mounted, each folder's name starts with its API's.
+    // The first API names the collection and, alone, sets its era; with
+    // several mounted, each has a folder of its own.
     let first = &snapshot.apis[0];
     let era = first.contract.profile().era();
     let store = StateStore::default();
@@ -134,11 +136,22 @@ pub fn export(snapshot: &Snapshot, base_url: &str) -> Export {
             items::folders(snapshot, api, &store, era);
         requests += api_requests;
         skipped.append(&mut api_skipped);
-        for mut folder in api_folders {
-            if snapshot.apis.len() > 1 {
-                folder.name = format!("{} / {}", api.name, folder.name);
-            }
-            folders.push(folder);
+        if snapshot.apis.len() == 1 {
+            folders.extend(api_folders);
+        } else {
+            // A folder per API, its tag folders inside; it builds its own
+            // era's JWT, since the APIs' eras may differ.
+            folders.push(Folder {
+                name: api.name.clone(),
+                description: Some(format!(
+                    "{} ({}) at {{{{baseUrl_{}}}}} = {{{{baseUrl}}}}{}",
+                    api.model.title, api.model.source, api.name, api.base_path
+                )),
+                item: api_folders.into_iter().map(Node::Folder).collect(),
+                event: era
+                    .map(|era| vec![Event::new("prerequest", &collection_script(era))])
+                    .unwrap_or_default(),
+            });
         }
     }
     let model = &first.model;
@@ -166,13 +179,15 @@ pub fn export(snapshot: &Snapshot, base_url: &str) -> Export {
         },
         item: folders,
         event: match era {
-            Some(era) => vec![Event::new("prerequest", &collection_script(era))],
-            None => Vec::new(),
+            Some(era) if snapshot.apis.len() == 1 => {
+                vec![Event::new("prerequest", &collection_script(era))]
+            }
+            _ => Vec::new(),
         },
     };
     Export {
         collection,
-        environment: environment(first, base_url),
+        environment: environment(snapshot, base_url),
         requests,
         skipped,
     }

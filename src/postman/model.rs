@@ -25,7 +25,20 @@ pub struct Folder {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    pub item: Vec<Item>,
+    pub item: Vec<Node>,
+    /// A folder's own scripts, run after the collection's and before each
+    /// request's (an API's folder builds its era's JWT).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub event: Vec<Event>,
+}
+
+/// What a folder holds: requests, or folders (an API's folder holds its
+/// tag folders).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Node {
+    Item(Box<Item>),
+    Folder(Folder),
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -8,13 +8,13 @@
 
 use serde_json::{json, Value};
 
-use super::items::js_string;
+use super::items::{js_string, Target};
 use super::model::{Environment, EnvironmentValue};
 use super::{CONSUMER_ASID, ENVIRONMENT_ID};
 use crate::contract::Profile;
 use crate::fhir::Era;
 use crate::sample::{self, JwtIdentity};
-use crate::snapshot::Api;
+use crate::snapshot::Snapshot;
 
 /// The identity variables of the environment and their values: what the
 /// JWT claims (the same defaults as the sample requests' JWTs).
@@ -44,24 +44,48 @@ pub fn identity_values(era: Era) -> Vec<(&'static str, String)> {
     values
 }
 
-pub fn environment(api: &Api, base_url: &str) -> Environment {
+/// The environment of `snapshot`'s collection: `baseUrl`, the server;
+/// for GP Connect APIs `sspFrom`, `sspTo` and the JWT's identity
+/// variables. With several APIs, each has `baseUrl_<name>` (the server and
+/// its base path) and, for GP Connect, `sspTo_<name>` (its ASID).
+pub fn environment(snapshot: &Snapshot, base_url: &str) -> Environment {
     let value = |key: &str, value: String| EnvironmentValue {
         key: key.to_string(),
         value,
         kind: "default".to_string(),
         enabled: true,
     };
-    let mut values = vec![value("baseUrl", base_url.trim_end_matches('/').to_string())];
-    if let Profile::GpConnect(era) = api.contract.profile() {
-        values.push(value("sspFrom", CONSUMER_ASID.to_string()));
-        values.push(value("sspTo", api.contract.asid().to_string()));
-        for (key, default) in identity_values(era) {
-            values.push(value(key, default));
+    let base_url = base_url.trim_end_matches('/');
+    let mut values = vec![value("baseUrl", base_url.to_string())];
+    let mut identity: Vec<(&str, String)> = Vec::new();
+    for api in &snapshot.apis {
+        let target = Target::of(snapshot, api);
+        if target.base_url != "baseUrl" {
+            values.push(value(
+                &target.base_url,
+                format!("{base_url}{}", api.base_path),
+            ));
+        }
+        if let Profile::GpConnect(era) = api.contract.profile() {
+            if !values.iter().any(|v| v.key == "sspFrom") {
+                values.push(value("sspFrom", CONSUMER_ASID.to_string()));
+            }
+            values.push(value(&target.ssp_to, api.contract.asid().to_string()));
+            for (key, default) in identity_values(era) {
+                if !identity.iter().any(|(known, _)| *known == key) {
+                    identity.push((key, default));
+                }
+            }
         }
     }
+    values.extend(
+        identity
+            .into_iter()
+            .map(|(key, default)| value(key, default)),
+    );
     Environment {
         id: ENVIRONMENT_ID.to_string(),
-        name: super::export_name(&api.model.title),
+        name: super::export_name(&snapshot.apis[0].model.title),
         values,
         scope: "environment".to_string(),
     }

@@ -23,6 +23,7 @@ pub(super) fn default_pack() -> Snapshot {
             spec: None,
             scenarios: Some(PackDir::Disk(root.join("scenarios"))),
             templates: Some(PackDir::Disk(root.join("templates"))),
+            ..ApiSource::default()
         }],
         origin: Origin::Given,
     };
@@ -281,7 +282,7 @@ fn tests_assert_status_scenario_and_resource_type() {
 #[test]
 fn the_environment_follows_the_postman_format() {
     let snapshot = default_pack();
-    let environment = as_json(&environment(&snapshot.apis[0], "http://localhost:9000/"));
+    let environment = as_json(&environment(&snapshot, "http://localhost:9000/"));
     let keys: BTreeSet<&str> = environment
         .as_object()
         .expect("object")
@@ -322,8 +323,7 @@ fn a_definition_without_a_profile_has_no_jwt_script() {
         apis: vec![ApiSource {
             name: "clinic".into(),
             spec: Some(root.join("tests/fixtures/specs/clinic-openapi3.yaml")),
-            scenarios: None,
-            templates: None,
+            ..ApiSource::default()
         }],
         origin: Origin::Given,
     };
@@ -349,7 +349,7 @@ fn query_values_are_encoded_for_postman() {
         body: None,
         content_type: None,
     };
-    let url = url(&request);
+    let url = url(&request, &super::items::Target::single());
     assert_eq!(url.path, vec!["fhir", "%3Ax", "Patient"]);
     assert_eq!(url.query[0].value, "http://x/nhs-number|9658218873");
     assert_eq!(url.query[1].value, "a%20b%26c%2Bd%7B%7Be%7D%7D%25");

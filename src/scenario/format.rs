@@ -248,17 +248,17 @@ pub(super) struct SeedFile {
 
 /// A YAML error: its message (one line, position included) and line.
 #[derive(Debug)]
-pub(super) struct YamlError {
+pub(crate) struct YamlError {
     pub line: Option<usize>,
     pub message: String,
 }
 
-/// Reads a scenario or seed file. YAML 1.2 scalars, as serde_yaml 0.9 read
+/// Reads a scenario, seed or mount file. YAML 1.2 scalars, as serde_yaml 0.9 read
 /// them: only `true`/`false` are booleans (`yes` is text), and `0123` and
 /// `1_000` stay text, so an NHS number written with a leading zero keeps it.
 /// A message names where in the file's structure the problem is
 /// (`scenarios[0].then: unknown field ...`) and its line and column.
-pub(super) fn parse<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
+pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
     let options = serde_saphyr::options! {
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,

@@ -192,6 +192,18 @@ pub struct ApiModel {
 }
 
 impl ApiModel {
+    /// Serves every operation under `new` instead of `old` (a mount file's
+    /// `base_path`): the paths that start with `old` are moved.
+    pub fn rebase(&mut self, old: &str, new: &str) {
+        let old = old.trim_end_matches('/');
+        for op in &mut self.operations {
+            if let Some(rest) = op.full_path.strip_prefix(old) {
+                op.full_path = format!("{new}{rest}");
+            }
+        }
+        self.prefix = new.to_string();
+    }
+
     pub fn operation(&self, key: &str) -> Option<&Operation> {
         self.operations.iter().find(|op| op.key == key)
     }

@@ -7,6 +7,7 @@ mod contract;
 mod gpc;
 mod hardening;
 mod integrity;
+mod mount;
 mod newcomer;
 mod postman;
 mod reload;

@@ -183,6 +183,10 @@ async fn init_writes_the_pack_out_for_editing() {
     assert!(stdout.contains("swagger.json"), "{stdout}");
     assert!(target.join("scenarios/patient").is_dir());
     assert!(target.join("templates").is_dir());
+    assert_eq!(
+        std::fs::read_to_string(target.join("downloads/apis.yaml")).expect("the mount file"),
+        include_str!("../../downloads/apis.yaml")
+    );
     let (code, _, stderr) = run_cli(&["init", &target_text]);
     assert_eq!(code, 2);
     assert!(stderr.contains("never overwrites"), "{stderr}");

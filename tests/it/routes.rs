@@ -274,7 +274,15 @@ fn broken_definitions_are_reported_one_by_one_with_exit_2() {
 fn routes_prints_method_full_path_key_and_codes() {
     let (code, stdout, stderr) = run_cli(&["routes"]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout.lines().count(), 16);
+    assert_eq!(
+        stdout.lines().count(),
+        17,
+        "a header line and 16 operations"
+    );
+    assert!(
+        stdout.starts_with("# gpconnect-dstu2 at /fhir ("),
+        "the API's header line: {stdout}"
+    );
     let line = stdout
         .lines()
         .find(|l| l.contains("PatientOperation_GetCareRecord"))
