@@ -261,6 +261,18 @@ fn write_cut_secret(value: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b" chars)");
 }
 
+/// The bytes [`write_cut_secret`] writes for an ASCII value, as tokens
+/// are (for another the buffer may grow or shrink once; not scanning the
+/// value twice costs less).
+fn cut_secret_len(value: &[u8]) -> usize {
+    const SHOWN: usize = 16;
+    if value.len() <= SHOWN {
+        return "…".len();
+    }
+    let digits = value.len().checked_ilog10().unwrap_or(0) as usize + 1;
+    SHOWN + "…(".len() + digits + " chars)".len()
+}
+
 /// `number` in decimal, without the formatting machinery.
 fn write_decimal(mut number: usize, out: &mut Vec<u8>) {
     let mut digits = [0u8; 20];
@@ -478,21 +490,25 @@ impl RequestHead {
         let mut secrets: u128 = 0;
         // A cut secret is 16 characters and its length: 48 bytes covers it.
         let mut headers_len = 0;
+        // What is written: a cut secret's exact length where it is ASCII,
+        // so the buffer is not shrunk (a reallocation) when boxed.
+        let mut written = 0;
         for (index, (name, value)) in headers.iter().enumerate() {
             let is_secret = is_secret_header(name);
             if is_secret && index < 128 {
                 secrets |= 1 << index;
             }
-            let shown = if is_secret {
-                value.len().min(48)
+            let (shown, exact) = if is_secret {
+                (value.len().min(48), cut_secret_len(value.as_bytes()))
             } else {
-                value.len()
+                (value.len(), value.len())
             };
             headers_len += name.as_str().len() + shown + 3;
+            written += name.as_str().len() + exact + 3;
         }
         let size = target.len()
             + usize::from(target_truncated) * CUT_MARK.len()
-            + headers_len.min(HEADER_CAP + CUT_MARK.len() + 1);
+            + written.min(HEADER_CAP + CUT_MARK.len() + 1);
         let mut bytes = Vec::with_capacity(size);
         bytes.extend_from_slice(target.as_bytes());
         if target_truncated {
@@ -596,6 +612,12 @@ mod tests {
             out.push(b' ');
         }
         assert_eq!(out, b"0 7 10 1234567 ");
+        for length in [0, 1, 16, 17, 99, 100, 1234, 100_000] {
+            let value = "x".repeat(length);
+            let mut out = Vec::new();
+            write_cut_secret(value.as_bytes(), &mut out);
+            assert_eq!(cut_secret_len(value.as_bytes()), out.len(), "{length}");
+        }
     }
 
     #[test]

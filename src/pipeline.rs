@@ -467,7 +467,7 @@ fn render<'s>(
                     };
                     // Request-independent answers are rendered once per snapshot.
                     match runtime.and_then(|r| r.static_answer.as_ref()) {
-                        Some(cell) => cell.get_or_init(render).clone(),
+                        Some(cell) => cell.get_or_init(render).copy_with_room(),
                         None => render(),
                     }
                 }

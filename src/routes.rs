@@ -302,7 +302,8 @@ impl RouteTable {
 /// slash, and nothing that decoding or [`canonical`] would change (no
 /// `%`, braces, controls or non-ASCII). Then it is matched as it is: the
 /// decoding and re-encoding, a few allocations per segment, were most of
-/// a metadata request's route lookup (3 % of its CPU, perf).
+/// a metadata request's route lookup (3 % of its CPU, perf; 3.1 k
+/// instructions, 0.9 k without them, callgrind).
 fn is_canonical(path: &str) -> bool {
     path.starts_with('/')
         && !path[1..].starts_with('/')
