@@ -30,6 +30,11 @@
 #                      FHIR XML, negotiated with _format=xml)
 #   PORT=18080 BARE_PORT=18081                 loopback ports
 #   NO_BUILD=1         use the binaries already in target/release
+#   TARGET_DIR=target  cargo's target directory (default $CARGO_TARGET_DIR,
+#                      else target/): the binaries are TARGET_DIR/release/…
+#   OURS=… BARE=…      paths of the two binaries instead (e.g. to compare
+#                      a copy of another commit's gpconnect-mock; use with
+#                      NO_BUILD=1)
 #   KEEP=1             keep the temp dir (wrk outputs, captured answers, logs)
 #   MOCK_ARGS="--journal-size 0"   extra flags for gpconnect-mock serve
 #                      (e.g. "--workers 2"; by default it runs one worker
@@ -51,8 +56,9 @@ CONNECTIONS=${CONNECTIONS:-"1 50"}
 CASES=${CASES:-"metadata read search carerecord"}
 PORT=${PORT:-18080}
 BARE_PORT=${BARE_PORT:-18081}
-OURS="$ROOT/target/release/gpconnect-mock"
-BARE="$ROOT/target/release/bare-server"
+TARGET_DIR=${TARGET_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}}
+OURS=${OURS:-"$TARGET_DIR/release/gpconnect-mock"}
+BARE=${BARE:-"$TARGET_DIR/release/bare-server"}
 LUA="$ROOT/benches/request.lua"
 
 die() {
@@ -91,9 +97,9 @@ PYTHON=$(command -v python3 || true)
 # ---- build -----------------------------------------------------------------
 if [ "${NO_BUILD:-0}" != 1 ]; then
     echo "== cargo build --release" >&2
-    cargo build --release >&2
+    CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release >&2
     echo "== cargo build --release --features bench-bare --bin bare-server" >&2
-    cargo build --release --features bench-bare --bin bare-server >&2
+    CARGO_TARGET_DIR="$TARGET_DIR" cargo build --release --features bench-bare --bin bare-server >&2
 fi
 [ -x "$OURS" ] || die "$OURS is missing (run without NO_BUILD=1)"
 [ -x "$BARE" ] || die "$BARE is missing (run without NO_BUILD=1)"

@@ -66,6 +66,25 @@ impl Answer {
         Self::new(outcome.status, content_type, body)
     }
 
+    /// A copy of a cached answer with room for the headers the request
+    /// path adds (`X-Mock-*`, `Cache-Control`, `ETag`, `Vary`). A cloned
+    /// map has none to spare and grew twice per answer: a metadata
+    /// request spent 1.9 k instructions adding those headers, 1.7 k more
+    /// reallocating; with room, 0.9 k, and 0.7 k to copy (callgrind).
+    pub fn copy_with_room(&self) -> Self {
+        let mut headers = HeaderMap::with_capacity(self.headers.len() + 6);
+        for (name, value) in &self.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        Self {
+            status: self.status,
+            headers,
+            body: self.body.clone(),
+            delay: self.delay,
+            version: self.version.clone(),
+        }
+    }
+
     pub fn with_header(mut self, name: HeaderName, value: &str) -> Self {
         if let Ok(value) = HeaderValue::from_str(value) {
             self.headers.insert(name, value);

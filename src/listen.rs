@@ -1,5 +1,6 @@
 //! The listener: an accept loop of our own around hyper's HTTP/1
-//! connection builder, with the axum [`Router`] as the service. It puts
+//! connection builder, with the axum [`Router`] as the service, behind a
+//! [`Gate`] (the server's protocol checks, called per request). It puts
 //! the limits `axum::serve` cannot set on every connection:
 //!
 //! - request headers must arrive within `header_read_timeout` of the
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
+use axum::response::Response;
 use axum::Router;
 use bytes::Bytes;
 use http::Request;
@@ -76,10 +78,18 @@ const TICK: Duration = Duration::from_millis(100);
 /// The pause after `accept` failed for want of descriptors or memory.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(500);
 
-/// Serves `router` on `listener` until `shutdown` completes, then drains.
+/// A check every request passes before the router (the server's protocol
+/// checks): `Some` is the answer that refuses it, and the router never
+/// sees it. A plain call per request, where a middleware layer boxed a
+/// future and cloned a boxed service.
+pub type Gate = Arc<dyn Fn(&Request<Incoming>) -> Option<Response> + Send + Sync>;
+
+/// Serves `router` (behind `gate`) on `listener` until `shutdown`
+/// completes, then drains.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    gate: Gate,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
@@ -142,6 +152,7 @@ pub async fn serve(
             builder: builder.clone(),
             limits: limits.clone(),
             router: router.clone(),
+            gate: gate.clone(),
             stop: stop.clone(),
             _live: live.clone(),
             peer,
@@ -188,6 +199,7 @@ struct Connection {
     builder: Arc<http1::Builder>,
     limits: Arc<Limits>,
     router: Router,
+    gate: Gate,
     stop: tokio::sync::watch::Receiver<bool>,
     _live: tokio::sync::mpsc::Sender<()>,
     peer: SocketAddr,
@@ -202,14 +214,21 @@ impl Connection {
         });
         let peer = self.peer;
         let router = self.router.clone();
+        let gate = self.gate.clone();
         let service_phase = phase.clone();
         let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
             service_phase.set(Phase::BUSY);
             request.extensions_mut().insert(ConnectInfo(peer));
             let phase = service_phase.clone();
-            let answer = router.clone().oneshot(request);
+            let answer = match gate(&request) {
+                Some(refusal) => Err(refusal),
+                None => Ok(router.clone().oneshot(request)),
+            };
             async move {
-                let response = answer.await?;
+                let response = match answer {
+                    Ok(answer) => answer.await?,
+                    Err(refusal) => refusal,
+                };
                 Ok::<_, std::convert::Infallible>(response.map(|body| {
                     Body::new(Tracked {
                         inner: body,

@@ -519,7 +519,7 @@ fn render<'s>(
                         Some(ScenarioRuntime {
                             static_answer: Some(cell),
                             ..
-                        }) => cell.get_or_init(|| render(ids.next())).clone(),
+                        }) => cell.get_or_init(|| render(ids.next())).copy_with_room(),
                         Some(ScenarioRuntime {
                             repeat: Some(cache),
                             ..

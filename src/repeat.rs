@@ -124,7 +124,7 @@ impl RepeatCache {
             entries
                 .iter()
                 .find(|e| e.key == key && Arc::ptr_eq(&e.state, state))
-                .map(|e| (e.answer.clone(), e.xml.clone()))
+                .map(|e| (e.answer.copy_with_room(), e.xml.clone()))
         };
         let (answer, xml) = match kept {
             Some(kept) => kept,

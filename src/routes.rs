@@ -228,6 +228,9 @@ impl RouteTable {
         } else {
             raw_path
         };
+        if is_canonical(trimmed) {
+            return self.lookup_canonical(method, trimmed, split(trimmed), trimmed);
+        }
         let decoded: Vec<String> = split(trimmed)
             .map(|s| percent_decode_str(s).decode_utf8_lossy().into_owned())
             .collect();
@@ -239,9 +242,21 @@ impl RouteTable {
                 .collect::<Vec<_>>()
                 .join("/")
         );
+        self.lookup_canonical(method, &path, decoded.iter().map(String::as_str), trimmed)
+    }
+
+    /// The lookup of `path` in canonical form, whose decoded segments are
+    /// `decoded`.
+    fn lookup_canonical<'a>(
+        &self,
+        method: &Method,
+        path: &str,
+        decoded: impl Iterator<Item = &'a str>,
+        trimmed: &str,
+    ) -> Lookup {
         let Some(route) = self
             .router
-            .at(&path)
+            .at(path)
             .ok()
             .and_then(|matched| self.routes.get(*matched.value))
         else {
@@ -255,7 +270,7 @@ impl RouteTable {
                 params: route
                     .segments
                     .iter()
-                    .zip(&decoded)
+                    .zip(decoded)
                     .filter_map(|(segment, input)| segment.capture(input))
                     .collect(),
             },
@@ -281,6 +296,20 @@ impl RouteTable {
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }
+}
+
+/// Whether a request path is already its own canonical form: one leading
+/// slash, and nothing that decoding or [`canonical`] would change (no
+/// `%`, braces, controls or non-ASCII). Then it is matched as it is: the
+/// decoding and re-encoding, a few allocations per segment, were most of
+/// a metadata request's route lookup (3 % of its CPU, perf; 3.1 k
+/// instructions, 0.9 k without them, callgrind).
+fn is_canonical(path: &str) -> bool {
+    path.starts_with('/')
+        && !path[1..].starts_with('/')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_control() && !matches!(b, b'%' | b'{' | b'}'))
 }
 
 fn split(path: &str) -> impl Iterator<Item = &str> {
@@ -389,6 +418,42 @@ mod tests {
                 ("roomId".into(), "r2".into())
             ])
         );
+    }
+
+    /// A path matched as it is (already canonical) and its encoded
+    /// spellings are looked up alike.
+    #[test]
+    fn canonical_paths_match_as_their_encoded_spellings() {
+        let t = table(&[
+            ("get", "/metadata"),
+            ("get", "/Patient/{id}"),
+            ("post", "/Patient/$gpc.getcarerecord"),
+            ("get", "/reports/{name}.json"),
+        ]);
+        for (plain, encoded) in [
+            ("/metadata", "/%6Detadata"),
+            ("/Patient/2", "/Patient/%32"),
+            ("/Patient/2/", "/Patient/%32/"),
+            (
+                "/Patient/$gpc.getcarerecord",
+                "/Patient/%24gpc.getcarerecord",
+            ),
+            ("/reports/jan.json", "/reports/ja%6E.json"),
+            ("/", "//"),
+            ("/a//b", "/a/%2F/b"),
+        ] {
+            assert!(is_canonical(plain.strip_suffix('/').unwrap_or(plain)) || plain == "/");
+            assert!(!is_canonical(encoded), "{encoded}");
+            for method in [Method::GET, Method::POST] {
+                let (a, b) = (t.lookup(&method, plain), t.lookup(&method, encoded));
+                if plain == "/a//b" {
+                    // `%2F` is a slash inside a segment, not a separator.
+                    assert!(matches!(a, Lookup::NotFound { .. }), "{a:?}");
+                    continue;
+                }
+                assert_eq!(a, b, "{method} {plain} / {encoded}");
+            }
+        }
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! exists only at the HTTP edge.
 //!
 //! - [`json`]: a JSON tree that keeps each number's written text (so a
-//!   decimal `1.50` is written `value="1.50"`) and the key order;
+//!   decimal `1.50` is written `value="1.50"`) and the key order; owned
+//!   ([`Json`]) or, for the XML writer, borrowing the answer's text
+//!   ([`json::JsonRef`]);
 //! - [`to_xml`]: FHIR JSON → FHIR XML, written with quick-xml's `Writer`;
 //! - [`from_xml`]: FHIR XML → FHIR JSON, read with quick-xml's `Reader`;
 //! - [`shape`]: what XML does not say and JSON needs — which elements
