@@ -493,6 +493,9 @@ pub struct ScenarioRuntime {
     /// Converting the metadata answer per request halved the XML
     /// requests/s against JSON (`benches/load.sh`, `xmlmetadata`).
     pub static_xml: Option<OnceLock<Bytes>>,
+    /// Any other answer's last FHIR XML, patched for the next one when
+    /// only plain string values changed (see `fhir_xml::memo`).
+    pub xml_memo: crate::fhir_xml::memo::Memo,
     /// The parts of the request its templates read.
     pub needs: ContextNeeds,
     /// Its name as `X-Mock-Scenario`, built once (`None`: not valid in HTTP).
@@ -524,6 +527,7 @@ impl ScenarioRuntime {
         Self {
             static_answer: is_static.then(OnceLock::new),
             static_xml: is_static.then(OnceLock::new),
+            xml_memo: Default::default(),
             needs: if scenario.is_stateful() {
                 ContextNeeds::ALL
             } else {
