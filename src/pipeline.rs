@@ -268,24 +268,25 @@ fn in_format(mut served: Served<'_>, era: Option<Era>, format: Format) -> Served
         return served;
     }
     // A static answer's body (the very bytes of the cached answer) is
-    // converted once.
-    let cache = served
+    // converted once; another scenario answer patched from its last one
+    // when it can be (`fhir_xml::memo`).
+    let runtime = served
         .scenario
         .zip(served.operation)
-        .and_then(|(scenario, index)| served.api.runtime(index, scenario))
-        .and_then(|runtime| {
-            let cached = runtime.static_answer.as_ref()?.get()?;
-            let same = cached.body.as_ptr() == answer.body.as_ptr()
-                && cached.body.len() == answer.body.len();
-            same.then_some(runtime.static_xml.as_ref()?)
-        });
+        .and_then(|(scenario, index)| served.api.runtime(index, scenario));
+    let cache = runtime.and_then(|runtime| {
+        let cached = runtime.static_answer.as_ref()?.get()?;
+        let same =
+            cached.body.as_ptr() == answer.body.as_ptr() && cached.body.len() == answer.body.len();
+        same.then_some(runtime.static_xml.as_ref()?)
+    });
     let convert = |body: &Bytes| {
         std::str::from_utf8(body)
             .map_err(|_| fhir_xml::XmlError::Unwritable("the JSON answer is not UTF-8".into()))
             .and_then(fhir_xml::json_to_xml)
             .map(Bytes::from)
     };
-    // A kept answer's XML is converted once per kept answer too.
+    // A kept answer's XML (`repeat`) is converted once per kept answer.
     let kept = served
         .repeat
         .as_ref()
@@ -293,7 +294,12 @@ fn in_format(mut served: Served<'_>, era: Option<Era>, format: Format) -> Served
     let xml = match (cache.and_then(|cell| cell.get()), kept) {
         (Some(xml), _) => Ok(xml.clone()),
         (None, Some(xml)) => Ok(xml),
-        (None, None) => convert(&answer.body),
+        (None, None) => std::str::from_utf8(&answer.body)
+            .map_err(|_| fhir_xml::XmlError::Unwritable("the JSON answer is not UTF-8".into()))
+            .and_then(|text| match runtime.filter(|_| cache.is_none()) {
+                Some(runtime) => runtime.xml_memo.convert(&answer.body, text),
+                None => fhir_xml::json_to_xml(text).map(Bytes::from),
+            }),
     };
     let content_type = HeaderValue::from_static(format.content_type(era));
     match xml {

@@ -456,6 +456,9 @@ pub struct ScenarioRuntime {
     /// Cache: its last answers, when its templates read only the request's
     /// path, query and body, the state and the clock (see [`crate::repeat`]).
     pub repeat: Option<RepeatCache>,
+    /// Any other answer's last FHIR XML, patched for the next one when
+    /// only plain string values changed (see `fhir_xml::memo`).
+    pub xml_memo: crate::fhir_xml::memo::Memo,
     /// The parts of the request its templates read.
     pub needs: ContextNeeds,
     /// Its name as `X-Mock-Scenario`, built once (`None`: not valid in HTTP).
@@ -492,6 +495,7 @@ impl ScenarioRuntime {
                 && !names.is_empty()
                 && names.iter().all(|name| templates.is_repeatable(name)))
             .then(RepeatCache::default),
+            xml_memo: Default::default(),
             needs: if scenario.is_stateful() {
                 ContextNeeds::ALL
             } else {

@@ -7,12 +7,15 @@
 //!   ([`Json`]) or, for the XML writer, borrowing the answer's text
 //!   ([`json::JsonRef`]);
 //! - [`to_xml`]: FHIR JSON → FHIR XML, written with quick-xml's `Writer`;
+//! - [`memo`]: a scenario's last XML answer, patched for the next one
+//!   when only plain string values changed;
 //! - [`from_xml`]: FHIR XML → FHIR JSON, read with quick-xml's `Reader`;
 //! - [`shape`]: what XML does not say and JSON needs — which elements
 //!   repeat (arrays) and which primitives are booleans or numbers.
 
 pub mod from_xml;
 pub mod json;
+pub mod memo;
 pub mod order;
 pub mod shape;
 pub mod to_xml;

@@ -22,34 +22,95 @@ use super::{XmlError, FHIR_NS, XHTML_NS};
 /// Converts a FHIR resource in JSON text to FHIR XML text.
 pub fn json_to_xml(json: &str) -> Result<String, XmlError> {
     let tree = JsonRef::parse(json)?;
-    tree_with_capacity(&tree, json.len() + json.len() / 2)
+    let mut out = Out::new(json.len() + json.len() / 2, None);
+    convert(&mut out, &tree)?;
+    out.finish()
+}
+
+/// A string value copied byte for byte from the JSON text into the XML
+/// (a `value` attribute that needed no escaping on either side): its
+/// offsets in each, and its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub json: usize,
+    pub xml: usize,
+    pub len: usize,
+}
+
+/// [`json_to_xml`], and the string values it copied byte for byte (see
+/// [`Span`]), in the order of the JSON text; `super::memo` patches them.
+pub fn json_to_xml_spans(json: &str) -> Result<(String, Vec<Span>), XmlError> {
+    let tree = JsonRef::parse(json)?;
+    let mut out = Out::new(json.len() + json.len() / 2, Some(json));
+    convert(&mut out, &tree)?;
+    let mut spans = out.spans.take().unwrap_or_default();
+    spans.sort_unstable_by_key(|span| span.json);
+    Ok((out.finish()?, spans))
 }
 
 /// Converts a parsed FHIR resource to FHIR XML text.
 pub fn tree_to_xml(tree: &Json) -> Result<String, XmlError> {
-    tree_with_capacity(tree, 1024)
+    let mut out = Out::new(1024, None);
+    convert(&mut out, tree)?;
+    out.finish()
 }
 
-/// FHIR XML is about half as long again as its JSON: sized from it, the
-/// buffer is not grown (and copied) as the answer is written.
-fn tree_with_capacity<S: AsRef<str>>(
-    tree: &JsonOf<S>,
-    capacity: usize,
-) -> Result<String, XmlError> {
-    let mut writer = Writer::new(Vec::with_capacity(capacity));
-    write(
-        &mut writer,
-        Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)),
-    )?;
-    resource(&mut writer, tree, true)?;
-    String::from_utf8(writer.into_inner())
-        .map_err(|_| XmlError::Unwritable("the XML is not UTF-8".into()))
+fn convert<S: AsRef<str>>(out: &mut Out, tree: &JsonOf<S>) -> Result<(), XmlError> {
+    write(out, Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    resource(out, tree, true)
 }
 
-type Out = Writer<Vec<u8>>;
+/// The XML being written (FHIR XML is about half as long again as its
+/// JSON: sized from it, the buffer is not grown as the answer is
+/// written), and, when asked, the spans copied from the JSON text.
+struct Out {
+    writer: Writer<Vec<u8>>,
+    spans: Option<Vec<Span>>,
+    /// The JSON text's address range, for [`Span`]s.
+    source: std::ops::Range<usize>,
+}
+
+impl Out {
+    fn new(capacity: usize, source: Option<&str>) -> Self {
+        Self {
+            writer: Writer::new(Vec::with_capacity(capacity)),
+            spans: source.map(|_| Vec::new()),
+            source: source.map_or(0..0, |text| {
+                let start = text.as_ptr() as usize;
+                start..start + text.len()
+            }),
+        }
+    }
+
+    fn get_mut(&mut self) -> &mut Vec<u8> {
+        self.writer.get_mut()
+    }
+
+    /// Notes that `text` (a string value) was just written unchanged at
+    /// `xml`, if it lies in the JSON text (not unescaped into a copy).
+    fn copied(&mut self, text: &str, xml: usize) {
+        let Some(spans) = self.spans.as_mut() else {
+            return;
+        };
+        let start = text.as_ptr() as usize;
+        if start >= self.source.start && start + text.len() <= self.source.end && !text.is_empty() {
+            spans.push(Span {
+                json: start - self.source.start,
+                xml,
+                len: text.len(),
+            });
+        }
+    }
+
+    fn finish(self) -> Result<String, XmlError> {
+        String::from_utf8(self.writer.into_inner())
+            .map_err(|_| XmlError::Unwritable("the XML is not UTF-8".into()))
+    }
+}
 
 fn write(writer: &mut Out, event: Event<'_>) -> Result<(), XmlError> {
     writer
+        .writer
         .write_event(event)
         .map_err(|e| XmlError::Unwritable(e.to_string()))
 }
@@ -221,6 +282,7 @@ fn primitive<S: AsRef<str>>(
     value: Option<&JsonOf<S>>,
     extra: Option<&JsonOf<S>>,
 ) -> Result<(), XmlError> {
+    let string = matches!(value, Some(JsonOf::String(_)));
     let text = match value {
         Some(JsonOf::String(text)) => Some(text.as_ref()),
         Some(JsonOf::Number(text)) => Some(text.as_ref()),
@@ -237,8 +299,13 @@ fn primitive<S: AsRef<str>>(
             out.push(b'<');
             out.extend_from_slice(key.as_bytes());
             out.extend_from_slice(b" value=\"");
+            let at = out.len();
             escape_attribute(text, out);
+            let unchanged = out.len() - at == text.len();
             out.extend_from_slice(b"\"/>");
+            if string && unchanged {
+                writer.copied(text, at);
+            }
             return Ok(());
         }
     }
