@@ -17,7 +17,8 @@
 //!   eras, operations, answer and source) and compiles the rules of each
 //!   operation once per snapshot; the checks report violations of those
 //!   rules: `spec_rules` (any definition), `gpconnect` (SSP headers,
-//!   interactions, identifiers), `jwt`, `nhs_number`, `operations` (DSTU2
+//!   interactions, identifiers), `jwt` (and `tokens`, its verdict cache),
+//!   `nhs_number`, `operations` (DSTU2
 //!   operation parameters), `resources` (bodies and JWT claim resources
 //!   against `profiles`, the resource descriptions).
 //! - [`snapshot`]: one immutable loaded version of all of the above, a list

@@ -22,6 +22,7 @@ pub mod operations;
 pub mod profiles;
 pub mod resources;
 pub mod spec_rules;
+pub mod tokens;
 
 use http::{HeaderName, HeaderValue, StatusCode};
 
