@@ -8,6 +8,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderName, Method};
 use serde_json::Value;
 
+use super::catalogue::shape_of;
 use super::jwt::{self, Expectation, RecordKind};
 use super::nhs_number;
 use super::operations::{self, ParamsKind};
@@ -173,21 +174,6 @@ pub fn table(era: Era) -> &'static [Interaction] {
         Era::Dstu2 => DSTU2,
         Era::Stu3 => STU3,
     }
-}
-
-/// The path with every `{name}` written `{id}`, without a trailing `/`.
-fn shape_of(path: &str) -> String {
-    path.trim_end_matches('/')
-        .split('/')
-        .map(|segment| {
-            if segment.starts_with('{') && segment.ends_with('}') {
-                "{id}"
-            } else {
-                segment
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// The table row whose shape ends `path` (at a segment boundary) for

@@ -17,6 +17,8 @@ use serde_json::Value;
 use crate::check::definitions::{self, Kind as TypeKind};
 use crate::check::primitives::Primitive;
 use crate::fhir::Era;
+// Elements every resource has (FHIR Resource and DomainResource).
+use crate::fhir_xml::order::COMMON as RESOURCE_ELEMENTS;
 
 /// How many an element may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,19 +269,6 @@ pub static PRACTITIONER_DSTU2: Profile = Profile {
     ],
     extension_namespaces: &[],
 };
-
-/// Elements every resource has (FHIR Resource and DomainResource).
-const RESOURCE_ELEMENTS: [&str; 9] = [
-    "resourceType",
-    "id",
-    "meta",
-    "implicitRules",
-    "language",
-    "text",
-    "contained",
-    "extension",
-    "modifierExtension",
-];
 
 impl Profile {
     /// Every finding on `resource`, in document order.

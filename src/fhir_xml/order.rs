@@ -8,7 +8,7 @@ use super::json::Json;
 use crate::fhir::Era;
 
 /// What every resource starts with (DomainResource).
-const COMMON: &[&str] = &[
+pub const COMMON: &[&str] = &[
     "resourceType",
     "id",
     "meta",

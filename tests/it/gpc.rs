@@ -237,6 +237,24 @@ pub fn schedule_parameters(ods_code: &str, days: i64) -> Value {
     })
 }
 
+/// The Spine code of an OperationOutcome answer ("" when there is none).
+pub fn spine_code(body: &Value) -> &str {
+    body["issue"][0]["details"]["coding"][0]["code"]
+        .as_str()
+        .unwrap_or("")
+}
+
+/// The resources of a Bundle's entries of type `resource_type`.
+pub fn entries_of<'a>(body: &'a Value, resource_type: &str) -> Vec<&'a Value> {
+    body["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|entry| &entry["resource"])
+        .filter(|resource| resource["resourceType"] == resource_type)
+        .collect()
+}
+
 /// A GP Connect answer: status, headers, and the body as JSON.
 pub struct Reply {
     pub status: u16,

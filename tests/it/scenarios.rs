@@ -5,26 +5,10 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::{client, fixture, run_cli, Server};
-use crate::gpc::{self, send, Reply};
+use crate::gpc::{self, entries_of, send, spine_code, Reply};
 
 async fn get(server: &Server, path: &str, operation: &str) -> Reply {
     send(server, Method::GET, path, operation, "9658218873", None).await
-}
-
-fn spine_code(body: &Value) -> &str {
-    body["issue"][0]["details"]["coding"][0]["code"]
-        .as_str()
-        .unwrap_or("")
-}
-
-fn entries_of<'a>(body: &'a Value, resource_type: &str) -> Vec<&'a Value> {
-    body["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|entry| &entry["resource"])
-        .filter(|resource| resource["resourceType"] == resource_type)
-        .collect()
 }
 
 #[tokio::test]

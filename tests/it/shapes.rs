@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::Server;
-use crate::gpc::{self, Reply};
+use crate::gpc::{self, entries_of, spine_code, Reply};
 
 const PRACTICE: &str = "Organization/7";
 const SITE_CODE_SYSTEM: &str = "http://fhir.nhs.net/Id/ods-site-code";
@@ -23,23 +23,6 @@ async fn send(
     body: Option<Value>,
 ) -> Reply {
     gpc::send(server, method, path, operation, "9658218873", body).await
-}
-
-fn spine_code(body: &Value) -> &str {
-    body["issue"][0]["details"]["coding"][0]["code"]
-        .as_str()
-        .unwrap_or("")
-}
-
-/// The resources of a Bundle's entries of type `resource_type`.
-fn resources<'a>(bundle: &'a Value, resource_type: &str) -> Vec<&'a Value> {
-    bundle["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|entry| &entry["resource"])
-        .filter(|resource| resource["resourceType"] == resource_type)
-        .collect()
 }
 
 /// The values of a resource's identifiers of `system`.
@@ -106,7 +89,7 @@ async fn the_practice_carries_its_site_codes_and_a_site_code_finds_it() {
     };
     let found = search(format!("{SITE_CODE_SYSTEM}|Z26556")).await;
     assert_eq!(found.status, 200, "{}", found.body);
-    let organizations = resources(&found.body, "Organization");
+    let organizations = entries_of(&found.body, "Organization");
     assert_eq!(organizations.len(), 1, "{}", found.body);
     assert_eq!(organizations[0]["id"], "7");
     assert_eq!(identifiers(organizations[0], SITE_CODE_SYSTEM), ["Z26556"]);
@@ -114,7 +97,7 @@ async fn the_practice_carries_its_site_codes_and_a_site_code_finds_it() {
     let other_site = search(format!("{SITE_CODE_SYSTEM}|Z99899")).await;
     assert_eq!(other_site.status, 200, "{}", other_site.body);
     assert!(
-        resources(&other_site.body, "Organization").is_empty(),
+        entries_of(&other_site.body, "Organization").is_empty(),
         "{}",
         other_site.body
     );
@@ -148,8 +131,8 @@ async fn practitioners_carry_no_photo_qualification_or_role_location() {
     )
     .await;
     let mut practitioners = vec![&read.body];
-    practitioners.extend(resources(&search.body, "Practitioner"));
-    practitioners.extend(resources(&schedule.body, "Practitioner"));
+    practitioners.extend(entries_of(&search.body, "Practitioner"));
+    practitioners.extend(entries_of(&schedule.body, "Practitioner"));
     assert_eq!(practitioners.len(), 3);
     for practitioner in practitioners {
         assert_eq!(practitioner["resourceType"], "Practitioner");
@@ -193,8 +176,8 @@ async fn getschedule_is_served_on_the_instance_path_too() {
     );
     assert_eq!(instance.body["type"], "searchset");
     assert_eq!(instance.body["meta"]["profile"][0], GETSCHEDULE_BUNDLE);
-    assert_eq!(resources(&instance.body, "Organization")[0]["id"], "7");
-    let slots = resources(&instance.body, "Slot");
+    assert_eq!(entries_of(&instance.body, "Organization")[0]["id"], "7");
+    let slots = entries_of(&instance.body, "Slot");
     assert!(slots.len() >= 10, "{} free slots", slots.len());
 
     let type_level = send(
@@ -207,7 +190,7 @@ async fn getschedule_is_served_on_the_instance_path_too() {
     .await;
     assert_eq!(type_level.status, 200, "{}", type_level.body);
     assert_eq!(type_level.body["meta"]["profile"][0], GETSCHEDULE_BUNDLE);
-    assert_eq!(resources(&type_level.body, "Slot").len(), slots.len());
+    assert_eq!(entries_of(&type_level.body, "Slot").len(), slots.len());
 
     for unknown in ["8", "A20047", "thisIsUnknown"] {
         let missing = send(
@@ -533,7 +516,7 @@ async fn care_record(
     )
     .await;
     assert_eq!(reply.status, 200, "{nhs} {section}: {}", reply.body);
-    let compositions = resources(&reply.body, "Composition");
+    let compositions = entries_of(&reply.body, "Composition");
     assert_eq!(compositions.len(), 1, "{}", reply.body);
     let sections = compositions[0]["section"].as_array().expect("sections");
     assert_eq!(sections.len(), 1);
@@ -685,17 +668,17 @@ async fn the_care_record_bundle_carries_the_patient_it_is_for() {
         )
         .await;
         assert_eq!(reply.status, 200, "{}", reply.body);
-        let composition = resources(&reply.body, "Composition")[0];
+        let composition = entries_of(&reply.body, "Composition")[0];
         assert_eq!(composition["subject"]["reference"], format!("Patient/{id}"));
-        let patients = resources(&reply.body, "Patient");
+        let patients = entries_of(&reply.body, "Patient");
         assert_eq!(patients.len(), 1, "{}", reply.body);
         assert_eq!(patients[0]["id"], id);
         assert_eq!(
             identifiers(patients[0], "http://fhir.nhs.net/Id/nhs-number"),
             [nhs]
         );
-        assert_eq!(resources(&reply.body, "Practitioner").len(), 1);
-        assert_eq!(resources(&reply.body, "Organization")[0]["id"], "7");
+        assert_eq!(entries_of(&reply.body, "Practitioner").len(), 1);
+        assert_eq!(entries_of(&reply.body, "Organization")[0]["id"], "7");
     }
 }
 
@@ -717,7 +700,7 @@ async fn identical_care_record_requests_get_the_same_record_with_their_own_ids()
     let first = ask().await;
     let second = ask().await;
     assert_eq!((first.status, second.status), (200, 200));
-    let id = |reply: &Reply| resources(&reply.body, "Composition")[0]["id"].clone();
+    let id = |reply: &Reply| entries_of(&reply.body, "Composition")[0]["id"].clone();
     assert_ne!(id(&first), id(&second), "each answer has its own id");
     assert!(id(&first).as_str().is_some_and(|id| id
         .parse::<u64>()

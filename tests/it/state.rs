@@ -15,7 +15,7 @@ async fn send(
 ) -> Reply {
     gpc::send(server, method, path, operation, "9658218873", body).await
 }
-use crate::gpc::{self, Reply};
+use crate::gpc::{self, spine_code, Reply};
 
 async fn admin(server: &Server, method: Method, path: &str) -> Value {
     client()
@@ -45,12 +45,6 @@ async fn free_slots(server: &Server) -> Vec<Value> {
         .map(|e| e["resource"].clone())
         .filter(|r| r["resourceType"] == "Slot" && r["freeBusyType"] == "free")
         .collect()
-}
-
-fn spine_code(body: &Value) -> &str {
-    body["issue"][0]["details"]["coding"][0]["code"]
-        .as_str()
-        .unwrap_or("")
 }
 
 #[tokio::test]
