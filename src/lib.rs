@@ -39,6 +39,8 @@
 //! - [`fhir_xml`]: FHIR JSON ↔ FHIR XML, for answers and request bodies.
 //! - [`state`]: the booking state (collections, state machines and the
 //!   kept versions of stored resources).
+//! - [`repeat`]: kept answers of templates that read only the request's
+//!   path, query and body, the state and the clock.
 //! - [`versions`]: FHIR versions over HTTP — `meta.versionId` and `ETag`,
 //!   version reads (`_history`), `If-Match`, `If-None-Match`, `Prefer`.
 //! - [`response_check`]: answers checked against the definition.
@@ -87,7 +89,8 @@
 //!    [`contract::Waiver`]: `skip_checks`, `skip_rules`) rejects or serves; a PUT's
 //!    `If-Match` is compared with the stored version
 //!    ([`versions::check_if_match`]);
-//! 4. **render** — [`answer::render_scenario`] (or the spec fallback, or the
+//! 4. **render** — [`answer::render_scenario`] (a static answer or one kept
+//!    by [`repeat`] when it can be; or the spec fallback, or the
 //!    rejection), then the scenario's state actions, then
 //!    [`versions::conclude`] (the version a vread asked for, `Location`,
 //!    304, `Prefer`);
