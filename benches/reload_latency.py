@@ -44,8 +44,8 @@ def main():
         raise SystemExit("build first: cargo build --release")
     work = tempfile.mkdtemp(prefix="gpconnect-reload-")
     try:
-        shutil.copytree(os.path.join(ROOT, "scenarios"), os.path.join(work, "scenarios"))
-        shutil.copytree(os.path.join(ROOT, "templates"), os.path.join(work, "templates"))
+        shutil.copytree(os.path.join(ROOT, "scenarios", "dstu2"), os.path.join(work, "scenarios"))
+        shutil.copytree(os.path.join(ROOT, "templates", "dstu2"), os.path.join(work, "templates"))
         spec = os.path.join(ROOT, "downloads", "swagger", "swagger.json")
         process = subprocess.Popen(
             [BINARY, "serve", "--port", "0", "--spec", spec, "--scenarios", os.path.join(work, "scenarios"),

@@ -234,26 +234,23 @@ fn init(args: InitArgs) -> ExitCode {
         return ExitCode::from(EXIT_LOAD_FAILED);
     }
     let written = (|| -> anyhow::Result<(usize, usize)> {
-        let scenarios = PackDir::embedded_scenarios()
+        let embedded =
+            |path: &str| PackDir::embedded(path).with_context(|| format!("{path} is not built in"));
+        let scenarios = embedded("scenarios")?
             .write_to(&dir.join("scenarios"))
             .context("cannot write scenarios/")?;
-        let templates = PackDir::embedded_templates()
+        let templates = embedded("templates")?
             .write_to(&dir.join("templates"))
             .context("cannot write templates/")?;
-        if let Some(parent) = spec.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        std::fs::write(&spec, gpconnect_mock::snapshot::EMBEDDED_SPEC)
-            .with_context(|| format!("cannot write {}", spec.display()))?;
-        std::fs::write(&mount, gpconnect_mock::mount::EMBEDDED_MOUNT)
-            .with_context(|| format!("cannot write {}", mount.display()))?;
+        embedded("downloads")?
+            .write_to(&dir.join("downloads"))
+            .context("cannot write downloads/")?;
         Ok((scenarios, templates))
     })();
     match written {
         Ok((scenarios, templates)) => {
             println!(
-                "wrote {} (the APIs to mount), {} (the definition), {scenarios} files under {}, {templates} under {}",
+                "wrote {} (the APIs to mount) and the definitions beside it ({} …), {scenarios} files under {}, {templates} under {}",
                 mount.display(),
                 spec.display(),
                 dir.join("scenarios").display(),
@@ -304,13 +301,9 @@ fn load_model(spec: SpecArgs) -> Result<spec::ApiModel, ExitCode> {
             return Err(ExitCode::from(EXIT_LOAD_FAILED));
         }
     };
-    let spec = sources.apis.first().and_then(|api| api.spec.as_ref());
-    let loaded = match spec {
-        Some(path) => spec::load_file(path),
-        None => spec::load_str(
-            gpconnect_mock::snapshot::EMBEDDED_SPEC,
-            gpconnect_mock::snapshot::EMBEDDED_SPEC_LABEL,
-        ),
+    let loaded = match sources.apis.first() {
+        Some(api) => api.spec.load(),
+        None => gpconnect_mock::snapshot::Definition::default().load(),
     };
     loaded.map_err(|errors| {
         eprintln!("error: cannot load the definition: {errors}");

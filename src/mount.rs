@@ -17,7 +17,7 @@ use crate::error::{line_of, LoadError, LoadErrors};
 use crate::fhir::Era;
 use crate::pack::PackDir;
 use crate::scenario::format;
-use crate::snapshot::{ApiSource, Origin, Sources};
+use crate::snapshot::{ApiSource, Definition, Origin, Sources};
 
 /// The default mount file, as built into the binary.
 pub const EMBEDDED_MOUNT: &str = include_str!("../downloads/apis.yaml");
@@ -148,7 +148,7 @@ impl Sources {
             Sources {
                 apis: vec![ApiSource {
                     name: "api".to_string(),
-                    spec: Some(spec.clone()),
+                    spec: Definition::Disk(spec.clone()),
                     ..ApiSource::default()
                 }],
                 origin: Origin::Given,
@@ -207,8 +207,15 @@ impl Sources {
             )?;
             Ok(Sources { apis, origin })
         } else if older_checkout {
-            let root = Root::Disk(PathBuf::from("downloads"));
-            let apis = parse(EMBEDDED_MOUNT, EMBEDDED_MOUNT_LABEL, &root)?;
+            // Its one pack is the DSTU2 one, flat under scenarios/ and
+            // templates/.
+            let apis = vec![ApiSource {
+                name: "gpconnect-dstu2".to_string(),
+                spec: Definition::Disk(PathBuf::from("downloads/swagger/swagger.json")),
+                scenarios: Some(PackDir::Disk(PathBuf::from("scenarios"))),
+                templates: Some(PackDir::Disk(PathBuf::from("templates"))),
+                ..ApiSource::default()
+            }];
             Ok(Sources { apis, origin })
         } else {
             Ok(Sources {
@@ -306,13 +313,10 @@ pub fn parse(text: &str, label: &str, root: &Root) -> Result<Vec<ApiSource>, Loa
                 format!("`{}` names an API already listed", entry.name),
             );
         }
-        let spec = match resolve_spec(root, &entry.spec) {
-            Ok(spec) => spec,
-            Err(message) => {
-                fail("spec", message);
-                None
-            }
-        };
+        let spec = resolve_spec(root, &entry.spec).unwrap_or_else(|message| {
+            fail("spec", message);
+            Definition::default()
+        });
         let mut dir = |field: &str, value: &Option<String>| match value {
             Some(relative) => resolve_dir(root, relative).unwrap_or_else(|message| {
                 fail(field, message);
@@ -419,21 +423,22 @@ fn embedded_path(relative: &str) -> String {
     parts.join("/")
 }
 
-/// The definition a mount entry names (`None`: the embedded one).
-fn resolve_spec(root: &Root, relative: &str) -> Result<Option<PathBuf>, String> {
+/// The definition a mount entry names.
+fn resolve_spec(root: &Root, relative: &str) -> Result<Definition, String> {
     match root {
         Root::Disk(dir) => {
             let path = joined(dir, relative);
             if path.is_file() {
-                Ok(Some(path))
+                Ok(Definition::Disk(path))
             } else {
                 Err(format!("{}: no such file", path.display()))
             }
         }
-        Root::Embedded => match embedded_path(relative).as_str() {
-            "downloads/swagger/swagger.json" => Ok(None),
-            other => Err(format!("{other} is not built into the binary")),
-        },
+        Root::Embedded => {
+            let path = embedded_path(relative);
+            Definition::embedded(&path)
+                .ok_or_else(|| format!("{path} is not built into the binary"))
+        }
     }
 }
 
@@ -448,11 +453,12 @@ fn resolve_dir(root: &Root, relative: &str) -> Result<Option<PackDir>, String> {
                 Err(format!("{}: no such directory", path.display()))
             }
         }
-        Root::Embedded => match embedded_path(relative).as_str() {
-            "scenarios" => Ok(Some(PackDir::embedded_scenarios())),
-            "templates" => Ok(Some(PackDir::embedded_templates())),
-            other => Err(format!("{other} is not built into the binary")),
-        },
+        Root::Embedded => {
+            let path = embedded_path(relative);
+            PackDir::embedded(&path)
+                .map(Some)
+                .ok_or_else(|| format!("{path} is not built into the binary"))
+        }
     }
 }
 

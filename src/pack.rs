@@ -16,6 +16,8 @@ use include_dir::{include_dir, Dir};
 pub static EMBEDDED_SCENARIOS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/scenarios");
 /// The default templates, as built into the binary.
 pub static EMBEDDED_TEMPLATES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+/// The default definitions and mount file, as built into the binary.
+pub static EMBEDDED_DOWNLOADS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/downloads");
 
 /// A directory of pack files.
 #[derive(Debug, Clone)]
@@ -23,9 +25,11 @@ pub enum PackDir {
     /// A directory on disk (watched for changes by `serve`).
     Disk(PathBuf),
     /// A directory built into the binary; `label` names it in messages.
+    /// Its files' paths are relative to the embedded tree's root, so
+    /// `prefix` (`dstu2/` for `scenarios/dstu2`) is taken off them.
     Embedded {
         dir: &'static Dir<'static>,
-        label: &'static str,
+        label: String,
     },
 }
 
@@ -50,20 +54,40 @@ impl PartialEq for PackDir {
 impl Eq for PackDir {}
 
 impl PackDir {
-    /// The embedded default scenarios.
+    /// The embedded default scenarios (every API's).
     pub fn embedded_scenarios() -> PackDir {
         PackDir::Embedded {
             dir: &EMBEDDED_SCENARIOS,
-            label: "scenarios (embedded)",
+            label: "scenarios (embedded)".to_string(),
         }
     }
 
-    /// The embedded default templates.
+    /// The embedded default templates (every API's).
     pub fn embedded_templates() -> PackDir {
         PackDir::Embedded {
             dir: &EMBEDDED_TEMPLATES,
-            label: "templates (embedded)",
+            label: "templates (embedded)".to_string(),
         }
+    }
+
+    /// The embedded directory at `path` (`scenarios/dstu2`), if there is one.
+    pub fn embedded(path: &str) -> Option<PackDir> {
+        let (top, sub) = path.split_once('/').unwrap_or((path, ""));
+        let root: &'static Dir<'static> = match top {
+            "scenarios" => &EMBEDDED_SCENARIOS,
+            "templates" => &EMBEDDED_TEMPLATES,
+            "downloads" => &EMBEDDED_DOWNLOADS,
+            _ => return None,
+        };
+        let dir = if sub.is_empty() {
+            root
+        } else {
+            root.get_dir(sub)?
+        };
+        Some(PackDir::Embedded {
+            dir,
+            label: format!("{path} (embedded)"),
+        })
     }
 
     /// How the directory is named in messages: its path, or `… (embedded)`.
@@ -93,7 +117,10 @@ impl PackDir {
                     walk_disk(path, path, &mut visited, &mut files)?;
                 }
             }
-            PackDir::Embedded { dir, .. } => walk_embedded(dir, &mut files),
+            PackDir::Embedded { dir, .. } => {
+                let prefix = dir.path().to_string_lossy().replace('\\', "/");
+                walk_embedded(dir, &prefix, &mut files)
+            }
         }
         files.sort_by(|a, b| a.relative.cmp(&b.relative));
         Ok(files)
@@ -184,9 +211,13 @@ fn walk_disk(
     Ok(())
 }
 
-fn walk_embedded(dir: &'static Dir<'static>, out: &mut Vec<PackFile>) {
+fn walk_embedded(dir: &'static Dir<'static>, prefix: &str, out: &mut Vec<PackFile>) {
     for file in dir.files() {
-        let relative = file.path().to_string_lossy().replace('\\', "/");
+        let path = file.path().to_string_lossy().replace('\\', "/");
+        let relative = match path.strip_prefix(prefix) {
+            Some(rest) if !prefix.is_empty() => rest.trim_start_matches('/').to_string(),
+            _ => path,
+        };
         let name = relative.rsplit('/').next().unwrap_or(&relative);
         if is_editor_temp(name) {
             continue;
@@ -200,7 +231,7 @@ fn walk_embedded(dir: &'static Dir<'static>, out: &mut Vec<PackFile>) {
         });
     }
     for sub in dir.dirs() {
-        walk_embedded(sub, out);
+        walk_embedded(sub, prefix, out);
     }
 }
 

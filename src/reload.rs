@@ -101,7 +101,7 @@ impl Targets {
         Targets {
             specs: apis
                 .iter()
-                .filter_map(|api| api.spec.as_deref().map(absolute))
+                .filter_map(|api| api.spec.path().map(absolute))
                 .collect(),
             dirs: apis
                 .iter()

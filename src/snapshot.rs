@@ -44,6 +44,62 @@ use crate::versions;
 pub const EMBEDDED_SPEC: &str = include_str!("../downloads/swagger/swagger.json");
 pub const EMBEDDED_SPEC_LABEL: &str = "downloads/swagger/swagger.json (embedded)";
 
+/// Where a definition is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Definition {
+    /// A file on disk (watched by `serve`).
+    Disk(PathBuf),
+    /// A file of the `downloads/` tree built into the binary, by its
+    /// checkout path (`downloads/swagger/swagger.json`).
+    Embedded(String),
+}
+
+impl Default for Definition {
+    /// The embedded DSTU2 definition.
+    fn default() -> Self {
+        Definition::Embedded("downloads/swagger/swagger.json".to_string())
+    }
+}
+
+impl Definition {
+    /// The embedded definition at `path` (`downloads/…`), if there is one.
+    pub fn embedded(path: &str) -> Option<Definition> {
+        embedded_text(path).map(|_| Definition::Embedded(path.to_string()))
+    }
+
+    pub fn load(&self) -> Result<ApiModel, LoadErrors> {
+        match self {
+            Definition::Disk(path) => spec::load_file(path),
+            Definition::Embedded(path) => {
+                let text = embedded_text(path).unwrap_or_default();
+                spec::load_str(text, &self.label())
+            }
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Definition::Disk(path) => path.display().to_string(),
+            Definition::Embedded(path) => format!("{path} (embedded)"),
+        }
+    }
+
+    /// The file on disk, if it is one.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Definition::Disk(path) => Some(path),
+            Definition::Embedded(_) => None,
+        }
+    }
+}
+
+fn embedded_text(path: &str) -> Option<&'static str> {
+    let inside = path.strip_prefix("downloads/")?;
+    crate::pack::EMBEDDED_DOWNLOADS
+        .get_file(inside)?
+        .contents_utf8()
+}
+
 /// Where one API is loaded from, and its settings (a mount file entry,
 /// see `mount`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,8 +107,8 @@ pub struct ApiSource {
     /// How the API is named in logs, health, `routes`, `check`, the journal
     /// and the Postman export.
     pub name: String,
-    /// `None`: the embedded default definition.
-    pub spec: Option<PathBuf>,
+    /// The definition.
+    pub spec: Definition,
     /// `None`: no scenarios (every operation answers from the spec).
     pub scenarios: Option<PackDir>,
     pub templates: Option<PackDir>,
@@ -69,10 +125,7 @@ pub struct ApiSource {
 impl ApiSource {
     /// Its definition, with the paths as served, and its base path.
     pub fn load_model(&self) -> Result<(ApiModel, String), LoadErrors> {
-        let mut model = match &self.spec {
-            Some(path) => spec::load_file(path)?,
-            None => spec::load_str(EMBEDDED_SPEC, EMBEDDED_SPEC_LABEL)?,
-        };
+        let mut model = self.spec.load()?;
         // Everything after (routes, samples, checks) reads the paths as
         // served, so an overridden base path is written into the model.
         let base_path = match &self.base_path {
@@ -86,10 +139,7 @@ impl ApiSource {
     }
 
     pub fn spec_label(&self) -> String {
-        match &self.spec {
-            Some(path) => path.display().to_string(),
-            None => EMBEDDED_SPEC_LABEL.to_string(),
-        }
+        self.spec.label()
     }
 }
 
@@ -517,7 +567,7 @@ mod tests {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
         ApiSource {
             name: name.to_string(),
-            spec: Some(root.join("tests/fixtures/specs").join(name)),
+            spec: crate::snapshot::Definition::Disk(root.join("tests/fixtures/specs").join(name)),
             ..ApiSource::default()
         }
     }

@@ -8,11 +8,28 @@ fn parse_text(text: &str) -> Result<Vec<ApiSource>, String> {
 #[test]
 fn the_embedded_mount_file_mounts_the_embedded_pack() {
     let apis = parse(EMBEDDED_MOUNT, "embedded", &Root::Embedded).expect("loads");
-    assert_eq!(apis.len(), 1);
     assert_eq!(apis[0].name, "gpconnect-dstu2");
-    assert_eq!(apis[0].spec, None, "the embedded definition");
-    assert_eq!(apis[0].scenarios, Some(PackDir::embedded_scenarios()));
-    assert_eq!(apis[0].templates, Some(PackDir::embedded_templates()));
+    assert_eq!(
+        apis[0].spec,
+        Definition::default(),
+        "the embedded definition"
+    );
+    assert_eq!(apis[0].scenarios, PackDir::embedded("scenarios/dstu2"));
+    for api in &apis {
+        assert!(matches!(api.spec, Definition::Embedded(_)), "{}", api.name);
+        for (dir, disk) in [(&api.scenarios, "scenarios"), (&api.templates, "templates")] {
+            let dir = dir.as_ref().expect("a pack");
+            let label = dir.label();
+            let sub = label.trim_end_matches(" (embedded)");
+            assert!(sub.starts_with(disk), "{label}");
+            let checkout = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(sub);
+            assert_eq!(
+                dir.files().expect("reads"),
+                PackDir::Disk(checkout).files().expect("reads"),
+                "{label}: the embedded files are the checkout's, relative to it"
+            );
+        }
+    }
 }
 
 #[test]
@@ -25,7 +42,7 @@ fn every_field_is_read() {
     assert_eq!(api.name, "one");
     assert!(api
         .spec
-        .as_ref()
+        .path()
         .is_some_and(|p| p.ends_with("swagger/swagger.json")));
     let scenarios = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     assert_eq!(

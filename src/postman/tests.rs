@@ -20,9 +20,9 @@ pub(super) fn default_pack() -> Snapshot {
     let sources = Sources {
         apis: vec![ApiSource {
             name: "gpconnect-dstu2".into(),
-            spec: None,
-            scenarios: Some(PackDir::Disk(root.join("scenarios"))),
-            templates: Some(PackDir::Disk(root.join("templates"))),
+            spec: crate::snapshot::Definition::default(),
+            scenarios: Some(PackDir::Disk(root.join("scenarios/dstu2"))),
+            templates: Some(PackDir::Disk(root.join("templates/dstu2"))),
             ..ApiSource::default()
         }],
         origin: Origin::Given,
@@ -322,7 +322,9 @@ fn a_definition_without_a_profile_has_no_jwt_script() {
     let sources = Sources {
         apis: vec![ApiSource {
             name: "clinic".into(),
-            spec: Some(root.join("tests/fixtures/specs/clinic-openapi3.yaml")),
+            spec: crate::snapshot::Definition::Disk(
+                root.join("tests/fixtures/specs/clinic-openapi3.yaml"),
+            ),
             ..ApiSource::default()
         }],
         origin: Origin::Given,

@@ -521,7 +521,7 @@ mod tests {
 
     #[test]
     fn inlining_leaves_the_default_pack_output_unchanged() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/dstu2");
         let load = || Templates::load_dir(&dir, "templates").expect("loads");
         let original = load();
         let mut inlined = load();
@@ -611,7 +611,7 @@ mod tests {
 
     #[test]
     fn the_default_reads_and_searches_need_no_parse_per_request() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/dstu2");
         let mut templates = Templates::load_dir(&dir, "templates").expect("loads");
         templates.prepare_for_requests();
         for name in [

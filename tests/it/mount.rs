@@ -381,8 +381,8 @@ async fn should_mount_the_published_1_5_0_definition_beside_the_dstu2_one() {
     let (_dir, path) = mount_file(&format!(
         "apis:\n  - name: gpconnect-dstu2\n    spec: {}\n    scenarios: {}\n    templates: {}\n  - name: appointments-1.5.0\n    spec: {}\n    asid: \"918999198738\"\n    ods_code: B82617\n",
         project.join("downloads/swagger/swagger.json").display(),
-        project.join("scenarios").display(),
-        project.join("templates").display(),
+        project.join("scenarios/dstu2").display(),
+        project.join("templates/dstu2").display(),
         published.display(),
     ));
     let (code, routes, stderr) = run_cli(&["routes", "--mount", &path]);

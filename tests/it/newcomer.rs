@@ -181,7 +181,7 @@ async fn init_writes_the_pack_out_for_editing() {
     let (code, stdout, stderr) = run_cli(&["init", &target_text]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("swagger.json"), "{stdout}");
-    assert!(target.join("scenarios/patient").is_dir());
+    assert!(target.join("scenarios/dstu2/patient").is_dir());
     assert!(target.join("templates").is_dir());
     assert_eq!(
         std::fs::read_to_string(target.join("downloads/apis.yaml")).expect("the mount file"),

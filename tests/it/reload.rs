@@ -20,8 +20,8 @@ impl PackCopy {
     pub fn new() -> PackCopy {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = project_dir();
-        copy_tree(&root.join("scenarios"), &dir.path().join("scenarios"));
-        copy_tree(&root.join("templates"), &dir.path().join("templates"));
+        copy_tree(&root.join("scenarios/dstu2"), &dir.path().join("scenarios"));
+        copy_tree(&root.join("templates/dstu2"), &dir.path().join("templates"));
         std::fs::create_dir_all(dir.path().join("spec")).expect("spec dir");
         std::fs::copy(
             root.join("downloads/swagger/swagger.json"),
