@@ -352,15 +352,22 @@ async fn force_reload(State(app): State<App>) -> Response {
 /// Puts state back to the seeds of the current snapshot.
 async fn reset(State(app): State<App>) -> Json<Value> {
     let snapshot = app.snapshot();
-    let seeds: Vec<_> = snapshot.seeds().cloned().collect();
-    app.shared.store.reset(&seeds);
-    let data = app.shared.store.read();
-    let collections: serde_json::Map<String, Value> = data
-        .collections
+    snapshot.reset_stores(&app.shared.stores);
+    let apis: serde_json::Map<String, Value> = app
+        .shared
+        .stores
         .iter()
-        .map(|(name, documents)| (name.clone(), json!(documents.len())))
+        .map(|(api, store)| {
+            let data = store.read();
+            let collections: serde_json::Map<String, Value> = data
+                .collections
+                .iter()
+                .map(|(name, documents)| (name.clone(), json!(documents.len())))
+                .collect();
+            (api.to_string(), json!({ "collections": collections }))
+        })
         .collect();
-    Json(json!({ "reset": true, "collections": collections }))
+    Json(json!({ "reset": true, "apis": apis }))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -436,7 +443,6 @@ async fn unmatched_requests(State(app): State<App>) -> Json<Value> {
 async fn scenarios(State(app): State<App>) -> Json<Value> {
     let snapshot = app.snapshot();
     let hits = app.shared.hits.load();
-    let data = app.shared.store.read();
     let mut operations = Vec::new();
     for (api_index, api) in snapshot.apis.iter().enumerate() {
         for (index, operation) in api.model.operations.iter().enumerate() {
@@ -473,37 +479,89 @@ async fn scenarios(State(app): State<App>) -> Json<Value> {
             }));
         }
     }
-    let machines: serde_json::Map<String, Value> = data
-        .machines
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
+    // Per API, and all together (an API mounted earlier wins a name two
+    // share) for the common case of one.
+    let mut states = serde_json::Map::new();
+    let mut collections: Vec<String> = Vec::new();
+    let mut apis = serde_json::Map::new();
+    for api in &snapshot.apis {
+        let data = app.shared.stores.of(&api.name).read();
+        let machines: serde_json::Map<String, Value> = data
+            .machines
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        for (machine, state) in &machines {
+            states
+                .entry(machine.clone())
+                .or_insert_with(|| state.clone());
+        }
+        for name in data.collections.keys() {
+            if !collections.contains(name) {
+                collections.push(name.clone());
+            }
+        }
+        apis.insert(
+            api.name.clone(),
+            json!({ "states": machines, "collections": data.collections.keys().collect::<Vec<_>>() }),
+        );
+    }
     Json(json!({
         "generation": snapshot.generation,
         "operations": operations,
-        "states": machines,
-        "collections": data.collections.keys().collect::<Vec<_>>(),
+        "states": states,
+        "collections": collections,
+        "apis": apis,
     }))
 }
 
-async fn collection(State(app): State<App>, Path(name): Path<String>) -> Response {
-    let data = app.shared.store.read();
-    match data.collections.get(&name) {
-        Some(documents) => Json(json!({
-            "collection": name,
-            "count": documents.len(),
-            "documents": documents.values().collect::<Vec<_>>(),
-        }))
-        .into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            Json(json!({
-                "error": format!("no collection `{name}`"),
-                "collections": data.collections.keys().collect::<Vec<_>>(),
-            })),
-        )
-            .into_response(),
+/// `?api=NAME`: whose collection; without it, the first API in the mount
+/// order that has one of that name.
+#[derive(Debug, serde::Deserialize)]
+struct StateQuery {
+    api: Option<String>,
+}
+
+async fn collection(
+    State(app): State<App>,
+    Path(name): Path<String>,
+    Query(query): Query<StateQuery>,
+) -> Response {
+    let snapshot = app.snapshot();
+    let apis: Vec<&str> = match &query.api {
+        Some(api) if snapshot.api(api).is_none() => {
+            let names: Vec<&str> = snapshot.apis.iter().map(|a| a.name.as_str()).collect();
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({ "error": format!("no API `{api}`"), "apis": names })),
+            )
+                .into_response();
+        }
+        Some(api) => vec![api.as_str()],
+        None => snapshot.apis.iter().map(|a| a.name.as_str()).collect(),
+    };
+    let mut known = Vec::new();
+    for api in apis {
+        let data = app.shared.stores.of(api).read();
+        if let Some(documents) = data.collections.get(&name) {
+            return Json(json!({
+                "api": api,
+                "collection": name,
+                "count": documents.len(),
+                "documents": documents.values().collect::<Vec<_>>(),
+            }))
+            .into_response();
+        }
+        known.extend(data.collections.keys().map(|k| format!("{api}: {k}")));
     }
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({
+            "error": format!("no collection `{name}`"),
+            "collections": known,
+        })),
+    )
+        .into_response()
 }
 
 /// `GET /__admin/postman/collection`: built once per loaded generation.

@@ -17,7 +17,7 @@ use crate::journal::Journal;
 use crate::pipeline::Served;
 use crate::request::RequestIds;
 use crate::snapshot::{Settings, Snapshot, Sources};
-use crate::state::StateStore;
+use crate::state::Stores;
 
 /// How often each scenario of one snapshot answered, for
 /// `/__admin/scenarios`: by API, operation and scenario, in the snapshot's
@@ -112,7 +112,7 @@ pub struct Shared {
     pub hits: ArcSwap<Hits>,
     /// The booking state: seeded from the packs, changed by stateful
     /// scenarios, kept across reloads, put back by `POST /__admin/reset`.
-    pub store: StateStore,
+    pub stores: Stores,
     pub ids: RequestIds,
     pub sources: Sources,
     pub settings: Settings,
@@ -128,14 +128,13 @@ impl App {
     pub fn new(snapshot: Snapshot, sources: Sources, settings: Settings) -> Self {
         report_shadowed(&snapshot);
         let journal = Journal::new(settings.journal_size);
-        let store = StateStore::default();
-        let seeds: Vec<_> = snapshot.seeds().cloned().collect();
-        store.seed_missing(&seeds);
+        let stores = Stores::new(sources.apis.iter().map(|api| api.name.clone()));
+        snapshot.seed_stores(&stores);
         Self {
             shared: Arc::new(Shared {
                 hits: ArcSwap::from_pointee(Hits::for_snapshot(&snapshot)),
                 snapshot: ArcSwap::from_pointee(snapshot),
-                store,
+                stores,
                 ids: RequestIds::default(),
                 sources,
                 settings,
@@ -155,8 +154,7 @@ impl App {
     /// state survives reloads), its hit counters start at zero.
     pub fn install(&self, snapshot: Snapshot) {
         report_shadowed(&snapshot);
-        let seeds: Vec<_> = snapshot.seeds().cloned().collect();
-        self.shared.store.seed_missing(&seeds);
+        snapshot.seed_stores(&self.shared.stores);
         let hits = Hits::for_snapshot(&snapshot);
         self.shared.snapshot.store(Arc::new(snapshot));
         self.shared.hits.store(Arc::new(hits));

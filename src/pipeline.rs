@@ -49,7 +49,7 @@ use crate::routes::Lookup;
 use crate::scenario::stateful::StateView;
 use crate::scenario::{Scenario, Selection};
 use crate::snapshot::{Api, ScenarioRuntime, Snapshot};
-use crate::state::{StateData, StateStore};
+use crate::state::{StateData, StateStore, Stores};
 use crate::versions;
 
 /// The operation that answered (`operationId` or `METHOD /path`).
@@ -111,14 +111,16 @@ impl Served<'_> {
     }
 }
 
-/// Answers one request from one snapshot, reading and changing `store`.
+/// Answers one request from one snapshot, reading and changing the state
+/// of the API that serves it.
 pub fn serve<'s>(
     snapshot: &'s Snapshot,
-    store: &StateStore,
+    stores: &Stores,
     request: &MockRequest,
     ids: &RequestIds,
 ) -> Served<'s> {
     let api = snapshot.api_for(&request.path);
+    let store = stores.of(&api.name);
     // 0. negotiate (FHIR APIs): the answer format, once; an XML body read as JSON.
     let era = negotiate::fhir_era(api.error_style);
     let negotiated = match era {
@@ -693,12 +695,12 @@ mod tests {
             .iter()
             .position(|o| o.key == "Metadata_Metadata")
             .expect("metadata");
-        let store = StateStore::default();
+        let stores = Stores::default();
         let ids = RequestIds::default();
         let serve_with = |accept: &str| {
             let mut request = crate::sample::request_for(api, index, None, &StateData::default());
             request.set_header("Accept", accept.to_string());
-            let served = serve(&snapshot, &store, &request.to_mock_request(), &ids);
+            let served = serve(&snapshot, &stores, &request.to_mock_request(), &ids);
             (served.format, served.answer)
         };
         let (format, plain) = serve_with("application/json+fhir");

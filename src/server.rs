@@ -322,7 +322,7 @@ async fn handle(app: App, request: Request, body_timeout: Duration) -> Response 
     let snapshot = app.snapshot();
     let mut request = MockRequest::new(method, path_and_query, headers, body);
     let shared = &app.shared;
-    let mut served = pipeline::serve(&snapshot, &shared.store, &request, &shared.ids);
+    let mut served = pipeline::serve(&snapshot, &shared.stores, &request, &shared.ids);
     shared.hits.load().count(&snapshot, &served);
     if head {
         request.method = Method::HEAD;

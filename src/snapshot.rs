@@ -36,7 +36,7 @@ use crate::response_check::ResponseChecks;
 use crate::routes::RouteTable;
 use crate::scenario::{self, HeaderSource, Scenario, ScenarioSet};
 use crate::spec::{self, ApiModel};
-use crate::state::Seed;
+use crate::state::Stores;
 use crate::template::Templates;
 use crate::versions;
 
@@ -317,9 +317,27 @@ impl Snapshot {
         self.apis.iter().find(|api| api.name == name)
     }
 
-    /// The seeds of every API's scenario pack.
-    pub fn seeds(&self) -> impl Iterator<Item = &Seed> {
-        self.apis.iter().flat_map(|api| api.scenarios.seeds())
+    /// A booking state per API, at its pack's seeds (`check` and the
+    /// Postman export answer from one of their own).
+    pub fn fresh_stores(&self) -> Stores {
+        let stores = Stores::new(self.apis.iter().map(|api| api.name.clone()));
+        self.reset_stores(&stores);
+        stores
+    }
+
+    /// Seeds each API's collections that do not exist yet (a reload keeps
+    /// what requests changed).
+    pub fn seed_stores(&self, stores: &Stores) {
+        for api in &self.apis {
+            stores.of(&api.name).seed_missing(api.scenarios.seeds());
+        }
+    }
+
+    /// Puts each API's state back to its seeds.
+    pub fn reset_stores(&self, stores: &Stores) {
+        for api in &self.apis {
+            stores.of(&api.name).reset(api.scenarios.seeds());
+        }
     }
 
     /// Operations, scenarios and template files over every API.
@@ -561,7 +579,6 @@ mod tests {
     use super::*;
     use crate::pipeline;
     use crate::request::{MockRequest, RequestIds};
-    use crate::state::StateStore;
 
     fn fixture(name: &str) -> ApiSource {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -600,11 +617,11 @@ mod tests {
         let (operations, _, _) = snapshot.counts();
         assert!(operations > snapshot.apis[0].model.operations.len());
 
-        let store = StateStore::default();
+        let stores = crate::state::Stores::default();
         let ids = RequestIds::default();
         let served = pipeline::serve(
             &snapshot,
-            &store,
+            &stores,
             &MockRequest::new(
                 http::Method::GET,
                 "/api/v2/reports/weekly.json",

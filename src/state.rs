@@ -336,6 +336,43 @@ impl StateStore {
     }
 }
 
+/// The booking state of each mounted API, by API name: two APIs may name
+/// the same collection (`slots`, `appointments`) without sharing it, as two
+/// practices' systems would not. The APIs are fixed when the server starts
+/// (the mount file is read once), so the map never changes; each store
+/// changes as [`StateStore`] does.
+#[derive(Debug, Default)]
+pub struct Stores {
+    by_api: BTreeMap<String, StateStore>,
+    /// Answers for a name that is not mounted: empty, never seeded.
+    unmounted: StateStore,
+}
+
+impl Stores {
+    /// An empty store for each API named.
+    pub fn new<I: IntoIterator<Item = String>>(apis: I) -> Stores {
+        Stores {
+            by_api: apis
+                .into_iter()
+                .map(|name| (name, StateStore::default()))
+                .collect(),
+            unmounted: StateStore::default(),
+        }
+    }
+
+    /// The store of the API `name`.
+    pub fn of(&self, name: &str) -> &StateStore {
+        self.by_api.get(name).unwrap_or(&self.unmounted)
+    }
+
+    /// Every API's store, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &StateStore)> {
+        self.by_api
+            .iter()
+            .map(|(name, store)| (name.as_str(), store))
+    }
+}
+
 /// `Slot/3`, `Slot/3/_history/2`, `https://x/fhir/Slot/3` → `3`.
 pub fn reference_id(reference: &str) -> &str {
     let trimmed = match reference.find("/_history/") {

@@ -78,8 +78,13 @@ pub(super) async fn sample_request(
             }
         },
     };
-    let request =
-        crate::sample::request_for_picking(api, index, scenario, &app.shared.store.read(), pick);
+    let request = crate::sample::request_for_picking(
+        api,
+        index,
+        scenario,
+        &app.shared.stores.of(&api.name).read(),
+        pick,
+    );
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())

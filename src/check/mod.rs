@@ -29,7 +29,7 @@ use crate::response_check::Severity;
 use crate::sample::request_for;
 use crate::scenario::{Scenario, FORCE_HEADER};
 use crate::snapshot::{Api, Snapshot};
-use crate::state::StateStore;
+use crate::state::Stores;
 
 /// One finding of `check`, located in the scenario pack.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -119,7 +119,7 @@ pub struct XmlAnswer {
 /// booking state of its own, arranged afresh for each scenario.
 pub fn run(snapshot: &Snapshot) -> Report {
     let ids = RequestIds::default();
-    let store = StateStore::default();
+    let stores = snapshot.fresh_stores();
     let (operations, scenarios, _) = snapshot.counts();
     let mut report = Report {
         operations,
@@ -128,7 +128,7 @@ pub fn run(snapshot: &Snapshot) -> Report {
     };
     for api in &snapshot.apis {
         let before = report.findings.len();
-        check_api(snapshot, api, &store, &ids, &mut report);
+        check_api(snapshot, api, &stores, &ids, &mut report);
         let errors = errors_in(&report.findings[before..]);
         report.apis.push(ApiSummary {
             name: api.name.clone(),
@@ -154,7 +154,7 @@ fn errors_in(findings: &[CheckFinding]) -> usize {
 fn check_api(
     snapshot: &Snapshot,
     api: &Api,
-    store: &StateStore,
+    stores: &Stores,
     ids: &RequestIds,
     report: &mut Report,
 ) {
@@ -188,7 +188,7 @@ fn check_api(
                 index,
                 scenario,
             };
-            target.check(store, ids, report);
+            target.check(stores, ids, report);
         }
         let first = &scenarios[0];
         for response in &operation.responses {
@@ -220,7 +220,7 @@ struct Target<'a> {
 impl Target<'_> {
     /// Builds the scenario's request, confirms the scenario answers it,
     /// and checks the answer against the definition.
-    fn check(&self, store: &StateStore, ids: &RequestIds, report: &mut Report) {
+    fn check(&self, stores: &Stores, ids: &RequestIds, report: &mut Report) {
         let findings = &mut report.findings;
         let Target {
             snapshot,
@@ -240,8 +240,9 @@ impl Target<'_> {
         };
         // Each scenario starts from the seeds, arranged so its state conditions hold.
         let request = request_for(api, index, Some(scenario), &seeded(api));
+        let store = stores.of(&api.name);
         store.replace(arrange_state(api, index, scenario, &request));
-        let served = pipeline::serve(snapshot, store, &request.to_mock_request(), ids);
+        let served = pipeline::serve(snapshot, stores, &request.to_mock_request(), ids);
         let selected = served.scenario_name().map(str::to_string);
         let answer = if selected.as_deref() == Some(scenario.name.as_str()) {
             served.answer
@@ -300,7 +301,7 @@ impl Target<'_> {
             forced.set_header(FORCE_HEADER, scenario.name.clone());
             store.replace(arrange_state(api, index, scenario, &request));
             let served: Served<'_> =
-                pipeline::serve(snapshot, store, &forced.to_mock_request(), ids);
+                pipeline::serve(snapshot, stores, &forced.to_mock_request(), ids);
             served.answer
         };
         if answer.status != scenario.then.status {

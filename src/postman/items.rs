@@ -16,7 +16,7 @@ use crate::sample::{self, SyntheticRequest};
 use crate::scenario::Scenario;
 use crate::snapshot::{Api, Snapshot};
 use crate::spec::Operation;
-use crate::state::StateStore;
+use crate::state::Stores;
 
 /// Where one API's requests go: the environment variables holding its
 /// base URL and its provider ASID, and the part of the path the base URL
@@ -60,9 +60,10 @@ impl<'a> Target<'a> {
 pub(super) fn folders(
     snapshot: &Snapshot,
     api: &Api,
-    store: &StateStore,
+    stores: &Stores,
     era: Option<Era>,
 ) -> (Vec<Folder>, usize, Vec<Skipped>) {
+    let store = stores.of(&api.name);
     let ids = RequestIds::default();
     let target = Target::of(snapshot, api);
     // Folders in the order their first operation comes in the definition
@@ -86,7 +87,7 @@ pub(super) fn folders(
             for scenario in api.scenarios.for_operation(index) {
                 let before = store.read();
                 let request = sample::request_for(api, index, Some(scenario), &before);
-                let served = pipeline::serve(snapshot, store, &request.to_mock_request(), &ids);
+                let served = pipeline::serve(snapshot, stores, &request.to_mock_request(), &ids);
                 let selected = served.scenario_name();
                 let answer = &served.answer;
                 if selected != Some(scenario.name.as_str()) {

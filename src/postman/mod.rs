@@ -34,7 +34,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::snapshot::Snapshot;
-use crate::state::StateStore;
 
 mod http;
 mod items;
@@ -124,16 +123,14 @@ pub fn export(snapshot: &Snapshot, base_url: &str) -> Export {
     // several mounted, each has a folder of its own.
     let first = &snapshot.apis[0];
     let era = first.contract.profile().era();
-    let store = StateStore::default();
-    let seeds: Vec<_> = snapshot.seeds().cloned().collect();
-    store.reset(&seeds);
+    let stores = snapshot.fresh_stores();
     let mut folders = Vec::new();
     let mut requests = 0;
     let mut skipped = Vec::new();
     for api in &snapshot.apis {
         let era = api.contract.profile().era();
         let (api_folders, api_requests, mut api_skipped) =
-            items::folders(snapshot, api, &store, era);
+            items::folders(snapshot, api, &stores, era);
         requests += api_requests;
         skipped.append(&mut api_skipped);
         if snapshot.apis.len() == 1 {

@@ -158,7 +158,6 @@ mod tests {
     use crate::postman::tests::{all_items, as_json, default_pack, strings};
     use crate::request::MockRequest;
     use crate::request::RequestIds;
-    use crate::state::StateStore;
 
     /// `node --check` on `path`: it parses as JavaScript.
     fn node_check(path: &std::path::Path) {
@@ -392,9 +391,7 @@ console.log(JSON.stringify(out));
         let tokens = strings(&out["tokens"]);
         assert_eq!(tokens.len(), items.len());
         let fresh = default_pack();
-        let store = StateStore::default();
-        let seeds: Vec<_> = fresh.seeds().cloned().collect();
-        store.reset(&seeds);
+        let stores = fresh.fresh_stores();
         let ids = RequestIds::default();
         let expected_of =
             Regex::new(r#"\.to\.(?:have\.status\((\d+)\)|eql\((".*")\))"#).expect("regex");
@@ -422,7 +419,7 @@ console.log(JSON.stringify(out));
             let method = Method::from_bytes(request["method"].as_str().expect("method").as_bytes())
                 .expect("method");
             let mock = MockRequest::new(method, &target, headers, Bytes::from(body));
-            let answer = pipeline::serve(&fresh, &store, &mock, &ids).answer;
+            let answer = pipeline::serve(&fresh, &stores, &mock, &ids).answer;
             let tests = strings(&item["event"][1]["script"]["exec"]).join("\n");
             let mut expected = expected_of.captures_iter(&tests);
             let status: u16 = expected

@@ -420,7 +420,7 @@ mod no_panic {
     use gpconnect_mock::pipeline;
     use gpconnect_mock::request::{MockRequest, RequestIds};
     use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
-    use gpconnect_mock::state::{check_integrity, Seed, StateStore};
+    use gpconnect_mock::state::{check_integrity, Seed, Stores};
     use http::{HeaderMap, HeaderName, HeaderValue, Method};
     use proptest::prelude::*;
     use serde_json::{json, Value};
@@ -541,7 +541,7 @@ mod no_panic {
 
     struct Fixture {
         snapshot: Snapshot,
-        store: StateStore,
+        stores: Stores,
         ids: RequestIds,
         seeds: Vec<Seed>,
     }
@@ -551,12 +551,12 @@ mod no_panic {
         FIXTURE.get_or_init(|| {
             let snapshot = Snapshot::load(&Sources::default_pack(), &Settings::default(), 1)
                 .expect("the default pack loads");
-            let seeds: Vec<Seed> = snapshot.seeds().cloned().collect();
-            let store = StateStore::default();
-            store.reset(&seeds);
+            // The DSTU2 API's booking state.
+            let seeds: Vec<Seed> = snapshot.apis[0].scenarios.seeds().to_vec();
+            let stores = snapshot.fresh_stores();
             Fixture {
                 snapshot,
-                store,
+                stores,
                 ids: RequestIds::default(),
                 seeds,
             }
@@ -569,7 +569,12 @@ mod no_panic {
         let index = operation % api.model.operations.len();
         let scenarios = api.scenarios.for_operation(index);
         let chosen = (!scenarios.is_empty()).then(|| &scenarios[scenario % scenarios.len()]);
-        let sample = gpconnect_mock::sample::request_for(api, index, chosen, &f.store.read());
+        let sample = gpconnect_mock::sample::request_for(
+            api,
+            index,
+            chosen,
+            &f.stores.of(&f.snapshot.apis[0].name).read(),
+        );
         let mut method = sample.method.clone();
         let mut path = sample.path.clone();
         let mut query = sample.query.clone();
@@ -646,13 +651,13 @@ mod no_panic {
         ) {
             let f = fixture();
             let request = request(operation, scenario, &bends);
-            let served = pipeline::serve(&f.snapshot, &f.store, &request, &f.ids);
+            let served = pipeline::serve(&f.snapshot, &f.stores, &request, &f.ids);
             let status = served.answer.status.as_u16();
             prop_assert!((100..600).contains(&status), "status {status}");
             if status >= 400 {
                 prop_assert!(!served.answer.body.is_empty(), "an error without a body: {status}");
             }
-            if let Err(error) = check_integrity(&f.store.read(), &f.seeds) {
+            if let Err(error) = check_integrity(&f.stores.of(&f.snapshot.apis[0].name).read(), &f.seeds) {
                 prop_assert!(false, "after {} {}: {error}", request.method, request.path);
             }
         }

@@ -413,3 +413,72 @@ async fn should_mount_the_published_1_5_0_definition_beside_the_dstu2_one() {
     );
     assert_eq!(stu3.status().as_u16(), 200);
 }
+
+/// Sends the sample request `query` names; its status.
+async fn send_sample(server: &Server, query: &str) -> u16 {
+    let (status, sample) = sample(server, query).await;
+    assert_eq!(status, 200, "{sample}");
+    let method =
+        Method::from_bytes(sample["method"].as_str().unwrap_or("GET").as_bytes()).expect("method");
+    let mut request = client().request(method, sample["url"].as_str().unwrap_or_default());
+    for (name, value) in sample["headers"].as_object().expect("headers") {
+        request = request.header(name.as_str(), value.as_str().unwrap_or(""));
+    }
+    if let Some(body) = sample.get("body").filter(|body| !body.is_null()) {
+        let text = body
+            .as_str()
+            .map_or_else(|| body.to_string(), str::to_string);
+        request = request.body(text);
+    }
+    request.send().await.expect("send").status().as_u16()
+}
+
+async fn appointments(server: &Server, api: &str) -> usize {
+    let state: Value = client()
+        .get(server.url(&format!("/__admin/state/appointments?api={api}")))
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(state["api"], api, "{state}");
+    state["count"].as_u64().expect("count") as usize
+}
+
+/// Two APIs that name the same collections keep them apart: a booking at
+/// one practice is not seen by the other, and reset puts both back.
+#[tokio::test]
+async fn should_keep_a_booking_state_per_api() {
+    // Arrange
+    let server = Server::start(&["--no-watch", "--mount", &mount("twins.yaml")]);
+    let before = appointments(&server, "practice-two").await;
+    assert_eq!(appointments(&server, "practice-one").await, before);
+    // Act
+    let booked = send_sample(
+        &server,
+        "api=practice-one&operation=Appointment_Create&scenario=appointment-booked",
+    )
+    .await;
+    // Assert
+    assert_eq!(booked, 201);
+    assert_eq!(appointments(&server, "practice-one").await, before + 1);
+    assert_eq!(
+        appointments(&server, "practice-two").await,
+        before,
+        "practice two's state is its own"
+    );
+    let reset: Value = client()
+        .post(server.url("/__admin/reset"))
+        .send()
+        .await
+        .expect("reset")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        reset["apis"]["practice-one"]["collections"]["appointments"],
+        before
+    );
+    assert_eq!(appointments(&server, "practice-one").await, before);
+}
