@@ -33,7 +33,7 @@ use gpconnect_mock::request::RequestIds;
 use gpconnect_mock::sample::{jwt_claims, unsigned_jwt, JwtRequest};
 use gpconnect_mock::scenario::body_path::BodyPath;
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
-use gpconnect_mock::state::{StateData, StateStore};
+use gpconnect_mock::state::{StateData, Stores};
 use gpconnect_mock::template::{FlatValues, Templates};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
@@ -190,13 +190,10 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-/// A state store holding the pack's seeds, as the server starts with (the
+/// Each API's state at the pack's seeds, as the server starts with (the
 /// care record's entries are seeded data).
-fn seeded_store(snapshot: &Snapshot) -> StateStore {
-    let store = StateStore::default();
-    let seeds: Vec<_> = snapshot.seeds().cloned().collect();
-    store.seed_missing(&seeds);
-    store
+fn seeded_store(snapshot: &Snapshot) -> Stores {
+    snapshot.fresh_stores()
 }
 
 /// What a flat template reads, taken from the request as the server does.
