@@ -289,8 +289,15 @@ pub fn health_json(app: &App) -> Value {
         .apis
         .iter()
         .map(|api| {
+            let failure = status.failed.iter().find(|failure| failure.api == api.name);
+            let error = failure.and_then(|failure| failure.errors.first()).map(
+                |error| json!({ "file": error.file, "line": error.line, "message": error.message }),
+            );
             json!({
                 "name": api.name,
+                "status": if failure.is_some() { "degraded" } else { "ok" },
+                "generation": api.generation,
+                "last_reload_error": error,
                 "base_path": api.base_path,
                 "spec": api.model.source,
                 "era": api.era.map(|era| era.label()),

@@ -63,7 +63,7 @@ impl Hits {
         let Some(api) = snapshot
             .apis
             .iter()
-            .position(|api| std::ptr::eq(api, served.api))
+            .position(|api| std::ptr::eq(&**api, served.api))
         else {
             return;
         };
@@ -95,6 +95,9 @@ pub struct ReloadStatus {
     pub last_error: Option<LoadError>,
     /// How many errors the last failed reload found.
     pub error_count: usize,
+    /// The APIs whose files did not load on the last reload (each still
+    /// serving its last good version); empty when the whole reload failed.
+    pub failed: Vec<crate::snapshot::ApiFailure>,
 }
 
 /// The running server, shared by every request: cheap to clone.

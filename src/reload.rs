@@ -2,12 +2,14 @@
 //! rebuild a whole snapshot off the request path, and swap it in atomically.
 //!
 //! A failed build (a syntax error, a half-written file, a missing template)
-//! leaves the last good snapshot serving and records the error for
-//! `/__admin/health`. The listener is never touched: in-flight requests keep
+//! leaves the last good version serving and records the error for
+//! `/__admin/health`: per API — an API whose files do not load keeps its
+//! last good version while the others take their edits. The listener is never touched: in-flight requests keep
 //! the `Arc<Snapshot>` they started with, new requests get the new one.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
@@ -16,7 +18,7 @@ use tokio::sync::mpsc;
 use crate::app::{App, ReloadStatus};
 use crate::error::{LoadError, LoadErrors};
 use crate::pack::{is_editor_temp, PackDir};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Reloaded, Snapshot};
 
 /// An editor's save is a burst of events (write, chmod, rename…); wait this
 /// long after the last one before rebuilding.
@@ -35,23 +37,25 @@ pub async fn reload_now(app: &App, changed: &[String]) -> Result<u64, LoadErrors
     let sources = app.shared.sources.clone();
     let settings = app.shared.settings.clone();
     let started = Instant::now();
-    let built =
-        tokio::task::spawn_blocking(move || Snapshot::load(&sources, &settings, next_generation))
-            .await
-            .unwrap_or_else(|join_error| {
-                Err(LoadErrors(vec![LoadError::new(
-                    "reload",
-                    None,
-                    format!("the reload task failed: {join_error}"),
-                )]))
-            });
+    let previous = Arc::clone(&current);
+    let built = tokio::task::spawn_blocking(move || {
+        Snapshot::reload(&sources, &settings, next_generation, Some(&previous))
+    })
+    .await
+    .unwrap_or_else(|join_error| {
+        Err(LoadErrors(vec![LoadError::new(
+            "reload",
+            None,
+            format!("the reload task failed: {join_error}"),
+        )]))
+    });
     let changed_text = if changed.is_empty() {
         "forced".to_string()
     } else {
         changed.join(", ")
     };
     match built {
-        Ok(snapshot) => {
+        Ok(Reloaded { snapshot, failed }) if failed.is_empty() => {
             app.install(snapshot);
             set_status(app, ReloadStatus::default());
             tracing::info!(
@@ -60,12 +64,41 @@ pub async fn reload_now(app: &App, changed: &[String]) -> Result<u64, LoadErrors
             );
             Ok(next_generation)
         }
+        // Some APIs reloaded; those whose files are broken serve as before.
+        Ok(Reloaded { snapshot, failed }) => {
+            app.install(snapshot);
+            let mut errors = Vec::new();
+            for failure in &failed {
+                tracing::error!(
+                    "reload of API `{}` failed, it still serves its files of generation {}: {} (changed: {changed_text})",
+                    failure.api,
+                    failure.serving_generation,
+                    failure.errors
+                );
+                errors.extend(failure.errors.0.iter().cloned());
+            }
+            tracing::info!(
+                "reloaded generation {next_generation} in {:.1} ms, but for {} API(s) (changed: {changed_text})",
+                started.elapsed().as_secs_f64() * 1000.0,
+                failed.len()
+            );
+            set_status(
+                app,
+                ReloadStatus {
+                    last_error: errors.first().cloned(),
+                    error_count: errors.len(),
+                    failed,
+                },
+            );
+            Err(LoadErrors(errors))
+        }
         Err(errors) => {
             set_status(
                 app,
                 ReloadStatus {
                     last_error: errors.first().cloned(),
                     error_count: errors.0.len(),
+                    failed: Vec::new(),
                 },
             );
             tracing::error!(

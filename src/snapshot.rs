@@ -19,7 +19,7 @@
 //! application state (`app`).
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -221,8 +221,10 @@ pub struct Snapshot {
     /// Goes up by one on each successful load.
     pub generation: u64,
     pub loaded_at: DateTime<Utc>,
-    /// The mounted APIs, in the order of [`Sources::apis`].
-    pub apis: Vec<Api>,
+    /// The mounted APIs, in the order of [`Sources::apis`]. Shared with the
+    /// next snapshot when a reload of an API fails: it keeps serving as it
+    /// was (see [`Snapshot::reload`]).
+    pub apis: Vec<Arc<Api>>,
     /// How long the load took, in milliseconds.
     pub load_ms: f64,
 }
@@ -231,6 +233,9 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct Api {
     pub name: String,
+    /// The generation this API's files were loaded in (older than the
+    /// snapshot's while a reload of its files fails).
+    pub generation: u64,
     /// The name as the journal keeps it (shared by every entry, not copied).
     pub name_header: HeaderValue,
     /// The path prefix its routes live under (the mount entry's
@@ -267,20 +272,60 @@ impl Snapshot {
         settings: &Settings,
         generation: u64,
     ) -> Result<Snapshot, LoadErrors> {
+        Snapshot::reload(sources, settings, generation, None).map(|reloaded| reloaded.snapshot)
+    }
+
+    /// Loads every API of `sources` again. An API whose files do not load
+    /// keeps serving as `previous` had it, and is named in
+    /// [`Reloaded::failed`]: a broken edit of one API's pack degrades that
+    /// API only. Errors (nothing to install) when an API fails that
+    /// `previous` does not have, when every API fails, or when the base
+    /// paths overlap.
+    pub fn reload(
+        sources: &Sources,
+        settings: &Settings,
+        generation: u64,
+        previous: Option<&Snapshot>,
+    ) -> Result<Reloaded, LoadErrors> {
         let started = Instant::now();
         let mut apis = Vec::with_capacity(sources.apis.len());
         let mut errors = Vec::new();
+        let mut failed = Vec::new();
         for source in &sources.apis {
             match Api::load(source, settings) {
-                Ok(api) => apis.push(api),
-                Err(LoadErrors(mut api_errors)) => errors.append(&mut api_errors),
+                Ok(mut api) => {
+                    api.generation = generation;
+                    apis.push(Arc::new(api));
+                }
+                Err(api_errors) => match previous.and_then(|p| p.api_arc(&source.name)) {
+                    Some(kept) => {
+                        errors.extend(api_errors.0.iter().cloned());
+                        failed.push(ApiFailure {
+                            api: source.name.clone(),
+                            serving_generation: kept.generation,
+                            errors: api_errors,
+                        });
+                        apis.push(kept);
+                    }
+                    None => {
+                        errors.extend(api_errors.0);
+                        failed.push(ApiFailure {
+                            api: source.name.clone(),
+                            serving_generation: 0,
+                            errors: LoadErrors(Vec::new()),
+                        });
+                    }
+                },
             }
         }
-        errors.extend(overlapping_base_paths(&apis));
-        if sources.apis.is_empty() {
-            errors.push(LoadError::new("sources", None, "no API to mount"));
-        }
-        if !errors.is_empty() {
+        let overlapping = overlapping_base_paths(&apis);
+        let unrecoverable = failed.iter().any(|failure| failure.errors.0.is_empty())
+            || failed.len() == sources.apis.len();
+        if !overlapping.is_empty() || unrecoverable || sources.apis.is_empty() {
+            errors.extend(overlapping);
+            if sources.apis.is_empty() {
+                errors.push(LoadError::new("sources", None, "no API to mount"));
+            }
             return Err(LoadErrors(errors));
         }
         let snapshot = Snapshot {
@@ -290,7 +335,11 @@ impl Snapshot {
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
         };
         crate::memory::release_free_memory();
-        Ok(snapshot)
+        Ok(Reloaded { snapshot, failed })
+    }
+
+    fn api_arc(&self, name: &str) -> Option<Arc<Api>> {
+        self.apis.iter().find(|api| api.name == name).cloned()
     }
 
     /// The API that serves `path`: the one with the longest base path that
@@ -306,15 +355,19 @@ impl Snapshot {
         };
         self.apis
             .iter()
+            .map(|api| &**api)
             .filter(serves)
             .max_by_key(|api| api.base_path.len())
-            .or_else(|| self.apis.first())
+            .or_else(|| self.apis.first().map(|api| &**api))
             .expect("Snapshot::load refuses to mount no API")
     }
 
     /// The API named `name`.
     pub fn api(&self, name: &str) -> Option<&Api> {
-        self.apis.iter().find(|api| api.name == name)
+        self.apis
+            .iter()
+            .map(|api| &**api)
+            .find(|api| api.name == name)
     }
 
     /// A booking state per API, at its pack's seeds (`check` and the
@@ -352,8 +405,25 @@ impl Snapshot {
     }
 }
 
+/// What a reload built: the snapshot to put in force, and the APIs that
+/// did not load and are served as before.
+#[derive(Debug)]
+pub struct Reloaded {
+    pub snapshot: Snapshot,
+    pub failed: Vec<ApiFailure>,
+}
+
+/// An API whose files did not load on a reload.
+#[derive(Debug, Clone)]
+pub struct ApiFailure {
+    pub api: String,
+    /// The generation its files were last loaded in, still serving.
+    pub serving_generation: u64,
+    pub errors: LoadErrors,
+}
+
 /// Two mounted APIs whose base paths overlap would fight over requests.
-fn overlapping_base_paths(apis: &[Api]) -> Vec<LoadError> {
+fn overlapping_base_paths(apis: &[Arc<Api>]) -> Vec<LoadError> {
     let mut errors = Vec::new();
     for (index, api) in apis.iter().enumerate() {
         for other in &apis[..index] {
@@ -449,6 +519,7 @@ impl Api {
             .collect();
         Ok(Api {
             name: source.name.clone(),
+            generation: 0,
             name_header: HeaderValue::from_str(&source.name)
                 .unwrap_or(HeaderValue::from_static("unprintable")),
             base_path,

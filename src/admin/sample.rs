@@ -130,7 +130,7 @@ fn sample_operation<'s>(
 ) -> Result<(&'s Api, usize), (StatusCode, Value)> {
     let names = |apis: Vec<&Api>| -> Vec<String> { apis.iter().map(|a| a.name.clone()).collect() };
     if let Some(name) = api.filter(|name| snapshot.api(name).is_none()) {
-        let known = names(snapshot.apis.iter().collect());
+        let known = names(snapshot.apis.iter().map(|a| &**a).collect());
         let error = format!("no API `{name}`: the APIs are `{}`", known.join("`, `"));
         return Err((
             StatusCode::BAD_REQUEST,
@@ -140,6 +140,7 @@ fn sample_operation<'s>(
     let searched: Vec<&Api> = snapshot
         .apis
         .iter()
+        .map(|a| &**a)
         .filter(|candidate| api.is_none_or(|name| candidate.name == name))
         .collect();
     let found: Vec<(&Api, usize)> = searched
