@@ -254,10 +254,12 @@ mod tests {
 
     fn default_set() -> ScenarioSet {
         let sources = crate::snapshot::Sources::default_pack();
-        crate::snapshot::Snapshot::load(&sources, &crate::snapshot::Settings::default(), 1)
-            .expect("the default pack loads")
-            .apis
-            .remove(0)
+        let snapshot =
+            crate::snapshot::Snapshot::load(&sources, &crate::snapshot::Settings::default(), 1)
+                .expect("the default pack loads");
+        let api = snapshot.apis.into_iter().next().expect("the DSTU2 API");
+        std::sync::Arc::into_inner(api)
+            .expect("the only owner")
             .scenarios
     }
 
