@@ -109,7 +109,7 @@ impl std::fmt::Display for ApiSummary {
 /// One rendered answer in both formats.
 #[derive(Debug, Clone)]
 pub struct XmlAnswer {
-    /// `<operation>--<scenario>`: a file name stem.
+    /// `<era>--<api>--<operation>--<scenario>`: a file name stem.
     pub name: String,
     pub json: String,
     pub xml: String,
@@ -377,7 +377,13 @@ impl Target<'_> {
         let (tree, _) = without_empty_arrays(tree, String::new());
         match xml_round_trip(&tree, era) {
             Ok(xml) => report.xml_answers.push(XmlAnswer {
-                name: format!("{}--{}", operation.key, scenario.name),
+                name: format!(
+                    "{}--{}--{}--{}",
+                    era.label(),
+                    api.name,
+                    operation.key,
+                    scenario.name
+                ),
                 json: text.to_string(),
                 xml,
             }),
@@ -393,8 +399,9 @@ mod tests {
 
     /// Every answer of the default pack survives FHIR XML (JSON → XML →
     /// JSON gives the same JSON, numbers as written, keys in order). With `GPCONNECT_MOCK_XML_DUMP=DIR` it also
-    /// writes each answer as `DIR/<operation>--<scenario>.{json,xml}`, which
-    /// `.ci/xml_check.sh` reads with an independent XML parser.
+    /// writes each answer as `DIR/<era>--<api>--<operation>--<scenario>.{json,xml}`,
+    /// which `.ci/xml_check.sh` reads with an independent XML parser and
+    /// `.ci/fhir_parse.sh` with independent FHIR models.
     #[test]
     fn default_pack_answers_survive_fhir_xml() {
         let sources = Sources::default_pack();
