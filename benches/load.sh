@@ -27,7 +27,9 @@
 #   CONNECTIONS="1 50" connection counts
 #   CASES="metadata read search carerecord"   a subset of the cases; also
 #                      xmlmetadata and xmlcarerecord (the same answers as
-#                      FHIR XML, negotiated with _format=xml)
+#                      FHIR XML, negotiated with _format=xml), stu3read and
+#                      stu3slots (the 1.x API: a patient read, a 7-day free
+#                      slot search with its schedules)
 #   PORT=18080 BARE_PORT=18081                 loopback ports
 #   NO_BUILD=1         use the binaries already in target/release
 #   TARGET_DIR=target  cargo's target directory (default $CARGO_TARGET_DIR,
@@ -133,6 +135,8 @@ done
 
 # ---- GP Connect requests ---------------------------------------------------
 PROVIDER_ASID=918999198993
+STU3_PROVIDER_ASID=918999198738
+STU3_BASE=/B82617/STU3/1/gpconnect/fhir
 CONSUMER_ASID=200000000359
 NHS_NUMBER=9658218873
 URN=urn:nhs:names:services:gpconnect:fhir
@@ -143,10 +147,21 @@ b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 
 # An unsigned DSTU2 JWT (DOMAIN.md section 4): alg none, empty signature,
 # exp = iat + 300, the claims of src/synth.rs `jwt_claims`.
-# $1: patient | organization (the record kind of the scope).
+# $1: patient | organization (the record kind of the scope), or
+# stu3patient | stu3organization for the 1.x claims (no requested_record).
 make_jwt() {
     local kind=$1 now record
     now=$(date +%s)
+    if [ "${kind#stu3}" != "$kind" ]; then
+        local claims='{"iss":"https://consumer.example.org","sub":"1","aud":"https://authorize.fhir.nhs.net/token",'
+        claims+='"exp":'$((now + 300))',"iat":'$now',"reason_for_request":"directcare",'
+        claims+='"requested_scope":"'${kind#stu3}'/*.read",'
+        claims+='"requesting_device":{"resourceType":"Device","identifier":[{"system":"https://consumer.example.org/device","value":"gpconnect-mock"}],"model":"gpconnect-mock","version":"'$VERSION'"},'
+        claims+='"requesting_organization":{"resourceType":"Organization","identifier":[{"system":"https://fhir.nhs.uk/Id/ods-organization-code","value":"A11111"}],"name":"Consumer Organisation"},'
+        claims+='"requesting_practitioner":{"resourceType":"Practitioner","id":"1","name":[{"family":"Consumer","given":["Test"],"prefix":["Dr"]}],"identifier":[{"system":"https://fhir.nhs.uk/Id/sds-user-id","value":"G13579135"},{"system":"https://fhir.nhs.uk/Id/sds-role-profile-id","value":"111111111"}]}}'
+        printf '%s.%s.' "$(printf '%s' '{"alg":"none","typ":"JWT"}' | b64url)" "$(printf '%s' "$claims" | b64url)"
+        return
+    fi
     if [ "$kind" = patient ]; then
         record='{"resourceType":"Patient","identifier":[{"system":"http://fhir.nhs.net/Id/nhs-number","value":"'$NHS_NUMBER'"}]}'
     else
@@ -171,10 +186,14 @@ case_row() {
         carerecord) echo "POST|/fhir/Patient/\$gpc.getcarerecord|patient|$URN:operation:gpc.getcarerecord|POST /fhir/Patient/\$gpc.getcarerecord SUM" ;;
         xmlmetadata) echo "GET|/fhir/metadata?_format=xml|organization|$URN:rest:read:metadata|GET /fhir/metadata?_format=xml" ;;
         xmlcarerecord) echo "POST|/fhir/Patient/\$gpc.getcarerecord?_format=xml|patient|$URN:operation:gpc.getcarerecord|POST …getcarerecord?_format=xml SUM" ;;
-        *) die "unknown case $1 (cases: metadata read search carerecord xmlmetadata xmlcarerecord)" ;;
+        stu3read) echo "GET|$STU3_BASE/Patient/2|stu3patient|$URN:rest:read:patient-1|GET 1.x …/Patient/2" ;;
+        stu3slots) echo "GET|$STU3_BASE/Slot?start=ge$SLOT_FROM&end=le$SLOT_TO&status=free&_include=Slot:schedule|stu3organization|$URN:rest:search:slot-1|GET 1.x …/Slot?… (7 days)" ;;
+        *) die "unknown case $1 (cases: metadata read search carerecord xmlmetadata xmlcarerecord stu3read stu3slots)" ;;
     esac
 }
 field() { cut -d'|' -f"$2" <<<"$1"; }
+SLOT_FROM=$(date -u +%Y-%m-%d)
+SLOT_TO=$(date -u -d '+7 days' +%Y-%m-%d)
 label() { local row; row=$(case_row "$1"); cut -d'|' -f5- <<<"$row"; }
 
 printf '%s' '{"resourceType":"Parameters","parameter":[{"name":"patientNHSNumber","valueIdentifier":{"system":"http://fhir.nhs.net/Id/nhs-number","value":"'$NHS_NUMBER'"}},{"name":"recordSection","valueCodeableConcept":{"coding":[{"system":"http://fhir.nhs.net/ValueSet/gpconnect-record-section-1","code":"SUM"}]}}]}' \
@@ -192,10 +211,15 @@ write_headers() {
     {
         echo "Ssp-TraceID: $TRACE_ID"
         echo "Ssp-From: $CONSUMER_ASID"
-        echo "Ssp-To: $PROVIDER_ASID"
+        if [ "${kind#stu3}" != "$kind" ]; then
+            echo "Ssp-To: $STU3_PROVIDER_ASID"
+            echo "Accept: application/fhir+json"
+        else
+            echo "Ssp-To: $PROVIDER_ASID"
+            echo "Accept: application/json+fhir"
+        fi
         echo "Ssp-InteractionID: $interaction"
         echo "Authorization: Bearer $(make_jwt "$kind")"
-        echo "Accept: application/json+fhir"
         if [ "$method" = POST ]; then echo "Content-Type: application/json+fhir"; fi
     } >"$TMP/$name.headers"
 }

@@ -22,6 +22,30 @@ use gpconnect_mock::spec;
 /// Exit code for a definition or pack that does not load.
 const EXIT_LOAD_FAILED: u8 = 2;
 
+/// `println!` for the commands' output, which is often piped: a reader
+/// that goes away (`gpconnect-mock routes | head`) ends the command quietly
+/// instead of panicking on the broken pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, $($arg)*).and_then(|()| stdout.flush()).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+/// [`out!`] without the newline.
+macro_rules! out_inline {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if write!(stdout, $($arg)*).and_then(|()| stdout.flush()).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // `serve` narrates at info; the one-shot commands only warn, so their
@@ -159,7 +183,7 @@ async fn serve_async(
             "listening on {local}, which other machines can reach, and the admin API (/__admin/: reset, reload, the request journal with its NHS numbers) has no token: give --admin-token (or GPCONNECT_MOCK_ADMIN_TOKEN) unless this network is yours alone"
         );
     }
-    println!("gpconnect-mock listening on http://{local} ({summary}; {workers} worker {threads})");
+    out!("gpconnect-mock listening on http://{local} ({summary}; {workers} worker {threads})");
     let signal = shutdown_signal().context("cannot listen for shutdown signals")?;
     server::run(listener, app, edge, signal)
         .await
@@ -249,14 +273,14 @@ fn init(args: InitArgs) -> ExitCode {
     })();
     match written {
         Ok((scenarios, templates)) => {
-            println!(
+            out!(
                 "wrote {} (the APIs to mount) and the definitions beside it ({} …), {scenarios} files under {}, {templates} under {}",
                 mount.display(),
                 spec.display(),
                 dir.join("scenarios").display(),
                 dir.join("templates").display()
             );
-            println!(
+            out!(
                 "next: cd {} && gpconnect-mock serve   (edits are served as you save)",
                 dir.display()
             );
@@ -272,7 +296,7 @@ fn init(args: InitArgs) -> ExitCode {
 fn rules(args: RulesArgs) -> ExitCode {
     use gpconnect_mock::contract::{catalogue, Profile};
     if args.markdown {
-        print!("{}", catalogue::markdown());
+        out_inline!("{}", catalogue::markdown());
         return ExitCode::SUCCESS;
     }
     let model = match load_model(args.spec) {
@@ -284,7 +308,7 @@ fn rules(args: RulesArgs) -> ExitCode {
         .map(Era::from)
         .or_else(|| Era::detect(model.media_types()));
     let profile = Profile::resolve(args.profile.into(), era);
-    print!("{}", catalogue::text(&model, profile.era()));
+    out_inline!("{}", catalogue::text(&model, profile.era()));
     ExitCode::SUCCESS
 }
 
@@ -341,7 +365,7 @@ fn routes(args: RoutesArgs) -> ExitCode {
     let key_width = operations().map(|op| op.key.len()).max().unwrap_or(0);
     for (index, (source, (model, base_path))) in models.iter().enumerate() {
         if index > 0 {
-            println!();
+            out!();
         }
         let base = if base_path.is_empty() { "/" } else { base_path };
         let ods = source
@@ -349,7 +373,7 @@ fn routes(args: RoutesArgs) -> ExitCode {
             .as_ref()
             .map(|ods| format!(", ODS {ods}"))
             .unwrap_or_default();
-        println!(
+        out!(
             "# {} at {base} ({}, {} operations{ods})",
             source.name,
             model.source,
@@ -357,7 +381,7 @@ fn routes(args: RoutesArgs) -> ExitCode {
         );
         for op in &model.operations {
             let codes: Vec<String> = op.responses.iter().map(|r| r.status.label()).collect();
-            println!(
+            out!(
                 "{:<7} {:<width$}  {:<key_width$}  {}",
                 op.method.as_str(),
                 op.full_path,
@@ -383,7 +407,7 @@ fn check(args: CheckArgs) -> ExitCode {
     let report = gpconnect_mock::check::run(&snapshot);
     match args.format {
         ReportFormat::Json => match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => out!("{text}"),
             Err(error) => {
                 eprintln!("error: cannot write the report: {error}");
                 return ExitCode::FAILURE;
@@ -391,14 +415,14 @@ fn check(args: CheckArgs) -> ExitCode {
         },
         ReportFormat::Human => {
             for finding in &report.findings {
-                println!("{finding}");
+                out!("{finding}");
             }
             if report.apis.len() > 1 {
                 for api in &report.apis {
-                    println!("{api}");
+                    out!("{api}");
                 }
             }
-            println!(
+            out!(
                 "check: {} operations, {} scenarios: {} errors, {} warnings ({:.0} ms)",
                 report.operations,
                 report.scenarios,
@@ -427,13 +451,13 @@ fn postman(args: PostmanArgs) -> ExitCode {
     };
     let export = gpconnect_mock::postman::export(&snapshot, &args.base_url);
     for skipped in &export.skipped {
-        println!("skipped: {skipped}");
+        out!("skipped: {skipped}");
     }
     match gpconnect_mock::postman::write(&export, &args.out) {
         Ok([collection, environment]) => {
-            println!("wrote {}", collection.display());
-            println!("wrote {}", environment.display());
-            println!(
+            out!("wrote {}", collection.display());
+            out!("wrote {}", environment.display());
+            out!(
                 "postman: {} requests in {} folders, {} scenarios skipped, baseUrl {}",
                 export.requests,
                 export.collection.item.len(),

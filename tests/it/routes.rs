@@ -368,3 +368,22 @@ fn zero_workers_is_refused_naming_the_flag() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--workers"), "{stderr}");
 }
+
+/// `routes | head -1`: a reader that goes away ends the command quietly,
+/// with no panic on the broken pipe. The read end closes before the command
+/// has loaded anything, so its first write meets the closed pipe.
+#[test]
+fn a_closed_pipe_ends_routes_quietly() {
+    let mut child = std::process::Command::new(crate::common::binary())
+        .arg("routes")
+        .current_dir(crate::common::project_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("exit");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+}
