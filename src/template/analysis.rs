@@ -370,8 +370,12 @@ impl Sources {
         names.sort();
         for name in names {
             let text = &self.templates[name];
-            for (index, _) in text.match_indices("{{>") {
-                let rest = text[index + 3..].trim_start();
+            // `{{> name}}` and, trimming whitespace, `{{~> name}}`.
+            for (index, _) in text.match_indices("{{") {
+                let Some(rest) = text[index + 2..].trim_start_matches('~').strip_prefix('>') else {
+                    continue;
+                };
+                let rest = rest.trim_start();
                 let end = rest
                     .find(|c: char| c.is_whitespace() || c == '}')
                     .unwrap_or(rest.len());

@@ -401,13 +401,14 @@ mod tests {
             .sources
             .partials
             .insert("known".into(), "1".into());
-        let text = "{{#*inline \"local\"}}2{{/inline}}\n{{> known}} {{> local}}\n{{> nope}} {{> (dynamic)}}";
+        let text = "{{#*inline \"local\"}}2{{/inline}}\n{{> known}} {{~> local}}\n{{> nope}} {{> (dynamic)}}\n{{~> gone~}}";
         templates
             .register("page.hbs", text, "t", 1)
             .expect("template");
         let errors = templates.missing_partials("templates");
-        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors.len(), 2, "{errors:?}");
         assert_eq!(errors[0].line, Some(3));
+        assert_eq!(errors[1].line, Some(4), "`{{{{~>` is an include too");
         assert!(
             errors[0].message.contains("partial `nope`"),
             "{}",
