@@ -113,10 +113,9 @@ impl VersionError {
     pub fn outcome(&self, rules: &VersionRules) -> Outcome {
         let text = self.to_string();
         match self {
-            VersionError::Malformed {
-                header: "If-Match", ..
-            } => {
-                let what = text.strip_prefix("header If-Match ").unwrap_or(&text);
+            VersionError::Malformed { header, .. } if header.eq_ignore_ascii_case("if-match") => {
+                let what = text.split_once(" is ").map_or(&*text, |(_, rest)| rest);
+                let what = format!("is {what}");
                 Violation::of(RuleId::IfMatchMalformed, "header If-Match", what).outcome()
             }
             VersionError::Stale { sent, .. } => {
