@@ -120,7 +120,9 @@ impl VersionError {
             }
             VersionError::Stale { sent, .. } => {
                 let at = format!("header If-Match {sent}");
-                let what = text.split_once(" is stale").map_or(&*text, |(_, rest)| rest);
+                let what = text
+                    .split_once(" is stale")
+                    .map_or(&*text, |(_, rest)| rest);
                 Violation::of(RuleId::IfMatchStale, at, format!("is stale{what}")).outcome()
             }
             VersionError::Malformed { .. } => {
@@ -391,9 +393,7 @@ pub fn check_if_match(
         Ok(Some(tags)) if tags.matches(&current) => return Ok(()),
         Ok(Some(Tags { sent, .. })) => sent,
         // 1.x: a tag that names no version names no current one either.
-        Err(VersionError::Malformed { value, .. }) if !rules.has(RuleId::IfMatchMalformed) => {
-            value
-        }
+        Err(VersionError::Malformed { value, .. }) if !rules.has(RuleId::IfMatchMalformed) => value,
         Err(error) => return Err(error),
     };
     debug_assert!(rules.has(RuleId::IfMatchStale));

@@ -361,11 +361,14 @@ impl OperationRules {
                 // 1.x: only the ids of this root's capability (the
                 // structured metadata id is no interaction of Foundations).
                 let capability = Capability::of_path(&operation.full_path);
-                let own = |id: &&&str| {
-                    era == Era::Dstu2 || Capability::of_interaction(id) == capability
-                };
+                let own =
+                    |id: &&&str| era == Era::Dstu2 || Capability::of_interaction(id) == capability;
                 let ids: Vec<&str> = row.ids.iter().filter(own).copied().collect();
-                let ids = if ids.is_empty() { row.ids.to_vec() } else { ids };
+                let ids = if ids.is_empty() {
+                    row.ids.to_vec()
+                } else {
+                    ids
+                };
                 interactions = ids.into_iter().map(str::to_string).collect();
             } else if row.method == "PUT" && row.shape == "/Appointment/{id}" {
                 // Amend and cancel: accept both whatever the spec says.

@@ -111,7 +111,11 @@ fn check_slot_search(request: &MockRequest, out: &mut Vec<Violation>) {
                 if includes.is_empty() {
                     "absent".to_string()
                 } else {
-                    includes.iter().map(|v| shown(v)).collect::<Vec<_>>().join(", ")
+                    includes
+                        .iter()
+                        .map(|v| shown(v))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             ),
         ));
@@ -226,9 +230,7 @@ fn check_appointments(request: &MockRequest, out: &mut Vec<Violation>) {
         return;
     };
     if from > to {
-        out.push(range(format!(
-            "ge{from} must not be after le{to}"
-        )));
+        out.push(range(format!("ge{from} must not be after le{to}")));
     }
     let today = chrono::Utc::now().date_naive();
     for (prefix, date) in [("ge", from), ("le", to)] {
@@ -309,7 +311,11 @@ mod tests {
             );
         }
         assert_eq!(
-            slots("ge2030-01-07", "le2030-01-08", "status=busy&_include=Slot:schedule"),
+            slots(
+                "ge2030-01-07",
+                "le2030-01-08",
+                "status=busy&_include=Slot:schedule"
+            ),
             vec![RuleId::SlotSearchStatus]
         );
         assert_eq!(
@@ -345,7 +351,11 @@ mod tests {
             vec![RuleId::AppointmentsStartRange]
         );
         assert_eq!(
-            search(format!("start=ge{}T10:00:00%2B00:00&start=le{}", day(1), day(2))),
+            search(format!(
+                "start=ge{}T10:00:00%2B00:00&start=le{}",
+                day(1),
+                day(2)
+            )),
             vec![RuleId::AppointmentsStartRange]
         );
         assert_eq!(

@@ -25,7 +25,8 @@ pub const APPOINTMENT_PROFILE: &str =
 
 /// GP Connect 1.x Appointment extensions (booking organisation, delivery
 /// channel, practitioner role, cancellation reason) start so.
-pub const GPC_EXTENSIONS: &str = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-";
+pub const GPC_EXTENSIONS: &str =
+    "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-";
 /// CareConnect GPC extensions of a Patient (`nhsCommunication`, the NHS
 /// number's verification status on its identifier) start so.
 pub const CARECONNECT_GPC_EXTENSIONS: &str =
@@ -90,12 +91,7 @@ pub static PATIENT_REGISTER_STU3: Profile = Profile {
         el("telecom", 0, Many, data("ContactPoint")),
         el("gender", 0, One, p(Code)),
         el("birthDate", 0, One, p(Date)),
-        el(
-            "deceased",
-            0,
-            Zero,
-            Type::Choice(&["Boolean", "DateTime"]),
-        ),
+        el("deceased", 0, Zero, Type::Choice(&["Boolean", "DateTime"])),
         el("address", 0, Many, data("Address")),
         el("maritalStatus", 0, Zero, data("CodeableConcept")),
         el(

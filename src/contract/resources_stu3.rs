@@ -90,7 +90,8 @@ fn of(rule: RuleId, finding: &Finding, what: &str) -> Violation {
 // ---- $gpc.registerpatient
 
 fn check_register(body: &Value, out: &mut Vec<Violation>) {
-    let invalid = |at: String, message: String| Violation::of(RuleId::RegisterPatientBody, at, message);
+    let invalid =
+        |at: String, message: String| Violation::of(RuleId::RegisterPatientBody, at, message);
     if str_at(body, "resourceType") != Some("Parameters") {
         out.push(invalid(
             "body /resourceType".into(),
@@ -155,9 +156,8 @@ fn check_register(body: &Value, out: &mut Vec<Violation>) {
 
 /// CareConnect-GPC-Patient-1 as registration takes it (422).
 fn check_patient_profile(patient: &Value, at: &str, out: &mut Vec<Violation>) {
-    let profile = |at: String, message: String| {
-        Violation::of(RuleId::RegisterPatientProfile, at, message)
-    };
+    let profile =
+        |at: String, message: String| Violation::of(RuleId::RegisterPatientProfile, at, message);
     let identifiers = items(patient, "identifier");
     for finding in PATIENT_REGISTER_STU3.check(patient) {
         // An NHS number without a value is the NHS number rule's.
@@ -359,7 +359,8 @@ fn check_appointment_profile(body: &Value, rule: RuleId, out: &mut Vec<Violation
 }
 
 fn check_references(body: &Value, out: &mut Vec<Violation>) {
-    let bad = |at: String, message: String| Violation::of(RuleId::AppointmentReference, at, message);
+    let bad =
+        |at: String, message: String| Violation::of(RuleId::AppointmentReference, at, message);
     for (i, slot) in items(body, "slot").iter().enumerate() {
         let Some(reference) = str_at(slot, "reference") else {
             continue;
@@ -372,7 +373,9 @@ fn check_references(body: &Value, out: &mut Vec<Violation>) {
         }
     }
     for (i, participant) in items(body, "participant").iter().enumerate() {
-        let Some(reference) = participant.pointer("/actor/reference").and_then(Value::as_str)
+        let Some(reference) = participant
+            .pointer("/actor/reference")
+            .and_then(Value::as_str)
         else {
             continue;
         };
@@ -414,7 +417,8 @@ fn booking_reference(body: &Value) -> Option<(String, Option<&str>)> {
         .map(|(i, e)| {
             (
                 format!("body /extension/{i}/valueReference/reference"),
-                e.pointer("/valueReference/reference").and_then(Value::as_str),
+                e.pointer("/valueReference/reference")
+                    .and_then(Value::as_str),
             )
         })
 }
@@ -538,9 +542,8 @@ fn check_booking(body: &Value, out: &mut Vec<Violation>) {
 }
 
 fn check_update(body: &Value, path_id: Option<&str>, out: &mut Vec<Violation>) {
-    let invalid = |at: &str, message: String| {
-        Violation::of(RuleId::AppointmentUpdateProfile, at, message)
-    };
+    let invalid =
+        |at: &str, message: String| Violation::of(RuleId::AppointmentUpdateProfile, at, message);
     if str_at(body, "resourceType") != Some("Appointment") {
         out.push(invalid(
             "body /resourceType",
@@ -556,7 +559,11 @@ fn check_update(body: &Value, path_id: Option<&str>, out: &mut Vec<Violation>) {
         )),
         (Some(id), Some(path_id)) if id != path_id => out.push(invalid(
             "body /id",
-            format!("must be the id in the path {}, was {}", shown(path_id), shown(id)),
+            format!(
+                "must be the id in the path {}, was {}",
+                shown(path_id),
+                shown(id)
+            ),
         )),
         _ => {}
     }
@@ -746,7 +753,9 @@ mod tests {
         );
         assert_eq!(
             edit(&|b| {
-                b["contained"][0].as_object_mut().map(|o| o.remove("telecom"));
+                b["contained"][0]
+                    .as_object_mut()
+                    .map(|o| o.remove("telecom"));
             }),
             vec![RuleId::BookingOrganisation]
         );
@@ -755,7 +764,10 @@ mod tests {
             vec![RuleId::AppointmentTextLength]
         );
         assert_eq!(
-            rules(BodyKind::Book, json!({"resourceType": "InvalidResourceType"})),
+            rules(
+                BodyKind::Book,
+                json!({"resourceType": "InvalidResourceType"})
+            ),
             vec![RuleId::BookingProfile]
         );
     }
@@ -777,9 +789,9 @@ mod tests {
             rules(BodyKind::Update, cancel.clone()),
             vec![RuleId::AppointmentCancelReasonMissing]
         );
-        cancel["extension"]
-            .as_array_mut()
-            .map(|e| e.push(json!({"url": CANCELLATION_REASON, "valueString": "Too busy"})));
+        if let Some(extensions) = cancel["extension"].as_array_mut() {
+            extensions.push(json!({"url": CANCELLATION_REASON, "valueString": "Too busy"}));
+        }
         assert_eq!(rules(BodyKind::Update, cancel.clone()), vec![]);
         cancel["extension"][1] = json!({"url": CANCELLATION_REASON});
         assert_eq!(

@@ -24,6 +24,13 @@ const CANCELLATION_REASON: &str =
 const NHS_COMMUNICATION: &str =
     "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-NHSCommunication-1";
 
+/// Appends `item` to the array `array`.
+fn push(array: &mut Value, item: Value) {
+    if let Some(items) = array.as_array_mut() {
+        items.push(item);
+    }
+}
+
 /// `yyyy-MM-dd`, `days` from today (UTC).
 fn day(days: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::days(days))
@@ -182,7 +189,10 @@ impl Req {
     }
 
     async fn send(&self, server: &Server, http: &reqwest::Client) -> Reply {
-        let mut builder = http.request(self.method.clone(), server.url(&format!("{BASE}{}", self.path)));
+        let mut builder = http.request(
+            self.method.clone(),
+            server.url(&format!("{BASE}{}", self.path)),
+        );
         for (name, value) in &self.headers {
             builder = builder.header(name, value);
         }
@@ -252,9 +262,9 @@ fn table() -> Vec<Row> {
         ("slot search with includes and filters, unknown ones ignored", "", slot_query(format!("start=ge{}&end=le{}&status=free&_include=Slot:schedule&_include:recurse=Schedule:actor:Practitioner&_include:recurse=Schedule:actor:HealthcareService&_include:recurse=Whatever:else&searchFilter=https://fhir.nhs.uk/Id/ods-organization-code%7CA20047&searchFilter=urn:example%7Cx", day(0), day(3))), 0, "", ""),
         ("patient appointments from today", "", Req::valid("Patient_Appointments"), 0, "", ""),
         ("patient appointments le first, with _sort", "", appointments(format!("start=le{}&start=ge{}&_sort=date", day(3), day(1))), 0, "", ""),
-        ("registration without gender, with a nickname and another identifier", "", register().patient(|p| { p.as_object_mut().map(|o| o.remove("gender")); p["name"].as_array_mut().map(|n| n.push(json!({"use": "nickname", "family": "J", "given": ["J"]}))); p["identifier"].as_array_mut().map(|i| i.push(json!({"system": "GenericIdentifierSystem", "value": "x"}))); }), 0, "", ""),
+        ("registration without gender, with a nickname and another identifier", "", register().patient(|p| { p.as_object_mut().map(|o| o.remove("gender")); push(&mut p["name"], json!({"use": "nickname", "family": "J", "given": ["J"]})); push(&mut p["identifier"], json!({"system": "GenericIdentifierSystem", "value": "x"})); }), 0, "", ""),
         ("registration with nhsCommunication and phone + email of one use", "", register().patient(|p| { p["extension"] = json!([{"url": NHS_COMMUNICATION, "extension": [{"url": "language", "valueCodeableConcept": {"coding": [{"code": "de"}]}}]}]); p["telecom"] = json!([{"system": "phone", "use": "temp", "value": "1"}, {"system": "email", "use": "temp", "value": "a@b.c"}]); }), 0, "", ""),
-        ("booking without a practitioner, with serviceType and channel", "", book().edit(|b| { b["serviceType"] = json!([{"text": "Consultation"}]); b["extension"].as_array_mut().map(|e| e.push(json!({"url": "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-DeliveryChannel-2", "valueCode": "In-person"}))); }), 0, "", ""),
+        ("booking without a practitioner, with serviceType and channel", "", book().edit(|b| { b["serviceType"] = json!([{"text": "Consultation"}]); push(&mut b["extension"], json!({"url": "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-DeliveryChannel-2", "valueCode": "In-person"})); }), 0, "", ""),
         ("amend", "", amend(), 0, "", ""),
         ("cancel", "", cancel(), 0, "", ""),
         // Another 1.x capability's interaction on the Foundations root.
@@ -293,7 +303,7 @@ fn table() -> Vec<Row> {
         ("registration not a Parameters", "register-patient-body", register().edit(|b| b["resourceType"] = json!("InvalidResourceType")), 422, "INVALID_RESOURCE", "body /resourceType must be Parameters"),
         ("registration of another resource type", "register-patient-body", register().patient(|p| p["resourceType"] = json!("InvalidResourceType")), 422, "INVALID_RESOURCE", "resource/resourceType must be Patient"),
         ("registration without registerPatient", "register-patient-body", register().edit(|b| b["parameter"][0]["name"] = json!("patient")), 422, "INVALID_RESOURCE", "must be registerPatient"),
-        ("registration twice over", "register-patient-duplicate", register().edit(|b| { let first = b["parameter"][0].clone(); b["parameter"].as_array_mut().map(|p| p.push(first)); }), 400, "BAD_REQUEST", "must hold registerPatient once"),
+        ("registration twice over", "register-patient-duplicate", register().edit(|b| { let first = b["parameter"][0].clone(); push(&mut b["parameter"], first); }), 400, "BAD_REQUEST", "must hold registerPatient once"),
         ("registration with active", "register-patient-profile", register().patient(|p| p["active"] = json!(true)), 422, "INVALID_RESOURCE", "/active must not be sent"),
         ("registration with multipleBirth", "register-patient-profile", register().patient(|p| p["multipleBirthBoolean"] = json!(true)), 422, "INVALID_RESOURCE", "/multipleBirthBoolean must not be sent"),
         ("registration with a marital status", "register-patient-profile", register().patient(|p| p["maritalStatus"] = json!({"coding": [{"code": "M"}]})), 422, "INVALID_RESOURCE", "/maritalStatus must not be sent"),
@@ -304,7 +314,7 @@ fn table() -> Vec<Row> {
         ("registration without a birth date", "register-patient-demographics", register().patient(remove("birthDate")), 400, "BAD_REQUEST", "/birthDate is required"),
         ("registration without an official name", "register-patient-demographics", register().patient(|p| p["name"][0]["use"] = json!("anonymous")), 400, "BAD_REQUEST", "exactly one name with use official"),
         ("registration without a family name", "register-patient-demographics", register().patient(|p| { p["name"][0].as_object_mut().map(|n| n.remove("family")); }), 400, "BAD_REQUEST", "/name/0/family is required"),
-        ("registration with an identifier without system", "register-patient-demographics", register().patient(|p| p["identifier"].as_array_mut().map(|i| i.push(json!({"value": "NewIdentifierNoSystem"}))).unwrap_or_default()), 400, "BAD_REQUEST", "/identifier/1/system is required"),
+        ("registration with an identifier without system", "register-patient-demographics", register().patient(|p| push(&mut p["identifier"], json!({"value": "NewIdentifierNoSystem"}))), 400, "BAD_REQUEST", "/identifier/1/system is required"),
         ("registration with two home phones", "register-patient-demographics", register().patient(|p| p["telecom"] = json!([{"system": "phone", "use": "home", "value": "1"}, {"system": "phone", "use": "home", "value": "2"}])), 400, "BAD_REQUEST", "a second phone home"),
         ("registration without identifiers", "register-patient-nhs-number", register().patient(remove("identifier")), 400, "INVALID_NHS_NUMBER", "must hold the patient's NHS number"),
         ("registration of NHS number hello", "register-patient-nhs-number", register().patient(|p| p["identifier"][0]["value"] = json!("hello")), 400, "INVALID_NHS_NUMBER", "NHS number \"hello\""),
@@ -326,8 +336,8 @@ fn table() -> Vec<Row> {
         ("booking organisation without a name", "booking-organisation", book().edit(|b| { b["contained"][0].as_object_mut().map(|o| o.remove("name")); }), 422, "INVALID_RESOURCE", "body /contained/0/name is required"),
         ("booking organisation without telecom", "booking-organisation", book().edit(|b| { b["contained"][0].as_object_mut().map(|o| o.remove("telecom")); }), 422, "INVALID_RESOURCE", "body /contained/0/telecom is required"),
         ("booking without a booking organisation", "booking-organisation", book().edit(|b| b["extension"] = json!([])), 422, "INVALID_RESOURCE", "must hold the booking-organisation extension"),
-        ("booking with an unknown extension", "appointment-extension-1x", book().edit(|b| b["extension"].as_array_mut().map(|e| e.push(json!({"url": "http://example.org/colour", "valueString": "red"}))).unwrap_or_default()), 422, "INVALID_RESOURCE", "no Appointment extension this provider knows"),
-        ("booking with a cancellation reason", "appointment-extension-1x", book().edit(|b| b["extension"].as_array_mut().map(|e| e.push(json!({"url": CANCELLATION_REASON, "valueString": "x"}))).unwrap_or_default()), 422, "INVALID_RESOURCE", "a booking must not carry"),
+        ("booking with an unknown extension", "appointment-extension-1x", book().edit(|b| push(&mut b["extension"], json!({"url": "http://example.org/colour", "valueString": "red"}))), 422, "INVALID_RESOURCE", "no Appointment extension this provider knows"),
+        ("booking with a cancellation reason", "appointment-extension-1x", book().edit(|b| push(&mut b["extension"], json!({"url": CANCELLATION_REASON, "valueString": "x"}))), 422, "INVALID_RESOURCE", "a booking must not carry"),
         ("booking slot Slot/45555555##", "appointment-reference", book().edit(|b| b["slot"][0]["reference"] = json!("Slot/45555555##")), 422, "INVALID_RESOURCE", "must be Slot/<id>"),
         ("booking slot by absolute URL", "appointment-reference", book().edit(|b| b["slot"][0]["reference"] = json!("https://test1.supplier.example/A11111/STU3/1/GPConnect/Slot/#12345")), 422, "INVALID_RESOURCE", "must be Slot/<id>"),
         ("booking description of 101 characters", "appointment-text-length", book().edit(|b| b["description"] = json!("d".repeat(101))), 422, "INVALID_RESOURCE", "body /description must be at most 100 characters, is 101"),
@@ -337,9 +347,9 @@ fn table() -> Vec<Row> {
         ("amending an empty Appointment", "appointment-update-profile", amend().edit(|b| *b = json!({"resourceType": "Appointment", "id": "1"})), 422, "INVALID_RESOURCE", "is required"),
         ("amending another appointment's id", "appointment-update-profile", amend().edit(|b| b["id"] = json!("2")), 422, "INVALID_RESOURCE", "body /id must be the id in the path \"1\""),
         ("amending without id", "appointment-update-profile", amend().edit(remove("id")), 422, "INVALID_RESOURCE", "body /id is required"),
-        ("amending with a cancellation reason", "appointment-extension-1x", amend().edit(|b| b["extension"].as_array_mut().map(|e| e.push(json!({"url": CANCELLATION_REASON, "valueString": "double booked"}))).unwrap_or_default()), 422, "INVALID_RESOURCE", "only a cancel"),
+        ("amending with a cancellation reason", "appointment-extension-1x", amend().edit(|b| push(&mut b["extension"], json!({"url": CANCELLATION_REASON, "valueString": "double booked"}))), 422, "INVALID_RESOURCE", "only a cancel"),
         ("amending a description of 101 characters", "appointment-text-length", amend().edit(|b| b["description"] = json!("d".repeat(101))), 422, "INVALID_RESOURCE", "at most 100 characters"),
-        ("cancelling with absolute participants", "appointment-reference", cancel().edit(|b| b["participant"].as_array_mut().map(|p| p.push(json!({"actor": {"reference": "https://test1.supplier.example/A11111/STU3/1/GPConnect/Practitioner/2"}, "status": "declined"}))).unwrap_or_default()), 422, "INVALID_RESOURCE", "must be a relative reference"),
+        ("cancelling with absolute participants", "appointment-reference", cancel().edit(|b| push(&mut b["participant"], json!({"actor": {"reference": "https://test1.supplier.example/A11111/STU3/1/GPConnect/Practitioner/2"}, "status": "declined"}))), 422, "INVALID_RESOURCE", "must be a relative reference"),
         ("cancelling with an absolute booking organisation", "appointment-reference", cancel().edit(|b| b["extension"][0]["valueReference"]["reference"] = json!("https://test1.supplier.example/A11111/STU3/1/GPConnect/#1")), 422, "INVALID_RESOURCE", "must be #<id> of a contained Organization"),
         ("cancelling without a reason", "appointment-cancel-reason-missing", cancel().edit(|b| { b["extension"].as_array_mut().map(|e| e.pop()); }), 422, "INVALID_RESOURCE", "must carry the cancellation-reason extension"),
         ("cancelling with a misspelt reason url", "appointment-extension-1x", cancel().edit(|b| b["extension"][1]["url"] = json!("http://fhir.nhs.uk/StructuraeDefinition/extension-gpconnect-appointment-cancellation-reason-1-010")), 422, "INVALID_RESOURCE", "no Appointment extension this provider knows"),
@@ -391,7 +401,12 @@ async fn every_stu3_rule_answers_with_its_status_code_and_diagnostics() {
                 reply.status, reply.body
             ));
         }
-        if reply.headers.get("cache-control").and_then(|v| v.to_str().ok()) != Some("no-store") {
+        if reply
+            .headers
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            != Some("no-store")
+        {
             failures.push(format!("{case}: no Cache-Control: no-store"));
         }
     }
