@@ -704,6 +704,49 @@ mod tests {
     }
 
     #[test]
+    fn a_1x_root_takes_only_its_own_capabilitys_ids() {
+        let spec = r#"
+swagger: '2.0'
+info: {title: t, version: '1'}
+basePath: /B82617/STU3/1/gpconnect/fhir
+produces: [application/fhir+json]
+paths:
+  /metadata:
+    get:
+      responses: {'200': {description: ok}}
+  /HealthcareService:
+    get:
+      responses: {'200': {description: ok}}
+"#;
+        let model = crate::spec::load_str(spec, "t.yaml").expect("loads");
+        let rules = |key: &str| {
+            let operation = model
+                .operations
+                .iter()
+                .find(|op| op.path == key)
+                .expect("operation");
+            OperationRules::compile(operation, Era::Stu3)
+        };
+        assert_eq!(
+            rules("/metadata").interactions(),
+            ["urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1"]
+        );
+        let services = rules("/HealthcareService");
+        assert_eq!(services.search.as_deref(), Some("HealthcareService"));
+        assert!(services.search_optional);
+        assert_eq!(
+            Capability::of_path("/B82617/STU3/1/gpconnect/structured/fhir/metadata"),
+            Capability::Structured
+        );
+        assert_eq!(
+            Capability::of_interaction(
+                "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"
+            ),
+            Capability::Structured
+        );
+    }
+
+    #[test]
     fn scopes_of_the_table() {
         let row = |method: Method, path: &str| {
             lookup(Era::Dstu2, &method, path).map(|r| (r.kind, r.write))
