@@ -561,9 +561,16 @@ impl OperationRules {
             return;
         }
         if let Some(systems) = identifier_systems(era, resource) {
+            // 1.2.8 names one error for a service search: a token that is
+            // no DOS service id is unparsable (422), not a system error.
+            let rule = if resource == "HealthcareService" {
+                RuleId::IdentifierSyntax
+            } else {
+                RuleId::IdentifierSystem
+            };
             if !systems.contains(&system) {
                 out.push(Violation::of(
-                    RuleId::IdentifierSystem,
+                    rule,
                     at,
                     format!(
                         "system must be {} for a {resource} search, was {}",

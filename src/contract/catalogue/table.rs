@@ -263,13 +263,13 @@ catalogue_of! {
         eras: GpConnect,
         operations: ["GET /Patient", "GET /Practitioner", "GET /Organization", "GET /Location", "GET /HealthcareService"],
         answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
-        source: "DOMAIN §7",
-        summary: "`identifier` is not `<system>|<value>` with both parts",
+        source: "DOMAIN §7; DOMAIN-STU3 §3 (HealthcareService)",
+        summary: "`identifier` is not `<system>|<value>` with both parts; on `GET /HealthcareService`, its system is not the DOS service id (`https://fhir.nhs.uk/Id/uec-dos-service-id`)",
     }
     IdentifierSystem {
         name: "identifier-system",
         eras: GpConnect,
-        operations: ["GET /Patient", "GET /Practitioner", "GET /Organization", "GET /Location", "GET /HealthcareService"],
+        operations: ["GET /Patient", "GET /Practitioner", "GET /Organization", "GET /Location"],
         answer: (BAD_REQUEST, INVALID_IDENTIFIER_SYSTEM),
         source: "DOMAIN §5, §7",
         summary: "the identifier system is not one the resource is searched by",
