@@ -611,7 +611,7 @@ catalogue_of! {
         operations: ["POST /Appointment", "PUT /Appointment/{id}"],
         answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
         source: "DOMAIN-STU3 §3; the 1.x pack's AppointmentBook, AppointmentCancel",
-        summary: "a `slot` or participant `actor` reference that is not relative `<Type>/<id>` with a FHIR id (an absolute URL, `Slot/4##`), a slot reference to another type",
+        summary: "a `slot` or participant `actor` reference that is not relative `<Type>/<id>` with a FHIR id (an absolute URL, `Slot/4##`), a slot reference to another type; on an amend or cancel, a booking organisation that is not `#<id>` of a contained resource",
     }
     AppointmentTextLength {
         name: "appointment-text-length",
