@@ -472,7 +472,8 @@ fn table() -> Vec<Row> {
 
 /// The table is the catalogue's test: every rule that applies to the DSTU2
 /// default definition has at least one row that breaks it. (The STU3-only
-/// rules are rows of `stu3_rules_on_the_1_5_0_definition`.)
+/// rules are rows of tests/it/contract1.rs, whose own test checks them, and
+/// of `stu3_rules_on_the_1_5_0_definition`.)
 #[test]
 fn every_dstu2_rule_of_the_catalogue_has_a_row() {
     use gpconnect_mock::contract::catalogue::{Eras, RULES};
