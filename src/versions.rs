@@ -23,8 +23,9 @@
 //! A *versioned resource* is a JSON object whose `resourceType` is not
 //! `OperationOutcome`, `Bundle` nor `Parameters` ([`is_versioned`]): search
 //! results, operation results and errors carry no version and no ETag.
-//! What an era demands (If-Match required or not, the codes of a conflict
-//! and of an unknown version) is data: [`VersionRules`].
+//! What an era demands is data: the rule catalogue's `if-match-*` rules
+//! (a malformed `If-Match` a 400 or stale; stale a 409; never required) and
+//! the code of an unknown version, [`VersionRules`].
 
 use std::sync::Arc;
 
@@ -36,39 +37,33 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::answer::Answer;
+use crate::contract::{RuleId, Violation};
 use crate::fhir::{Era, Outcome, SpineCode};
 use crate::request::MockRequest;
 use crate::routes::{Lookup, RouteTable};
 use crate::state::{version_of, StateData};
 use crate::template::{ProvenJson, VersionId};
 
-/// What an era demands of versions.
+/// What an era demands of versions. Which `If-Match` rules apply is the
+/// rule catalogue's to say ([`RuleId::IfMatchMalformed`],
+/// [`RuleId::IfMatchStale`]): in neither era is `If-Match` required
+/// (DOMAIN-STU3.md §7.2: the 1.x provider test pack amends and cancels
+/// without it); a stale one is a 409 in both; a malformed one is a 400 in
+/// DSTU2 and, in 1.x, stale (the pack's `invalidEtag` expects 409).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VersionRules {
-    /// Whether a PUT of a stored resource without `If-Match` is refused
-    /// (with [`VersionRules::conflict`]); otherwise it is accepted.
-    pub if_match_required: bool,
-    /// The code of a 409 for a stale (or required and missing) `If-Match`.
-    pub conflict: SpineCode,
+    pub era: Era,
     /// The code of a 404 for a version read of a version not kept.
     pub unknown_version: SpineCode,
 }
 
-/// DSTU2 (GP Connect 0.x): If-Match is optional; a stale one is a 409
-/// FHIR_CONSTRAINT_VIOLATION (DOMAIN.md §3, §5, the demonstrator's code).
 const DSTU2_RULES: VersionRules = VersionRules {
-    if_match_required: false,
-    conflict: SpineCode::FHIR_CONSTRAINT_VIOLATION,
+    era: Era::Dstu2,
     unknown_version: SpineCode::NO_RECORD_FOUND,
 };
 
-/// STU3 (GP Connect 1.x): "PUT needs a matching If-Match, else 409"
-/// (DOMAIN-STU3.md §3), with the same code (DOMAIN.md §5). Not mounted by
-/// the default pack. DOMAIN-STU3.md §7.2 notes the 1.x test pack accepts a
-/// PUT without it: flip `if_match_required` to serve that pack.
 const STU3_RULES: VersionRules = VersionRules {
-    if_match_required: true,
-    conflict: SpineCode::FHIR_CONSTRAINT_VIOLATION,
+    era: Era::Stu3,
     unknown_version: SpineCode::NO_RECORD_FOUND,
 };
 
@@ -79,6 +74,13 @@ impl Era {
             Era::Dstu2 => &DSTU2_RULES,
             Era::Stu3 => &STU3_RULES,
         }
+    }
+}
+
+impl VersionRules {
+    /// Whether the catalogue's `rule` applies in this era.
+    fn has(&self, rule: RuleId) -> bool {
+        rule.rule().eras.admits(Some(self.era))
     }
 }
 
@@ -94,8 +96,6 @@ pub enum VersionError {
         sent: String,
         current: String,
     },
-    #[error("If-Match is required to change {resource} (its current ETag is W/\"{current}\"); the resource is unchanged")]
-    Missing { resource: String, current: String },
     #[error("{resource} has no version {asked}: its current version is {current}{kept}")]
     UnknownVersion {
         resource: String,
@@ -107,15 +107,31 @@ pub enum VersionError {
 }
 
 impl VersionError {
+    /// The answer: a violation of the catalogue's `If-Match` rules (its
+    /// diagnostics ending `(rule <name>)`), or a 400/404 of the version
+    /// headers and reads.
     pub fn outcome(&self, rules: &VersionRules) -> Outcome {
-        let (status, code) = match self {
-            VersionError::Malformed { .. } => (StatusCode::BAD_REQUEST, SpineCode::BAD_REQUEST),
-            VersionError::Stale { .. } | VersionError::Missing { .. } => {
-                (StatusCode::CONFLICT, rules.conflict)
+        let text = self.to_string();
+        match self {
+            VersionError::Malformed { header, .. } if header.eq_ignore_ascii_case("if-match") => {
+                let what = text.split_once(" is ").map_or(&*text, |(_, rest)| rest);
+                let what = format!("is {what}");
+                Violation::of(RuleId::IfMatchMalformed, "header If-Match", what).outcome()
             }
-            VersionError::UnknownVersion { .. } => (StatusCode::NOT_FOUND, rules.unknown_version),
-        };
-        Outcome::new(status, code, self.to_string())
+            VersionError::Stale { sent, .. } => {
+                let at = format!("header If-Match {sent}");
+                let what = text
+                    .split_once(" is stale")
+                    .map_or(&*text, |(_, rest)| rest);
+                Violation::of(RuleId::IfMatchStale, at, format!("is stale{what}")).outcome()
+            }
+            VersionError::Malformed { .. } => {
+                Outcome::new(StatusCode::BAD_REQUEST, SpineCode::BAD_REQUEST, text)
+            }
+            VersionError::UnknownVersion { .. } => {
+                Outcome::new(StatusCode::NOT_FOUND, rules.unknown_version, text)
+            }
+        }
     }
 }
 
@@ -353,8 +369,8 @@ fn tags(request: &MockRequest, header: &'static str) -> Result<Option<Tags>, Ver
 
 /// `If-Match` on a PUT of a stored resource, checked against its stored
 /// version before any state action (the caller holds the writer lock): a
-/// stale tag, or a missing one where the era requires it, is an error and
-/// nothing changes. A PUT of a resource the state does not hold is left to
+/// stale tag (in 1.x also a malformed one) is an error and nothing
+/// changes; no `If-Match` lets the update go on. A PUT of a resource the state does not hold is left to
 /// its scenarios (e.g. a 404); any other method is not checked.
 pub fn check_if_match(
     request: &MockRequest,
@@ -372,16 +388,20 @@ pub fn check_if_match(
     };
     let current = version_of(document);
     let resource = format!("{kind}/{id}");
-    match tags(request, "if-match")? {
-        None if rules.if_match_required => Err(VersionError::Missing { resource, current }),
-        None => Ok(()),
-        Some(tags) if tags.matches(&current) => Ok(()),
-        Some(Tags { sent, .. }) => Err(VersionError::Stale {
-            resource,
-            sent,
-            current,
-        }),
-    }
+    let sent = match tags(request, "if-match") {
+        Ok(None) => return Ok(()),
+        Ok(Some(tags)) if tags.matches(&current) => return Ok(()),
+        Ok(Some(Tags { sent, .. })) => sent,
+        // 1.x: a tag that names no version names no current one either.
+        Err(VersionError::Malformed { value, .. }) if !rules.has(RuleId::IfMatchMalformed) => value,
+        Err(error) => return Err(error),
+    };
+    debug_assert!(rules.has(RuleId::IfMatchStale));
+    Err(VersionError::Stale {
+        resource,
+        sent,
+        current,
+    })
 }
 
 /// The `return` a `Prefer` header asks of a write, lower case: `minimal`,
@@ -660,17 +680,30 @@ mod tests {
             "{}",
             outcome.diagnostics
         );
-        let malformed = put(&[("If-Match", "2")]).unwrap_err();
-        assert_eq!(malformed.outcome(rules).status, StatusCode::BAD_REQUEST);
-        let missing = check_if_match(
-            &request(Method::PUT, "/fhir/Appointment/7", &[]),
-            &state,
-            Era::Stu3.version_rules(),
-        );
         assert!(
-            matches!(missing, Err(VersionError::Missing { .. })),
-            "STU3 requires it"
+            outcome.diagnostics.ends_with("(rule if-match-stale)"),
+            "{}",
+            outcome.diagnostics
         );
+        let malformed = put(&[("If-Match", "2")]).unwrap_err();
+        let malformed = malformed.outcome(rules);
+        assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+        assert!(malformed.diagnostics.ends_with("(rule if-match-malformed)"));
+        // 1.x: never required; a malformed tag is stale.
+        let stu3 = |headers: &[(&str, &str)]| {
+            check_if_match(
+                &request(Method::PUT, "/fhir/Appointment/7", headers),
+                &state,
+                Era::Stu3.version_rules(),
+            )
+        };
+        assert_eq!(stu3(&[]), Ok(()), "STU3 does not require If-Match");
+        assert_eq!(stu3(&[("If-Match", "W/\"2\"")]), Ok(()));
+        let invalid = stu3(&[("If-Match", "invalidEtag")]).unwrap_err();
+        let outcome = invalid.outcome(Era::Stu3.version_rules());
+        assert_eq!(outcome.status, StatusCode::CONFLICT);
+        assert_eq!(outcome.code.code, "FHIR_CONSTRAINT_VIOLATION");
+        assert!(outcome.diagnostics.contains("invalidEtag is stale"));
         let unknown = request(
             Method::PUT,
             "/fhir/Appointment/8",

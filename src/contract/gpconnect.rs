@@ -12,6 +12,7 @@ use super::catalogue::shape_of;
 use super::jwt::{self, Expectation, RecordKind};
 use super::nhs_number;
 use super::operations::{self, ParamsKind};
+use super::operations_stu3;
 use super::resources::{self, BodyKind};
 use super::tokens::TokenCache;
 pub use super::tokens::TokenFacts;
@@ -153,6 +154,9 @@ pub const STU3: &[Interaction] = &[
     row("GET", "/Organization/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:organization-1"], O, false),
     row("GET", "/Location", &["urn:nhs:names:services:gpconnect:fhir:rest:search:location-1"], O, false),
     row("GET", "/Location/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:location-1"], O, false),
+    // 1.2.8's service filtering (DOMAIN-STU3.md §3).
+    row("GET", "/HealthcareService", &["urn:nhs:names:services:gpconnect:fhir:rest:search:healthcareservice-1"], O, false),
+    row("GET", "/HealthcareService/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:healthcareservice-1"], O, false),
     row("GET", "/Slot", &["urn:nhs:names:services:gpconnect:fhir:rest:search:slot-1"], O, false),
     row("POST", "/Appointment", &["urn:nhs:names:services:gpconnect:fhir:rest:create:appointment-1"], P, true),
     row("GET", "/Appointment/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:appointment-1"], P, false),
@@ -184,6 +188,65 @@ pub fn lookup(era: Era, method: &Method, path: &str) -> Option<&'static Interact
         .iter()
         .filter(|row| row.method == method.as_str() && shape.ends_with(row.shape))
         .max_by_key(|row| row.shape.len())
+}
+
+/// The 1.x capability an interaction id belongs to (DOMAIN.md §2c): each
+/// has its own root and metadata id, and an id of another capability is
+/// no interaction of this root (DOMAIN-STU3.md §6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    /// Foundations and Appointment Management (`…/gpconnect/fhir`).
+    Foundations,
+    /// Access Record Structured (`…/gpconnect/structured/fhir`).
+    Structured,
+    /// Access Document (`…/gpconnect/documents/fhir`).
+    Documents,
+}
+
+impl Capability {
+    /// The capability of an interaction id.
+    pub fn of_interaction(id: &str) -> Capability {
+        if id.contains(":structured:") || id.contains(":gpc.getstructuredrecord") {
+            Capability::Structured
+        } else if id.contains(":documents:") {
+            Capability::Documents
+        } else {
+            Capability::Foundations
+        }
+    }
+
+    /// The capability a root serves, by its path: a `structured` or
+    /// `documents` segment, else Foundations.
+    pub fn of_path(full_path: &str) -> Capability {
+        let mut segments = full_path.split('/');
+        if segments.clone().any(|s| s == "structured") {
+            Capability::Structured
+        } else if segments.any(|s| s == "documents") {
+            Capability::Documents
+        } else {
+            Capability::Foundations
+        }
+    }
+}
+
+/// The identifier searches of the interaction tables (type-level GETs):
+/// the resource searched, and whether `identifier` is optional (a
+/// HealthcareService search without one lists every service, 1.2.8).
+fn table_search(method: &Method, path: &str) -> Option<(&'static str, bool)> {
+    if method != Method::GET {
+        return None;
+    }
+    let shape = shape_of(path);
+    [
+        ("/Patient", "Patient", false),
+        ("/Practitioner", "Practitioner", false),
+        ("/Organization", "Organization", false),
+        ("/Location", "Location", false),
+        ("/HealthcareService", "HealthcareService", true),
+    ]
+    .into_iter()
+    .find(|(end, ..)| shape.ends_with(end))
+    .map(|(_, resource, optional)| (resource, optional))
 }
 
 /// The resource an identifier search finds (a GET whose `identifier`
@@ -234,6 +297,7 @@ pub fn identifier_systems(era: Era, resource: &str) -> Option<&'static [&'static
             "http://fhir.nhs.net/Id/ods-organization-code",
         ],
         (Era::Stu3, "Location") => &["https://fhir.nhs.uk/Id/ods-site-code"],
+        (Era::Stu3, "HealthcareService") => &["https://fhir.nhs.uk/Id/uec-dos-service-id"],
         _ => return None,
     })
 }
@@ -247,10 +311,14 @@ pub struct OperationRules {
     write: bool,
     /// The resource of an identifier search.
     search: Option<String>,
+    /// `identifier` may be left out (a HealthcareService search).
+    search_optional: bool,
     /// DSTU2 `$gpc.getcarerecord`.
     care_record: bool,
     /// The operation's parameter rules (DSTU2).
     params: Option<ParamsKind>,
+    /// The operation's parameter rules (1.x).
+    params_stu3: Option<operations_stu3::ParamsKind>,
     /// What its body is checked as.
     body: Option<BodyKind>,
     /// `GET /fhir/metadata`, for messages.
@@ -290,7 +358,18 @@ impl OperationRules {
         });
         if let Some(row) = row {
             if interactions.is_empty() {
-                interactions = row.ids.iter().map(|id| id.to_string()).collect();
+                // 1.x: only the ids of this root's capability (the
+                // structured metadata id is no interaction of Foundations).
+                let capability = Capability::of_path(&operation.full_path);
+                let own =
+                    |id: &&&str| era == Era::Dstu2 || Capability::of_interaction(id) == capability;
+                let ids: Vec<&str> = row.ids.iter().filter(own).copied().collect();
+                let ids = if ids.is_empty() {
+                    row.ids.to_vec()
+                } else {
+                    ids
+                };
+                interactions = ids.into_iter().map(str::to_string).collect();
             } else if row.method == "PUT" && row.shape == "/Appointment/{id}" {
                 // Amend and cancel: accept both whatever the spec says.
                 for id in row.ids {
@@ -300,17 +379,27 @@ impl OperationRules {
                 }
             }
         }
+        // An identifier search by the definition (`identifier` required),
+        // else by the table's shape (a definition may leave it optional).
+        let by_table = table_search(&operation.method, &operation.path);
+        let search = identifier_search_resource(operation)
+            .or(by_table.map(|(resource, _)| resource))
+            .map(str::to_string);
         OperationRules {
             interactions,
             kind: row.map(|r| r.kind),
             write: row.map(|r| r.write).unwrap_or_else(|| operation.is_write()),
-            search: identifier_search_resource(operation).map(str::to_string),
+            search_optional: by_table.is_some_and(|(_, optional)| optional),
+            search,
             care_record: era == Era::Dstu2
                 && operation.method == Method::POST
                 && operation.path.ends_with("/$gpc.getcarerecord"),
             params: row
                 .filter(|_| era == Era::Dstu2)
                 .and_then(|r| ParamsKind::of(r.method, r.shape)),
+            params_stu3: row
+                .filter(|_| era == Era::Stu3)
+                .and_then(|r| operations_stu3::ParamsKind::of(r.method, r.shape)),
             body: row.and_then(|r| BodyKind::of(era, r.method, r.shape)),
             label: format!("{} {}", operation.method, operation.full_path),
             tokens: TokenCache::default(),
@@ -438,6 +527,9 @@ impl OperationRules {
         }
         let mut values = request.query_values("identifier");
         let Some(value) = values.next() else {
+            if self.search_optional {
+                return;
+            }
             out.push(Violation::of(
                 RuleId::IdentifierParam,
                 at,
@@ -469,9 +561,16 @@ impl OperationRules {
             return;
         }
         if let Some(systems) = identifier_systems(era, resource) {
+            // 1.2.8 names one error for a service search: a token that is
+            // no DOS service id is unparsable (422), not a system error.
+            let rule = if resource == "HealthcareService" {
+                RuleId::IdentifierSyntax
+            } else {
+                RuleId::IdentifierSystem
+            };
             if !systems.contains(&system) {
                 out.push(Violation::of(
-                    RuleId::IdentifierSystem,
+                    rule,
                     at,
                     format!(
                         "system must be {} for a {resource} search, was {}",
@@ -503,6 +602,9 @@ impl OperationRules {
     ) {
         if let Some(kind) = self.params {
             operations::check(kind, request, jwt, out);
+        }
+        if let Some(kind) = self.params_stu3 {
+            operations_stu3::check(kind, request, out);
         }
         if let (Some(kind), Some(body)) = (self.body, request.body_json()) {
             let id = path_params
@@ -606,6 +708,49 @@ mod tests {
             .flat_map(|r| r.ids)
             .all(|id| !id.ends_with("-1")));
         assert!(STU3.iter().flat_map(|r| r.ids).all(|id| id.ends_with("-1")));
+    }
+
+    #[test]
+    fn a_1x_root_takes_only_its_own_capabilitys_ids() {
+        let spec = r#"
+swagger: '2.0'
+info: {title: t, version: '1'}
+basePath: /B82617/STU3/1/gpconnect/fhir
+produces: [application/fhir+json]
+paths:
+  /metadata:
+    get:
+      responses: {'200': {description: ok}}
+  /HealthcareService:
+    get:
+      responses: {'200': {description: ok}}
+"#;
+        let model = crate::spec::load_str(spec, "t.yaml").expect("loads");
+        let rules = |key: &str| {
+            let operation = model
+                .operations
+                .iter()
+                .find(|op| op.path == key)
+                .expect("operation");
+            OperationRules::compile(operation, Era::Stu3)
+        };
+        assert_eq!(
+            rules("/metadata").interactions(),
+            ["urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1"]
+        );
+        let services = rules("/HealthcareService");
+        assert_eq!(services.search.as_deref(), Some("HealthcareService"));
+        assert!(services.search_optional);
+        assert_eq!(
+            Capability::of_path("/B82617/STU3/1/gpconnect/structured/fhir/metadata"),
+            Capability::Structured
+        );
+        assert_eq!(
+            Capability::of_interaction(
+                "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"
+            ),
+            Capability::Structured
+        );
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //!   schema, `Content-Type`, `Accept`.
 //! - [`gpconnect`]: GP Connect's rules (DOMAIN.md §3, §4, §7) — the SSP
 //!   headers, the interaction id, the provider ASID, the JWT ([`jwt`]) and
-//!   identifier searches ([`nhs_number`]).
+//!   identifier searches ([`nhs_number`]); each era's operation parameters
+//!   ([`operations`] DSTU2, [`operations_stu3`] 1.x) and request bodies
+//!   ([`resources`], [`resources_stu3`]) against the resource descriptions
+//!   ([`profiles`], [`profiles_stu3`]).
 //!
 //! JSON Schema validators are compiled lazily, once per snapshot, on the
 //! first request that needs them, so startup stays fast with big definitions.
@@ -19,8 +22,11 @@ pub mod gpconnect;
 pub mod jwt;
 pub mod nhs_number;
 pub mod operations;
+pub mod operations_stu3;
 pub mod profiles;
+pub mod profiles_stu3;
 pub mod resources;
+pub mod resources_stu3;
 pub mod spec_rules;
 pub mod tokens;
 

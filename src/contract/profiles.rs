@@ -10,7 +10,8 @@
 //! table of [`crate::check::definitions`], which `check` also uses.
 //!
 //! Profiles are written once per resource type and era from the FHIR DSTU2
-//! (1.0.2) definitions and GP Connect 0.x; STU3 profiles join this table.
+//! (1.0.2) definitions and GP Connect 0.x; the STU3 (GP Connect 1.x) ones
+//! are in [`super::profiles_stu3`].
 
 use serde_json::Value;
 
@@ -23,6 +24,8 @@ use crate::fhir_xml::order::COMMON as RESOURCE_ELEMENTS;
 /// How many an element may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Max {
+    /// `0..0`: the profile forbids the element (e.g. `reason` on a 1.x booking).
+    Zero,
     One,
     Many,
 }
@@ -50,7 +53,7 @@ pub struct Element {
     pub kind: Type,
 }
 
-const fn el(name: &'static str, min: u32, max: Max, kind: Type) -> Element {
+pub(crate) const fn el(name: &'static str, min: u32, max: Max, kind: Type) -> Element {
     Element {
         name,
         min,
@@ -82,6 +85,8 @@ pub struct Finding {
 pub enum Problem {
     /// An element the type does not define.
     Unknown,
+    /// An element the profile forbids (`0..0`).
+    Prohibited,
     /// A required element is absent (or an empty array).
     Missing,
     /// An array where one value is allowed.
@@ -107,6 +112,7 @@ impl Finding {
         );
         let message = match &self.problem {
             Problem::Unknown => "is not an element of the resource type".to_string(),
+            Problem::Prohibited => "must not be sent (the profile forbids it)".to_string(),
             Problem::Missing => "is required".to_string(),
             Problem::NotOne => "must be one value, not an array".to_string(),
             Problem::WrongType(kind) => format!("must be a FHIR {kind}"),
@@ -120,11 +126,11 @@ impl Finding {
 use Max::{Many, One};
 use Primitive::{Code, Date, DateTime, Instant, PositiveInt, Str, UnsignedInt};
 
-const fn p(primitive: Primitive) -> Type {
+pub(crate) const fn p(primitive: Primitive) -> Type {
     Type::Primitive(primitive)
 }
 
-const fn data(name: &'static str) -> Type {
+pub(crate) const fn data(name: &'static str) -> Type {
     Type::Data(name)
 }
 
@@ -312,6 +318,10 @@ impl Profile {
             out.push(finding(pointer, Problem::Unknown));
             return;
         };
+        if element.max == Max::Zero {
+            out.push(finding(pointer, Problem::Prohibited));
+            return;
+        }
         if key.starts_with('_') {
             return;
         }
@@ -321,7 +331,7 @@ impl Profile {
                 .enumerate()
                 .map(|(i, item)| (format!("{pointer}/{i}"), item))
                 .collect(),
-            (Value::Array(_), One) => {
+            (Value::Array(_), One | Max::Zero) => {
                 out.push(finding(pointer, Problem::NotOne));
                 return;
             }

@@ -1,12 +1,13 @@
 //! Resources a consumer sends, checked against their [`profiles`]: the
 //! DSTU2 booking, amend, cancel and Order bodies, and the JWT's claim
 //! resources. Each finding becomes a violation of the catalogue rule the
-//! operation's provider test packs expect (DOMAIN.md §11).
+//! operation's provider test packs expect (DOMAIN.md §11). 1.x bodies are
+//! [`resources_stu3`]'s.
 
 use serde_json::{Map, Value};
 
 use super::profiles::{self, Finding, Problem, Profile};
-use super::{RuleId, Violation};
+use super::{resources_stu3, RuleId, Violation};
 use crate::fhir::Era;
 
 /// The DSTU2 cancellation-reason extension (DOMAIN.md §9).
@@ -22,14 +23,16 @@ pub enum BodyKind {
     Update,
     /// `POST /Order`.
     Order,
+    /// A GP Connect 1.x body ([`resources_stu3`]).
+    Stu3(resources_stu3::BodyKind),
 }
 
 impl BodyKind {
     /// The kind of an operation's body, by its interaction's method and
     /// path shape, in `era`.
     pub fn of(era: Era, method: &str, shape: &str) -> Option<BodyKind> {
-        if era != Era::Dstu2 {
-            return None;
+        if era == Era::Stu3 {
+            return resources_stu3::BodyKind::of(method, shape).map(BodyKind::Stu3);
         }
         match (method, shape) {
             ("POST", "/Appointment") => Some(BodyKind::Book),
@@ -47,6 +50,9 @@ fn of(rule: RuleId, finding: &Finding) -> Violation {
 
 /// Checks a request body of `kind`; `path_id` is the `{id}` of an update.
 pub fn check_body(kind: BodyKind, body: &Value, path_id: Option<&str>, out: &mut Vec<Violation>) {
+    if let BodyKind::Stu3(kind) = kind {
+        return resources_stu3::check_body(kind, body, path_id, out);
+    }
     let resource_type = body.get("resourceType").and_then(Value::as_str);
     match kind {
         BodyKind::Book | BodyKind::Update if resource_type != Some("Appointment") => {
@@ -62,6 +68,7 @@ pub fn check_body(kind: BodyKind, body: &Value, path_id: Option<&str>, out: &mut
         BodyKind::Book => check_booking(body, out),
         BodyKind::Update => check_update(body, path_id, out),
         BodyKind::Order => check_order(body, out),
+        BodyKind::Stu3(_) => {}
     }
 }
 

@@ -450,6 +450,9 @@ fn table() -> Vec<Row> {
         ("amending another appointment's id", "appointment-update-invalid", update().edit(|b| b["id"] = json!("2")), 400, "BAD_REQUEST", "body /id must be the id in the path \"1\", was \"2\""),
         ("amending with an undefined element", "appointment-update-invalid", update().edit(|b| b["colour"] = json!("red")), 400, "BAD_REQUEST", "body /colour is not an element"),
         ("cancelling without a reason", "appointment-cancel-reason", update().edit(|b| { b.as_object_mut().map(|o| o.remove("extension")); }), 422, "INVALID_PARAMETER", "a cancel must carry the cancellation-reason extension"),
+        // DOMAIN §3: If-Match on an update of a stored appointment (nothing changes).
+        ("If-Match stale", "if-match-stale", update().set("If-Match", "W/\"99\""), 409, "FHIR_CONSTRAINT_VIOLATION", "header If-Match W/\"99\" is stale: Appointment/1 is at version"),
+        ("If-Match not an entity tag", "if-match-malformed", update().set("If-Match", "99"), 400, "BAD_REQUEST", "header If-Match is \"99\", which is not a list of entity tags"),
         ("cancelling with an empty reason", "appointment-cancel-reason", update().edit(|b| b["extension"][0]["valueString"] = json!(" ")), 422, "INVALID_PARAMETER", "must have a non-empty valueString"),
         // DSTU2 Order.
         ("order without subject", "order-profile", order().edit(|b| { b.as_object_mut().map(|o| o.remove("subject")); }), 422, "INVALID_RESOURCE", "body /subject is required"),
@@ -469,7 +472,8 @@ fn table() -> Vec<Row> {
 
 /// The table is the catalogue's test: every rule that applies to the DSTU2
 /// default definition has at least one row that breaks it. (The STU3-only
-/// rules are rows of `stu3_rules_on_the_1_5_0_definition`.)
+/// rules are rows of tests/it/contract1.rs, whose own test checks them, and
+/// of `stu3_rules_on_the_1_5_0_definition`.)
 #[test]
 fn every_dstu2_rule_of_the_catalogue_has_a_row() {
     use gpconnect_mock::contract::catalogue::{Eras, RULES};

@@ -4,6 +4,7 @@
 mod check;
 mod common;
 mod contract;
+mod contract1;
 mod foundations;
 mod gpc;
 #[allow(dead_code, unused_imports)] // used by the 1.x tests as they land

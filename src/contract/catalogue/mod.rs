@@ -31,7 +31,7 @@ pub enum Eras {
 }
 
 impl Eras {
-    fn admits(self, era: Option<Era>) -> bool {
+    pub fn admits(self, era: Option<Era>) -> bool {
         match self {
             Eras::Any => true,
             Eras::Plain => era.is_none(),

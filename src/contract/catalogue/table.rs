@@ -15,6 +15,7 @@ const INVALID_PARAMETER: Code = spine(SpineCode::INVALID_PARAMETER);
 const INVALID_RESOURCE: Code = spine(SpineCode::INVALID_RESOURCE);
 const INVALID_NHS_NUMBER: Code = spine(SpineCode::INVALID_NHS_NUMBER);
 const INVALID_IDENTIFIER_SYSTEM: Code = spine(SpineCode::INVALID_IDENTIFIER_SYSTEM);
+const FHIR_CONSTRAINT_VIOLATION: Code = spine(SpineCode::FHIR_CONSTRAINT_VIOLATION);
 
 catalogue_of! {
     // ---- the definition's own rules (any definition)
@@ -252,18 +253,18 @@ catalogue_of! {
     IdentifierParam {
         name: "identifier-param",
         eras: GpConnect,
-        operations: ["GET /Patient", "GET /Practitioner", "GET /Organization", "GET /Location"],
+        operations: ["GET /Patient", "GET /Practitioner", "GET /Organization", "GET /Location", "GET /HealthcareService"],
         answer: (BAD_REQUEST, BAD_REQUEST),
         source: "DOMAIN §5, §7",
-        summary: "`identifier` is missing, given twice, or spelled in another case",
+        summary: "`identifier` is missing (optional on `GET /HealthcareService`), given twice, or spelled in another case",
     }
     IdentifierSyntax {
         name: "identifier-syntax",
         eras: GpConnect,
-        operations: ["GET /Patient", "GET /Practitioner", "GET /Organization", "GET /Location"],
+        operations: ["GET /Patient", "GET /Practitioner", "GET /Organization", "GET /Location", "GET /HealthcareService"],
         answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
-        source: "DOMAIN §7",
-        summary: "`identifier` is not `<system>|<value>` with both parts",
+        source: "DOMAIN §7; DOMAIN-STU3 §3 (HealthcareService)",
+        summary: "`identifier` is not `<system>|<value>` with both parts; on `GET /HealthcareService`, its system is not the DOS service id (`https://fhir.nhs.uk/Id/uec-dos-service-id`)",
     }
     IdentifierSystem {
         name: "identifier-system",
@@ -457,5 +458,191 @@ catalogue_of! {
         answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
         source: "DOMAIN §11 Order",
         summary: "`date` is not today (UTC, a day's tolerance either side for time zones)",
+    }
+
+    // ---- versions (DOMAIN.md §3, §5; DOMAIN-STU3.md §7.2)
+    IfMatchMalformed {
+        name: "if-match-malformed",
+        eras: Dstu2,
+        operations: ["PUT /Appointment/{id}"],
+        answer: (BAD_REQUEST, BAD_REQUEST),
+        source: "DOMAIN §3",
+        summary: "`If-Match` is not a list of entity tags (`W/\"<versionId>\"`, `\"<versionId>\"` or `*`); 1.x answers it as stale",
+    }
+    IfMatchStale {
+        name: "if-match-stale",
+        eras: GpConnect,
+        operations: ["PUT /Appointment/{id}"],
+        answer: (CONFLICT, FHIR_CONSTRAINT_VIOLATION),
+        source: "DOMAIN §3, §5; DOMAIN-STU3 §7.2",
+        summary: "`If-Match` names another version than the stored one (1.x: or is no entity tag, `invalidEtag`); nothing changes. Without `If-Match` an amend or cancel goes on, in both eras",
+    }
+
+    // ---- 1.x search for free slots (DOMAIN.md §2b, §10.11; the 1.x pack's SearchForFreeSlots)
+    SlotSearchParameterMissing {
+        name: "slot-search-parameter-missing",
+        eras: Stu3,
+        operations: ["GET /Slot"],
+        answer: (BAD_REQUEST, BAD_REQUEST),
+        source: "DOMAIN §2b, §5, §10.11",
+        summary: "`start`, `end` or `status` is missing, or no `_include` is `Slot:schedule`",
+    }
+    SlotSearchDate {
+        name: "slot-search-date",
+        eras: Stu3,
+        operations: ["GET /Slot"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
+        source: "DOMAIN §2b, §10.11",
+        summary: "`start` is not `ge`, or `end` not `le`, followed by a full date (`yyyy-MM-dd`) or a dateTime with seconds and an offset; or either is given twice",
+    }
+    SlotSearchWindow {
+        name: "slot-search-window",
+        eras: Stu3,
+        operations: ["GET /Slot"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
+        source: "DOMAIN §2b, §10.11",
+        summary: "`start` is after `end`, or the two are more than 14 days apart",
+    }
+    SlotSearchStatus {
+        name: "slot-search-status",
+        eras: Stu3,
+        operations: ["GET /Slot"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
+        source: "DOMAIN §2b, §10.11",
+        summary: "`status` is not `free` (or is given twice)",
+    }
+
+    // ---- 1.x patient appointments (DOMAIN.md §2b, §10.14)
+    AppointmentsStartRange {
+        name: "appointments-start-range",
+        eras: Stu3,
+        operations: ["GET /Patient/{id}/Appointment"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
+        source: "DOMAIN §2b, §10.14",
+        summary: "not exactly two `start`s, one `ge` and one `le`, each a date only (`yyyy-MM-dd`), the `ge` one not after the `le` one",
+    }
+    AppointmentsStartPast {
+        name: "appointments-start-past",
+        eras: Stu3,
+        operations: ["GET /Patient/{id}/Appointment"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
+        source: "DOMAIN §2b, §10.14",
+        summary: "a `start` date before today (UTC): appointments in the past cannot be searched",
+    }
+
+    // ---- 1.x $gpc.registerpatient (DOMAIN-STU3.md §3; the 1.x pack's PatientRegister)
+    RegisterPatientBody {
+        name: "register-patient-body",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.registerpatient"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
+        source: "DOMAIN-STU3 §3",
+        summary: "the body is not a `Parameters` with one `registerPatient` holding a `Patient` resource (a missing one, another parameter, another resource type)",
+    }
+    RegisterPatientDuplicate {
+        name: "register-patient-duplicate",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.registerpatient"],
+        answer: (BAD_REQUEST, BAD_REQUEST),
+        source: "DOMAIN-STU3 §3, §7",
+        summary: "`registerPatient` is given more than once",
+    }
+    RegisterPatientProfile {
+        name: "register-patient-profile",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.registerpatient"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
+        source: "DOMAIN-STU3 §3",
+        summary: "the Patient breaks CareConnect-GPC-Patient-1 as registration takes it: no `meta.profile`, an element registration forbids (`active`, `multipleBirth[x]`, `contact`, `generalPractitioner`, `managingOrganization`, `maritalStatus`, …) or the type does not define, a value of the wrong type, an address not `home`/`temp` or two of one use, an extension other than one `nhsCommunication`",
+    }
+    RegisterPatientDemographics {
+        name: "register-patient-demographics",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.registerpatient"],
+        answer: (BAD_REQUEST, BAD_REQUEST),
+        source: "DOMAIN-STU3 §3, §7",
+        summary: "the Patient lacks what a PDS trace needs: no `birthDate`, not exactly one `official` name with `family` and `given`; or an identifier without `system`, two phone numbers of one use, two email addresses",
+    }
+    RegisterPatientNhsNumber {
+        name: "register-patient-nhs-number",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.registerpatient"],
+        answer: (BAD_REQUEST, INVALID_NHS_NUMBER),
+        source: "DOMAIN-STU3 §3; DOMAIN §5, §7",
+        summary: "the Patient has no identifier with the NHS number system, or its value is not 10 digits passing modulus 11",
+    }
+
+    // ---- 1.x book, amend and cancel (DOMAIN.md §2b, §10.12–13; DOMAIN-STU3.md §3)
+    BookingProfile {
+        name: "booking-profile",
+        eras: Stu3,
+        operations: ["POST /Appointment"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
+        source: "DOMAIN §2b, §10.12; DOMAIN-STU3 §3",
+        summary: "the body is not an Appointment, or breaks GPConnect-Appointment-1: no `meta.profile`, `status` not `booked`, `start`, `end`, `slot`, `participant`, `created` or `description` missing, `reason` or `specialty` sent, an element the type does not define, a value of the wrong type, a participant without `actor` or `status`, an identifier without a value",
+    }
+    BookingParticipants {
+        name: "booking-participants",
+        eras: Stu3,
+        operations: ["POST /Appointment"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
+        source: "DOMAIN §2b, §10.12",
+        summary: "the participants do not include a Patient and a Location",
+    }
+    BookingOrganisation {
+        name: "booking-organisation",
+        eras: Stu3,
+        operations: ["POST /Appointment"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
+        source: "DOMAIN §2b; DOMAIN-STU3 §3",
+        summary: "no booking-organisation extension, or its `valueReference` is not `#<id>` of a contained Organization with an ODS code identifier, a `name` and a `telecom` (and no element Organization lacks)",
+    }
+    AppointmentExtensionStu3 {
+        name: "appointment-extension-1x",
+        eras: Stu3,
+        operations: ["POST /Appointment", "PUT /Appointment/{id}"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
+        source: "DOMAIN-STU3 §3; the 1.x pack's AppointmentCancel",
+        summary: "an extension without `url` or value, whose url is not a GP Connect 1.x one (`https://fhir.nhs.uk/STU3/StructureDefinition/Extension-GPConnect-…`), or a cancellation reason on a booking or an amend",
+    }
+    AppointmentReference {
+        name: "appointment-reference",
+        eras: Stu3,
+        operations: ["POST /Appointment", "PUT /Appointment/{id}"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
+        source: "DOMAIN-STU3 §3; the 1.x pack's AppointmentBook, AppointmentCancel",
+        summary: "a `slot` or participant `actor` reference that is not relative `<Type>/<id>` with a FHIR id (an absolute URL, `Slot/4##`), a slot reference to another type; on an amend or cancel, a booking organisation that is not `#<id>` of a contained resource",
+    }
+    AppointmentTextLength {
+        name: "appointment-text-length",
+        eras: Stu3,
+        operations: ["POST /Appointment", "PUT /Appointment/{id}"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
+        source: "DOMAIN §2b",
+        summary: "`description` longer than 100 characters, or `comment` longer than 500",
+    }
+    AppointmentUpdateProfile {
+        name: "appointment-update-profile",
+        eras: Stu3,
+        operations: ["PUT /Appointment/{id}"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
+        source: "DOMAIN §10.13; the 1.x pack's AppointmentAmend",
+        summary: "an amend or cancel body that is not an Appointment, breaks GPConnect-Appointment-1 (as `booking-profile`, any `status`), or whose `id` is absent or not the one in the path",
+    }
+    AppointmentCancelReasonMissing {
+        name: "appointment-cancel-reason-missing",
+        eras: Stu3,
+        operations: ["PUT /Appointment/{id}"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
+        source: "DOMAIN-STU3 §3; the 1.x pack's AppointmentCancel",
+        summary: "a cancel (`status: cancelled`) without the cancellation-reason extension (`…/Extension-GPConnect-AppointmentCancellationReason-1`, exact url)",
+    }
+    AppointmentCancelReasonEmpty {
+        name: "appointment-cancel-reason-empty",
+        eras: Stu3,
+        operations: ["PUT /Appointment/{id}"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
+        source: "DOMAIN §10.13; the 1.x pack's AppointmentCancel",
+        summary: "the cancellation reason has no `valueString`, or a blank one",
     }
 }
