@@ -422,3 +422,84 @@ async fn no_dropped_or_mixed_responses_during_50_reloads() {
         "50 reloads happened: generation {generation}"
     );
 }
+
+/// The whole checkout (mount file, definitions, packs) copied to a
+/// temporary directory, served from there as a checkout is.
+fn checkout_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = project_dir();
+    for part in ["downloads", "scenarios", "templates"] {
+        copy_tree(&root.join(part), &dir.path().join(part));
+    }
+    dir
+}
+
+/// A broken file in the 1.x pack degrades the 1.x API only: the DSTU2 API
+/// keeps answering its own scenarios and takes an edit of its own pack;
+/// health names the degraded API and its error; fixing the file brings the
+/// 1.x API back.
+#[tokio::test]
+async fn a_broken_1x_pack_degrades_only_its_api() {
+    // Arrange
+    let checkout = checkout_copy();
+    let server = Server::start_in(checkout.path(), &[]);
+    let broken = checkout.path().join("scenarios/foundations/zz-broken.yaml");
+    // Act: a YAML error in the 1.x pack, then an edit of the DSTU2 pack.
+    std::fs::write(
+        &broken,
+        "operation: Patient_Read\nscenarios:\n  - name: [broken\n",
+    )
+    .expect("write");
+    eventually("health reports the 1.x API degraded", || async {
+        health(&server).await["status"] == "degraded"
+    })
+    .await;
+    let dstu2_read = checkout.path().join("scenarios/dstu2/patient/read.yaml");
+    let text = std::fs::read_to_string(&dstu2_read).expect("read");
+    atomic_write(&dstu2_read, &text.replace("id: \"2\"", "id: \"22\""));
+    eventually("the DSTU2 edit is served", || async {
+        get_patient(&server, "22").await.1 == "patient-meakin"
+    })
+    .await;
+    // Assert
+    let report = health(&server).await;
+    let apis = report["apis"].as_array().expect("apis");
+    let status_of = |name: &str| {
+        apis.iter()
+            .find(|api| api["name"] == name)
+            .map(|api| api["status"].clone())
+    };
+    assert_eq!(
+        status_of("gpconnect-dstu2"),
+        Some(Value::from("ok")),
+        "{report}"
+    );
+    assert_eq!(
+        status_of("gpconnect-foundations"),
+        Some(Value::from("degraded")),
+        "{report}"
+    );
+    assert!(
+        report["last_reload_error"]["file"]
+            .as_str()
+            .is_some_and(|file| file.ends_with("scenarios/foundations/zz-broken.yaml")),
+        "{report}"
+    );
+    assert!(
+        server.logged("reload of API `gpconnect-foundations` failed"),
+        "{}",
+        server.logs()
+    );
+    let metadata =
+        crate::gpc1::send(&server, Method::GET, "/metadata", "Metadata_Read", None).await;
+    assert_eq!(
+        metadata.status, 200,
+        "the 1.x API serves its last good version"
+    );
+    // Fixing the file brings it back.
+    std::fs::remove_file(&broken).expect("remove");
+    eventually("health is ok again", || async {
+        health(&server).await["status"] == "ok"
+    })
+    .await;
+}
