@@ -18,11 +18,13 @@
 //!   operation once per snapshot; the checks report violations of those
 //!   rules: `spec_rules` (any definition), `gpconnect` (SSP headers,
 //!   interactions, identifiers), `jwt` (and `tokens`, its verdict cache),
-//!   `nhs_number`, `operations` (DSTU2
-//!   operation parameters), `resources` (bodies and JWT claim resources
-//!   against `profiles`, the resource descriptions).
+//!   `nhs_number`, `operations` (DSTU2 operation parameters) and
+//!   `operations_stu3` (1.x: slot search, patient appointments),
+//!   `resources` and `resources_stu3` (bodies and JWT claim resources
+//!   against `profiles` and `profiles_stu3`, the resource descriptions).
 //! - [`snapshot`]: one immutable loaded version of all of the above, a list
-//!   of mounted [`snapshot::Api`]s.
+//!   of mounted [`snapshot::Api`]s; a reload rebuilds each API and keeps
+//!   the last good version of one whose files do not load.
 //! - [`mount`]: the mount file (`downloads/apis.yaml`), the APIs to mount
 //!   with their base paths, eras and ASIDs; the command line's paths
 //!   resolved into [`snapshot::Sources`].
@@ -38,7 +40,8 @@
 //! - [`negotiate`]: the answer format (JSON or XML) of a FHIR request.
 //! - [`fhir_xml`]: FHIR JSON ↔ FHIR XML, for answers and request bodies.
 //! - [`state`]: the booking state (collections, state machines and the
-//!   kept versions of stored resources).
+//!   kept versions of stored resources), one store per mounted API
+//!   (`Stores`).
 //! - [`repeat`]: kept answers of templates that read only the request's
 //!   path, query and body, the state and the clock.
 //! - [`versions`]: FHIR versions over HTTP — `meta.versionId` and `ETag`,
@@ -73,7 +76,8 @@
 //! [`request::MockRequest`], loads the
 //! snapshot once and calls [`pipeline::serve`], which runs, in one function:
 //!
-//! 0. **negotiate** — [`snapshot::Snapshot::api_for`] picks the mounted API
+//! 0. **negotiate** — [`snapshot::Snapshot::api_for`] picks the mounted API (and
+//!    its booking state, [`state::Stores`])
 //!    by base path; for a FHIR API, [`negotiate`] fixes the answer format
 //!    once and an XML body is read as JSON ([`fhir_xml`]);
 //! 1. **route** — the API's [`routes::RouteTable`] gives the operation (or

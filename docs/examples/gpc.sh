@@ -4,9 +4,11 @@
 #   M                    the mock's address (GPC_MOCK, else http://127.0.0.1:8080)
 #   gpc OPERATION ARGS…  curl ARGS… with the five GP Connect headers (SSP
 #                        headers, a fresh JWT for OPERATION's scope and
-#                        interaction) plus Accept and Content-Type, as
-#                        /__admin/sample-request?operation=OPERATION&format=headers
-#                        gives them (a curl config file: `curl -K`)
+#                        interaction) plus Accept and Content-Type of the
+#                        DSTU2 API, as /__admin/sample-request?api=gpconnect-dstu2
+#                        &operation=OPERATION&format=headers gives them (a
+#                        curl config file: `curl -K`)
+#   gpc1 OPERATION ARGS… the same for the 1.x API (gpconnect-foundations)
 #   day N                the UTC date N days from today (YYYY-MM-DD)
 #   fill FILE            FILE with @DAY0@…@DAY14@ replaced by those dates and
 #                        @ID@ by $id
@@ -15,7 +17,13 @@ M=${GPC_MOCK:-http://127.0.0.1:8080}
 gpc() {
   _gpc_op=$1
   shift
-  curl -sS -K <(curl -sSf "$M/__admin/sample-request?operation=$_gpc_op&format=headers") "$@"
+  curl -sS -K <(curl -sSf "$M/__admin/sample-request?api=gpconnect-dstu2&operation=$_gpc_op&format=headers") "$@"
+}
+
+gpc1() {
+  _gpc_op=$1
+  shift
+  curl -sS -K <(curl -sSf "$M/__admin/sample-request?api=gpconnect-foundations&operation=$_gpc_op&format=headers") "$@"
 }
 
 day() {
