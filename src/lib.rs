@@ -76,9 +76,8 @@
 //! [`request::MockRequest`], loads the
 //! snapshot once and calls [`pipeline::serve`], which runs, in one function:
 //!
-//! 0. **negotiate** — [`snapshot::Snapshot::api_for`] picks the mounted API (and
-//!    its booking state, [`state::Stores`])
-//!    by base path; for a FHIR API, [`negotiate`] fixes the answer format
+//! 0. **negotiate** — [`snapshot::Snapshot::api_for`] picks the mounted API
+//!    by base path, and with it its booking state ([`state::Stores`]); for a FHIR API, [`negotiate`] fixes the answer format
 //!    once and an XML body is read as JSON ([`fhir_xml`]);
 //! 1. **route** — the API's [`routes::RouteTable`] gives the operation (or
 //!    404/405); a version read (`…/_history/<vid>`) is routed as its read
