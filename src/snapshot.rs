@@ -576,16 +576,25 @@ mod tests {
     #[test]
     fn several_apis_are_served_each_under_its_base_path() {
         let mut sources = Sources::default_pack();
+        // The default pack's APIs (DSTU2 first), then the two clinics.
+        let clinics = sources.apis.len();
         sources.apis.push(fixture("clinic-openapi3.yaml"));
         sources.apis.push(fixture("clinic-swagger2.json"));
         let snapshot = Snapshot::load(&sources, &Settings::default(), 1).expect("loads");
-        assert_eq!(snapshot.apis.len(), 3);
+        assert_eq!(snapshot.apis.len(), clinics + 2);
         assert_eq!(
             snapshot.apis[0].base_path, "/fhir",
             "from the operations' paths"
         );
-        assert_eq!(snapshot.apis[1].base_path, "/api/v1", "from the server URL");
-        assert_eq!(snapshot.apis[2].base_path, "/api/v2", "from basePath");
+        assert_eq!(
+            snapshot.apis[clinics].base_path, "/api/v1",
+            "from the server URL"
+        );
+        assert_eq!(
+            snapshot.apis[clinics + 1].base_path,
+            "/api/v2",
+            "from basePath"
+        );
         assert_eq!(snapshot.api_for("/fhir/metadata").name, "gpconnect-dstu2");
         assert_eq!(
             snapshot.api_for("/api/v1/pets").name,
@@ -635,7 +644,7 @@ mod tests {
             ..Settings::default()
         };
         let snapshot = Snapshot::load(&sources, &settings, 1).expect("loads");
-        let clinic = &snapshot.apis[1];
+        let clinic = snapshot.apis.last().expect("the clinic");
         assert_eq!(clinic.base_path, "/clinic");
         assert_eq!(clinic.era, Some(Era::Stu3));
         assert_eq!(clinic.contract.asid(), "918999198738");

@@ -5,6 +5,7 @@ mod appointments1;
 mod check;
 mod common;
 mod contract;
+mod foundations;
 mod gpc;
 #[allow(dead_code, unused_imports)] // used by the 1.x tests as they land
 mod gpc1;
