@@ -365,7 +365,9 @@ fn param_example(operation: &Operation, location: ParamLocation, name: &str) -> 
 fn param_examples(operation: &Operation, location: ParamLocation, name: &str) -> Vec<String> {
     match example_value(operation, location, name) {
         Some(Value::Array(items)) if !items.is_empty() => items.iter().map(scalar_text).collect(),
-        _ => param_example(operation, location, name).into_iter().collect(),
+        _ => param_example(operation, location, name)
+            .into_iter()
+            .collect(),
     }
 }
 

@@ -386,9 +386,15 @@ mod tests {
         assert!(holds(busy(IdsMatch::Any), &data, "1 2"), "slot 2 is busy");
         assert!(!holds(busy(IdsMatch::Any), &data, "1 3"), "neither is busy");
         assert!(!holds(busy(IdsMatch::Any), &data, ""), "no id: any fails");
-        assert!(!holds(busy(IdsMatch::Every), &data, "1 2"), "slot 1 is free");
+        assert!(
+            !holds(busy(IdsMatch::Every), &data, "1 2"),
+            "slot 1 is free"
+        );
         assert!(holds(busy(IdsMatch::Every), &data, "2"));
-        assert!(holds(busy(IdsMatch::Every), &data, ""), "no id: every holds");
+        assert!(
+            holds(busy(IdsMatch::Every), &data, ""),
+            "no id: every holds"
+        );
         let mut unknown = busy(IdsMatch::Any);
         unknown.exists = false;
         unknown.fields.clear();
@@ -418,7 +424,11 @@ mod tests {
         };
         let next = then.apply(&data, "default", &render, "7", None, None);
         for id in ["1", "2", "3"] {
-            assert_eq!(next.get("slots", id).unwrap()["status"], "busy", "slot {id}");
+            assert_eq!(
+                next.get("slots", id).unwrap()["status"],
+                "busy",
+                "slot {id}"
+            );
         }
         assert!(next.get("slots", "9").is_none(), "an unknown id is skipped");
     }

@@ -703,7 +703,8 @@ mod tests {
 
     #[test]
     fn slice_takes_characters() {
-        let out = |template: &str| render(template, json!({"q": "ge2030-01-07", "u": "é1"})).unwrap();
+        let out =
+            |template: &str| render(template, json!({"q": "ge2030-01-07", "u": "é1"})).unwrap();
         assert_eq!(out("{{slice q 2}}"), "2030-01-07");
         assert_eq!(out("{{slice q 0 2}}"), "ge");
         assert_eq!(out("{{slice q 20}}"), "");

@@ -248,7 +248,15 @@ async fn slot_search_gives_free_slots_in_range_and_what_it_asks_for() {
         .iter()
         .map(|s| &s["extension"][0]["valueCode"])
         .collect();
-    assert_eq!(channels, [&json!("In-person"), &json!("In-person"), &json!("Telephone"), &json!("Video")]);
+    assert_eq!(
+        channels,
+        [
+            &json!("In-person"),
+            &json!("In-person"),
+            &json!("Telephone"),
+            &json!("Video")
+        ]
+    );
     assert!(slot["start"].as_str().unwrap_or("").starts_with(&day(1)));
     let schedule = entries_of(&found.body, "Schedule")[0];
     assert_eq!(
@@ -283,7 +291,13 @@ async fn slot_search_gives_free_slots_in_range_and_what_it_asks_for() {
     assert_eq!(none.body["entry"], json!([]));
 
     // _include:recurse adds each only when asked.
-    let practitioners = search(&server, 1, 1, "&_include:recurse=Schedule:actor:Practitioner").await;
+    let practitioners = search(
+        &server,
+        1,
+        1,
+        "&_include:recurse=Schedule:actor:Practitioner",
+    )
+    .await;
     assert_eq!(ids_of(&practitioners.body, "Practitioner"), ["1", "2", "3"]);
     assert!(ids_of(&practitioners.body, "Location").is_empty());
     let locations = search(&server, 1, 1, "&_include:recurse=Schedule:actor:Location").await;
@@ -301,11 +315,19 @@ async fn slot_search_gives_free_slots_in_range_and_what_it_asks_for() {
     assert_eq!(ids_of(&everything.body, "Location").len(), 3);
     let mut organizations = ids_of(&everything.body, "Organization");
     organizations.sort();
-    assert_eq!(organizations, ["1", "2", "3", "7"], "each location's, then the practice");
+    assert_eq!(
+        organizations,
+        ["1", "2", "3", "7"],
+        "each location's, then the practice"
+    );
     for location in entries_of(&everything.body, "Location") {
-        let managing = location["managingOrganization"]["reference"].as_str().unwrap_or("");
+        let managing = location["managingOrganization"]["reference"]
+            .as_str()
+            .unwrap_or("");
         assert!(
-            organizations.iter().any(|o| format!("Organization/{o}") == managing),
+            organizations
+                .iter()
+                .any(|o| format!("Organization/{o}") == managing),
             "{managing}"
         );
     }
@@ -319,7 +341,11 @@ async fn slot_search_gives_free_slots_in_range_and_what_it_asks_for() {
     ] {
         let filtered = search(&server, 1, 1, &format!("&searchFilter={filter}")).await;
         assert_eq!(filtered.status, 200, "{filter}: {}", filtered.body);
-        assert_eq!(ids_of(&filtered.body, "Slot"), ["1", "2", "3", "4"], "{filter}");
+        assert_eq!(
+            ids_of(&filtered.body, "Slot"),
+            ["1", "2", "3", "4"],
+            "{filter}"
+        );
     }
 
     // Service filtering is off (the default): service.identifier filters
@@ -362,14 +388,23 @@ fn pack_with_service_filtering() -> tempfile::TempDir {
     }
     let dir = tempfile::tempdir().expect("temp");
     for part in ["downloads", "scenarios", "templates"] {
-        copy(&crate::common::project_dir().join(part), &dir.path().join(part));
+        copy(
+            &crate::common::project_dir().join(part),
+            &dir.path().join(part),
+        );
     }
     let practice = dir.path().join("scenarios/foundations/state/practice.yaml");
     let text = std::fs::read_to_string(&practice).expect("practice.yaml");
-    assert!(text.contains("serviceFiltering: supplier-disabled"), "{text}");
+    assert!(
+        text.contains("serviceFiltering: supplier-disabled"),
+        "{text}"
+    );
     std::fs::write(
         &practice,
-        text.replace("serviceFiltering: supplier-disabled", "serviceFiltering: enabled"),
+        text.replace(
+            "serviceFiltering: supplier-disabled",
+            "serviceFiltering: enabled",
+        ),
     )
     .expect("write");
     dir
@@ -397,7 +432,13 @@ async fn service_filtering_when_enabled_keeps_the_services_slots() {
         json!({"reference": "HealthcareService/1"})
     );
     // Schedule/2 offers the other service; an unknown one is 404.
-    let other = search(&server, 1, 1, &format!("&service.identifier={DOS}|9999999999")).await;
+    let other = search(
+        &server,
+        1,
+        1,
+        &format!("&service.identifier={DOS}|9999999999"),
+    )
+    .await;
     assert_eq!(ids_of(&other.body, "Slot"), ["3"]);
     let unknown = search(&server, 1, 1, &format!("&service.identifier={DOS}|1234")).await;
     assert_eq!(unknown.status, 404, "{}", unknown.body);
@@ -431,9 +472,15 @@ async fn booking_a_slot_makes_it_busy_once() {
     assert_eq!(appointment["end"], format!("{}T09:10:00+00:00", day(1)));
     assert_eq!(appointment["slot"], json!([{"reference": "Slot/1"}]));
     assert!(appointment["created"].is_string());
-    assert_eq!(appointment["contained"][0]["identifier"][0]["value"], "A11111");
+    assert_eq!(
+        appointment["contained"][0]["identifier"][0]["value"],
+        "A11111"
+    );
     assert_eq!(appointment["extension"][0]["url"], BOOKING_ORGANISATION);
-    assert_eq!(appointment["participant"][0]["actor"]["reference"], "Patient/2");
+    assert_eq!(
+        appointment["participant"][0]["actor"]["reference"],
+        "Patient/2"
+    );
 
     // The slot is busy: gone from the search; booking it again is 409.
     assert!(!free_slots(&server).await.contains(&"1".to_string()));
@@ -503,7 +550,10 @@ async fn several_slots_book_together_only_when_they_follow_on() {
     assert_eq!(spine_code(&partly_unknown.body), "REFERENCE_NOT_FOUND");
     let free = free_slots(&server).await;
     for slot in ["9", "10", "11", "12", "13"] {
-        assert!(free.contains(&slot.to_string()), "Slot/{slot} is still free");
+        assert!(
+            free.contains(&slot.to_string()),
+            "Slot/{slot} is still free"
+        );
     }
     assert_one_booking_per_slot(&server).await;
 }
@@ -516,10 +566,20 @@ async fn amend_changes_only_description_and_comment_and_cancel_frees_the_slots()
     let id = booked.body["id"].as_str().expect("id").to_string();
 
     // Amend: description and comment; version 2.
-    let amend = put(&server, &id, "Appointment_Amend", "1", amended(&booked.body, "Changed")).await;
+    let amend = put(
+        &server,
+        &id,
+        "Appointment_Amend",
+        "1",
+        amended(&booked.body, "Changed"),
+    )
+    .await;
     assert_eq!(amend.status, 200, "{}", amend.body);
     assert_eq!(amend.body["description"], "Changed");
-    assert_eq!(amend.body["comment"], "Patient would like a call beforehand");
+    assert_eq!(
+        amend.body["comment"],
+        "Patient would like a call beforehand"
+    );
     assert_eq!(amend.body["status"], "booked");
     assert_eq!(amend.body["meta"]["versionId"], "2");
     assert_eq!(header(&amend, "etag"), "W/\"2\"");
@@ -562,7 +622,14 @@ async fn amend_changes_only_description_and_comment_and_cancel_frees_the_slots()
     assert_eq!(spine_code(&refused.body), "INVALID_RESOURCE");
 
     // Cancel: status and reason; version 3; both slots free again.
-    let cancel = put(&server, &id, "Appointment_Cancel", "2", cancelled(&stored.body)).await;
+    let cancel = put(
+        &server,
+        &id,
+        "Appointment_Cancel",
+        "2",
+        cancelled(&stored.body),
+    )
+    .await;
     assert_eq!(cancel.status, 200, "{}", cancel.body);
     assert_eq!(cancel.body["status"], "cancelled");
     assert_eq!(cancel.body["meta"]["versionId"], "3");
@@ -571,7 +638,9 @@ async fn amend_changes_only_description_and_comment_and_cancel_frees_the_slots()
         .as_array()
         .expect("extensions")
         .iter()
-        .any(|e| e["url"] == CANCELLATION_REASON && e["valueString"] == "Patient no longer needs it"));
+        .any(
+            |e| e["url"] == CANCELLATION_REASON && e["valueString"] == "Patient no longer needs it"
+        ));
     assert_eq!(cancel.body["slot"], booked.body["slot"]);
     let free = free_slots(&server).await;
     assert!(free.contains(&"17".to_string()) && free.contains(&"18".to_string()));
@@ -580,7 +649,14 @@ async fn amend_changes_only_description_and_comment_and_cancel_frees_the_slots()
     assert_eq!(stored.body["meta"]["versionId"], "3");
 
     // Cancelled: another cancel or an amend is 422 INVALID_RESOURCE.
-    let again = put(&server, &id, "Appointment_Cancel", "3", cancelled(&stored.body)).await;
+    let again = put(
+        &server,
+        &id,
+        "Appointment_Cancel",
+        "3",
+        cancelled(&stored.body),
+    )
+    .await;
     assert_eq!(again.status, 422, "{}", again.body);
     assert_eq!(spine_code(&again.body), "INVALID_RESOURCE");
     let mut revive = stored.body.clone();
@@ -590,8 +666,18 @@ async fn amend_changes_only_description_and_comment_and_cancel_frees_the_slots()
     assert_eq!(spine_code(&amend_cancelled.body), "INVALID_RESOURCE");
     // The seeded Appointment/3 was cancelled already.
     let seeded = read(&server, "3").await;
-    let version = header(&seeded, "etag").trim_start_matches("W/").trim_matches('"').to_string();
-    let seeded_again = put(&server, "3", "Appointment_Cancel", &version, seeded.body.clone()).await;
+    let version = header(&seeded, "etag")
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .to_string();
+    let seeded_again = put(
+        &server,
+        "3",
+        "Appointment_Cancel",
+        &version,
+        seeded.body.clone(),
+    )
+    .await;
     assert_eq!(seeded_again.status, 422, "{}", seeded_again.body);
 
     // An unknown appointment is 404.
@@ -609,12 +695,26 @@ async fn book_amend_cancel_book_again_holds_each_slot_once() {
     let first = book(&server, &["21", "22"], "2").await;
     assert_eq!(first.status, 201, "{}", first.body);
     let id = first.body["id"].as_str().expect("id").to_string();
-    let amend = put(&server, &id, "Appointment_Amend", "1", amended(&first.body, "Amended")).await;
+    let amend = put(
+        &server,
+        &id,
+        "Appointment_Amend",
+        "1",
+        amended(&first.body, "Amended"),
+    )
+    .await;
     assert_eq!(amend.status, 200, "{}", amend.body);
     // An amend can never move it: the same slots stay held.
     assert_eq!(book(&server, &["21"], "20").await.status, 409);
     assert_eq!(book(&server, &["22"], "20").await.status, 409);
-    let cancel = put(&server, &id, "Appointment_Cancel", "2", cancelled(&amend.body)).await;
+    let cancel = put(
+        &server,
+        &id,
+        "Appointment_Cancel",
+        "2",
+        cancelled(&amend.body),
+    )
+    .await;
     assert_eq!(cancel.status, 200, "{}", cancel.body);
     assert_one_booking_per_slot(&server).await;
 
@@ -663,15 +763,28 @@ async fn a_patients_appointments_in_range_include_cancelled_ones() {
     assert_eq!(all.status, 200, "{}", all.body);
     assert_eq!(all.body["type"], "searchset");
     assert_eq!(ids_of(&all.body, "Appointment"), ["1", "2", "3"]);
-    assert_eq!(entries_of(&all.body, "Appointment")[2]["status"], "cancelled");
+    assert_eq!(
+        entries_of(&all.body, "Appointment")[2]["status"],
+        "cancelled"
+    );
     // The range: days 3..4 (the whole `le` day) has 1 and 3; day 5 none.
-    assert_eq!(ids_of(&list("2", 3, 4).await.body, "Appointment"), ["1", "3"]);
-    assert_eq!(ids_of(&list("2", 5, 5).await.body, "Appointment"), Vec::<String>::new());
+    assert_eq!(
+        ids_of(&list("2", 3, 4).await.body, "Appointment"),
+        ["1", "3"]
+    );
+    assert_eq!(
+        ids_of(&list("2", 5, 5).await.body, "Appointment"),
+        Vec::<String>::new()
+    );
     // The bounds in either order.
     let reversed = gpc1::send(
         &server,
         Method::GET,
-        &format!("/Patient/2/Appointment?start=le{}&start=ge{}", day(4), day(0)),
+        &format!(
+            "/Patient/2/Appointment?start=le{}&start=ge{}",
+            day(4),
+            day(0)
+        ),
         "Patient_Appointments",
         None,
     )
