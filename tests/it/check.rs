@@ -10,6 +10,8 @@ fn check_pack(pack: &str, format: &str) -> (i32, String, String) {
     let templates = dir.join("templates").display().to_string();
     run_cli(&[
         "check",
+        "--api",
+        "gpconnect-dstu2",
         "--scenarios",
         &scenarios,
         "--templates",
@@ -189,6 +191,8 @@ fn default_pack_has_no_errors_and_load_failures_exit_2() {
     assert!(report["scenarios"].as_u64().unwrap_or(0) >= 40);
     let (code, _, stderr) = run_cli(&[
         "check",
+        "--api",
+        "gpconnect-dstu2",
         "--scenarios",
         &fixture("packs/load-errors/scenarios").display().to_string(),
     ]);
@@ -204,6 +208,8 @@ async fn live_response_validation_adds_violation_headers() {
     let templates = dir.join("templates").display().to_string();
     for validate in [true, false] {
         let mut args = vec![
+            "--api",
+            "gpconnect-dstu2",
             "--scenarios",
             scenarios.as_str(),
             "--templates",

@@ -591,7 +591,14 @@ async fn off_mode_skips_checks_but_keeps_gp_connect_headers() {
 async fn a_scenario_may_skip_checks() {
     let pack = fixture("packs/skip-checks/scenarios").display().to_string();
     let empty = fixture("empty").display().to_string();
-    let server = Server::start(&["--scenarios", &pack, "--templates", &empty]);
+    let server = Server::start(&[
+        "--api",
+        "gpconnect-dstu2",
+        "--scenarios",
+        &pack,
+        "--templates",
+        &empty,
+    ]);
     let http = client();
     // Malformed, and the scenario opting out answers it itself.
     let reply = http

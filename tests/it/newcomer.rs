@@ -103,6 +103,8 @@ async fn shadowed_scenarios_are_reported_everywhere() {
     let scenarios = pack.path().join("scenarios");
     let templates = pack.path().join("templates");
     let server = Server::start(&[
+        "--api",
+        "gpconnect-dstu2",
         "--scenarios",
         &scenarios.display().to_string(),
         "--templates",
@@ -219,7 +221,9 @@ async fn init_writes_the_pack_out_for_editing() {
 async fn send_sample(server: &Server, query: &str) -> (u16, String, serde_json::Value) {
     let http = client();
     let sample: serde_json::Value = http
-        .get(server.url(&format!("/__admin/sample-request?{query}")))
+        .get(server.url(&format!(
+            "/__admin/sample-request?{query}&api=gpconnect-dstu2"
+        )))
         .send()
         .await
         .expect("sample")

@@ -16,13 +16,22 @@ use crate::reload::PackCopy;
 const COLLECTION: &str = "gpconnect-mock.postman_collection.json";
 const ENVIRONMENT: &str = "gpconnect-mock.postman_environment.json";
 
+/// The collection's requests, in folders of any depth (a folder per API
+/// when several are mounted, then per tag).
 fn items(collection: &Value) -> Vec<Value> {
-    collection["item"]
-        .as_array()
-        .expect("folders")
-        .iter()
-        .flat_map(|folder| folder["item"].as_array().cloned().unwrap_or_default())
-        .collect()
+    fn leaves(folder: &Value, out: &mut Vec<Value>) {
+        for item in folder["item"].as_array().into_iter().flatten() {
+            if item.get("request").is_some() {
+                out.push(item.clone());
+            } else {
+                leaves(item, out);
+            }
+        }
+    }
+    assert!(collection["item"].is_array(), "folders");
+    let mut out = Vec::new();
+    leaves(collection, &mut out);
+    out
 }
 
 fn environment_values(environment: &Value) -> HashMap<String, String> {
@@ -57,6 +66,8 @@ fn the_cli_writes_the_collection_and_the_environment() {
     let out = dir.path().display().to_string();
     let (code, stdout, stderr) = run_cli(&[
         "postman",
+        "--api",
+        "gpconnect-dstu2",
         "--out",
         &out,
         "--base-url",
@@ -202,7 +213,8 @@ async fn exporting_leaves_the_servers_state_alone() {
     ignore = "needs node on PATH to run the collection's script"
 )]
 async fn a_token_from_the_collection_script_is_accepted() {
-    let server = Server::start(&[]);
+    // One API: the collection-level script and one set of variables.
+    let server = Server::start(&["--api", "gpconnect-dstu2"]);
     let (_, collection) = get_json(&server, "/__admin/postman/collection").await;
     let (_, environment) = get_json(&server, "/__admin/postman/environment").await;
     let item = items(&collection)

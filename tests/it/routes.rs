@@ -18,6 +18,8 @@ async fn every_operation_answers(spec_path: Option<&std::path::Path>, expected_c
     let args: Vec<&str> = match &path_arg {
         Some(p) => vec!["--spec", p.as_str(), "--contract", "off"],
         None => vec![
+            "--api",
+            "gpconnect-dstu2",
             "--scenarios",
             "tests/fixtures/empty",
             "--templates",
@@ -272,7 +274,7 @@ fn broken_definitions_are_reported_one_by_one_with_exit_2() {
 
 #[test]
 fn routes_prints_method_full_path_key_and_codes() {
-    let (code, stdout, stderr) = run_cli(&["routes"]);
+    let (code, stdout, stderr) = run_cli(&["routes", "--api", "gpconnect-dstu2"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         stdout.lines().count(),

@@ -359,6 +359,8 @@ fn load_errors_name_file_and_line() {
         "serve",
         "--port",
         "0",
+        "--api",
+        "gpconnect-dstu2",
         "--scenarios",
         &format!("{}/scenarios", pack_dir("load-errors")),
         "--templates",
@@ -412,6 +414,8 @@ fn load_errors_name_file_and_line() {
 #[tokio::test]
 async fn render_errors_answer_500_with_template_and_position() {
     let server = Server::start(&[
+        "--api",
+        "gpconnect-dstu2",
         "--scenarios",
         &format!("{}/scenarios", pack_dir("render-errors")),
         "--templates",
@@ -545,14 +549,17 @@ async fn sample_request_selects_its_scenario() {
         .expect("send");
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-mock-scenario"], "care-record-MED");
-    let curl = client()
-        .get(server.url("/__admin/sample-request?operation=Patient_Read&format=curl"))
-        .send()
-        .await
-        .expect("curl")
-        .text()
-        .await
-        .expect("text");
+    let curl =
+        client()
+            .get(server.url(
+                "/__admin/sample-request?operation=Patient_Read&format=curl&api=gpconnect-dstu2",
+            ))
+            .send()
+            .await
+            .expect("curl")
+            .text()
+            .await
+            .expect("text");
     assert!(
         curl.starts_with("curl -sS -X GET 'http://") && curl.contains("-H 'Authorization: Bearer "),
         "{curl}"

@@ -423,7 +423,7 @@ async fn near_miss_names_the_closest_scenario_and_failed_condition() {
     )
     .expect("write");
     let scenarios = dir.path().join("scenarios").display().to_string();
-    let server = Server::start(&["--scenarios", &scenarios]);
+    let server = Server::start(&["--api", "gpconnect-dstu2", "--scenarios", &scenarios]);
     let r = send(
         &server,
         Method::GET,
@@ -497,7 +497,7 @@ scenarios:
     )
     .expect("write");
     let scenarios = dir.path().join("scenarios").display().to_string();
-    let server = Server::start(&["--scenarios", &scenarios]);
+    let server = Server::start(&["--api", "gpconnect-dstu2", "--scenarios", &scenarios]);
     let name = |r: Reply| r.body["name"].as_str().unwrap_or("").to_string();
     assert_eq!(
         name(

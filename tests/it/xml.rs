@@ -25,7 +25,9 @@ struct Reply {
 }
 
 async fn sample(server: &Server, operation: &str, scenario: &str) -> Sample {
-    let url = format!("/__admin/sample-request?operation={operation}&scenario={scenario}");
+    let url = format!(
+        "/__admin/sample-request?operation={operation}&scenario={scenario}&api=gpconnect-dstu2"
+    );
     let sample: Value = client()
         .get(server.url(&url))
         .send()
