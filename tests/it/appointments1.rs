@@ -447,6 +447,16 @@ async fn service_filtering_when_enabled_keeps_the_services_slots() {
     let all = search(&server, 1, 1, "").await;
     assert_eq!(ids_of(&all.body, "Slot"), ["1", "2", "3", "4"]);
     assert!(all.body["meta"]["extension"].is_null());
+    // A booking of Schedule/1's slot has its service as a participant;
+    // one of Schedule/3's (no service) has none.
+    let booked = book(&server, &["1"], "2").await;
+    assert_eq!(booked.status, 201, "{}", booked.body);
+    let participants = booked.body["participant"].as_array().expect("participants");
+    assert_eq!(participants.len(), 3, "{participants:?}");
+    assert_eq!(participants[2]["actor"]["reference"], "HealthcareService/1");
+    let video = book(&server, &["4"], "2").await;
+    assert_eq!(video.status, 201, "{}", video.body);
+    assert_eq!(video.body["participant"].as_array().map(Vec::len), Some(2));
 }
 
 #[tokio::test]
@@ -478,8 +488,12 @@ async fn booking_a_slot_makes_it_busy_once() {
     );
     assert_eq!(appointment["extension"][0]["url"], BOOKING_ORGANISATION);
     assert_eq!(
-        appointment["participant"][0]["actor"]["reference"],
-        "Patient/2"
+        appointment["participant"],
+        json!([
+            {"actor": {"reference": "Patient/2"}, "status": "accepted"},
+            {"actor": {"reference": "Location/1"}, "status": "accepted"}
+        ]),
+        "no HealthcareService while service filtering is off"
     );
 
     // The slot is busy: gone from the search; booking it again is 409.
