@@ -10,8 +10,8 @@
 //! Schedule/1 (in person), Slot/n+3 09:20-09:30 on Schedule/2 (telephone),
 //! Slot/n+4 14:00-14:15 on Schedule/3 (video); Slot/33 and /34 are busy
 //! (Patient/2's Appointment/1 and /2), Slot/35 is free (Appointment/3 was
-//! cancelled). Each test starts its own server, so each starts from the
-//! seeds.
+//! cancelled), Slot/36 two days ago is busy (Appointment/4, in the past).
+//! Each test starts its own server, so each starts from the seeds.
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -693,6 +693,30 @@ async fn amend_changes_only_description_and_comment_and_cancel_frees_the_slots()
     )
     .await;
     assert_eq!(seeded_again.status, 422, "{}", seeded_again.body);
+
+    // The seeded Appointment/4 is in the past: neither amended nor cancelled.
+    let past = read(&server, "4").await;
+    assert_eq!(past.status, 200, "{}", past.body);
+    let amend_past = put(
+        &server,
+        "4",
+        "Appointment_Amend",
+        "1",
+        amended(&past.body, "Late"),
+    )
+    .await;
+    assert_eq!(amend_past.status, 422, "{}", amend_past.body);
+    assert_eq!(spine_code(&amend_past.body), "INVALID_RESOURCE");
+    let cancel_past = put(
+        &server,
+        "4",
+        "Appointment_Cancel",
+        "1",
+        cancelled(&past.body),
+    )
+    .await;
+    assert_eq!(cancel_past.status, 422, "{}", cancel_past.body);
+    assert_eq!(read(&server, "4").await.body, past.body);
 
     // An unknown appointment is 404.
     let mut body = booked.body.clone();
