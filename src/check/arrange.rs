@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::answer::{template_context, ContextNeeds};
 use crate::sample::{self, SyntheticRequest};
-use crate::scenario::stateful::{StateCondition, StateView};
+use crate::scenario::stateful::{IdsMatch, StateCondition, StateView};
 use crate::scenario::{Scenario, Selection};
 use crate::snapshot::Api;
 use crate::state::StateData;
@@ -68,15 +68,32 @@ pub(super) fn arrange_state(
     data
 }
 
-/// Changes `data` so that `condition` holds (`hold`) or does not.
+/// Changes `data` so that `condition` holds (`hold`) or does not. A
+/// condition on several ids (`ids`) is made to hold (or fail) for the first
+/// of them when one is enough (`any` holding, `every` failing), else for
+/// every one.
 fn make_condition(
     data: &mut StateData,
     condition: &StateCondition,
     render: &dyn Fn(&str) -> Option<String>,
     hold: bool,
 ) {
+    let ids = condition.ids(render);
+    let one_is_enough = match condition.many {
+        Some(IdsMatch::Any) => hold,
+        Some(IdsMatch::Every) => !hold,
+        None => true,
+    };
+    let count = if one_is_enough { 1 } else { ids.len() };
+    for id in ids.into_iter().take(count) {
+        make_document(data, condition, id, hold);
+    }
+}
+
+/// Changes the document `id` so that `condition` holds for it (`hold`) or
+/// does not.
+fn make_document(data: &mut StateData, condition: &StateCondition, id: String, hold: bool) {
     use serde_json::{json, Value};
-    let id = render(&condition.id_template).unwrap_or_default();
     let documents = data
         .collections
         .entry(condition.collection.clone())

@@ -524,7 +524,13 @@ fn fit_condition(
 }
 
 /// The request value an id template reads, and whether it is a reference.
+/// An `ids` template over a list of the body,
+/// `{{#each request.body.slot}}{{ref_id reference}} {{/each}}`, reads its
+/// first item's reference (`$.slot[0].reference`): a sample names one.
 fn id_key(source: &str) -> Option<(Key, bool)> {
+    if let Some(list) = each_reference(source) {
+        return Some((Key::Body(format!("$.{list}[0].reference")), true));
+    }
     let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?.trim();
     if let Some(name) = inner.strip_prefix("request.path_params.") {
         return Some((Key::Path(name.to_string()), false));
@@ -536,6 +542,19 @@ fn id_key(source: &str) -> Option<(Key, bool)> {
         .strip_prefix("ref_id (jsonpath request.body \"")?
         .strip_suffix("\")")?;
     Some((Key::Body(path.to_string()), true))
+}
+
+/// `slot` of `{{#each request.body.slot}}{{ref_id reference}} {{/each}}`
+/// (a separator of spaces or a comma after the id, or none).
+fn each_reference(source: &str) -> Option<&str> {
+    let rest = source.trim().strip_prefix("{{#each request.body.")?;
+    let (list, rest) = rest.split_once("}}")?;
+    let rest = rest.strip_prefix("{{ref_id reference}}")?;
+    let rest = rest.trim_start_matches([' ', ',']);
+    (rest == "{{/each}}"
+        && !list.is_empty()
+        && list.chars().all(|c| c.is_alphanumeric() || c == '_'))
+    .then_some(list)
 }
 
 /// The body path an id template reads with `ref_id (jsonpath request.body …)`.
@@ -819,5 +838,48 @@ mod tests {
             assert!(day(&slot["start"]) >= day(&period["start"]));
             assert!(day(&slot["end"]) <= day(&period["end"]), "{slot}");
         }
+    }
+
+    /// An `ids` condition over the booking's slots is fitted by its first
+    /// slot: the 1.x booking sample names a free slot, the taken-slot
+    /// sample a busy one, the unknown-slot sample none of the practice's.
+    #[test]
+    fn ids_over_the_body_slots_are_fitted_by_the_first() {
+        assert_eq!(
+            super::body_id_path("{{#each request.body.slot}}{{ref_id reference}} {{/each}}"),
+            Some("$.slot[0].reference".to_string())
+        );
+        assert_eq!(
+            super::body_id_path("{{#each request.body.slot}}{{ref_id reference}}{{/each}}"),
+            Some("$.slot[0].reference".to_string())
+        );
+        assert_eq!(
+            super::body_id_path("{{#each request.body.slot}}{{id}}{{/each}}"),
+            None
+        );
+        let snapshot = default_snapshot();
+        let api = snapshot
+            .api("gpconnect-foundations")
+            .expect("the Foundations API is mounted");
+        let mut data = StateData::default();
+        for seed in api.scenarios.seeds() {
+            data.collections
+                .insert(seed.collection.clone(), seed.documents.clone());
+        }
+        let slot_of = |scenario: &str| {
+            let request = sample(api, "Appointment_Create", scenario, &data, Pick::First);
+            let body = request.body.expect("a booking body");
+            body["slot"][0]["reference"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        };
+        let status = |reference: &str| {
+            data.get("foundations-slots", reference.trim_start_matches("Slot/"))
+                .map(|slot| slot["status"].clone())
+        };
+        assert_eq!(status(&slot_of("appointment-booked")), Some(json!("free")));
+        assert_eq!(status(&slot_of("slot-already-booked")), Some(json!("busy")));
+        assert_eq!(status(&slot_of("slot-not-found")), None);
     }
 }

@@ -259,7 +259,9 @@ pub fn for_scenario(
     {
         let constrained = when.is_some_and(|w| w.query.iter().any(|(n, _)| n == &param.name));
         if !constrained {
-            if let Some(value) = param_example(operation, ParamLocation::Query, &param.name) {
+            // A repeated parameter's example may list several values
+            // (`start=ge…&start=le…`): each is sent.
+            for value in param_examples(operation, ParamLocation::Query, &param.name) {
                 query.push((param.name.clone(), value));
             }
         }
@@ -348,8 +350,30 @@ pub(crate) fn utf8_percent_encode_segment(value: &str) -> String {
 }
 
 /// A value for a parameter: its example, default, first enum value, or a
-/// minimal instance of its schema.
+/// minimal instance of its schema (of a list, its first item).
 fn param_example(operation: &Operation, location: ParamLocation, name: &str) -> Option<String> {
+    Some(match example_value(operation, location, name)? {
+        Value::String(s) => s,
+        Value::Array(items) => items.first().map(scalar_text).unwrap_or_default(),
+        other => scalar_text(&other),
+    })
+}
+
+/// The values a parameter is sent with: every item of an example that is
+/// a list (a parameter given several times), else the one value of
+/// [`param_example`].
+fn param_examples(operation: &Operation, location: ParamLocation, name: &str) -> Vec<String> {
+    match example_value(operation, location, name) {
+        Some(Value::Array(items)) if !items.is_empty() => items.iter().map(scalar_text).collect(),
+        _ => param_example(operation, location, name)
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// A parameter's example, default, first enum value, or a minimal
+/// instance of its schema, as JSON.
+fn example_value(operation: &Operation, location: ParamLocation, name: &str) -> Option<Value> {
     let param = operation
         .params
         .iter()
@@ -367,11 +391,7 @@ fn param_example(operation: &Operation, location: ParamLocation, name: &str) -> 
                 _ => generated,
             }
         });
-    Some(match value {
-        Value::String(s) => s,
-        Value::Array(items) => items.first().map(scalar_text).unwrap_or_default(),
-        other => scalar_text(&other),
-    })
+    Some(value)
 }
 
 pub(crate) fn scalar_text(value: &Value) -> String {
@@ -401,4 +421,49 @@ pub fn patient_nhs_number(request: &SyntheticRequest) -> String {
         }
     }
     "9658218873".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    /// A required query parameter whose example is a list is sent once per
+    /// item (`start=ge…&start=le…`); a single example once.
+    #[test]
+    fn a_list_example_sends_the_parameter_once_per_item() {
+        let text = r#"
+swagger: "2.0"
+info: { title: t, version: "1" }
+paths:
+  /Patient/{id}/Appointment:
+    get:
+      operationId: Patient_Appointments
+      parameters:
+        - { name: id, in: path, required: true, type: string, x-example: "2" }
+        - name: start
+          in: query
+          required: true
+          type: array
+          collectionFormat: multi
+          items: { type: string }
+          x-example: [ge2030-01-01, le2030-01-14]
+        - { name: status, in: query, required: true, type: string, x-example: free }
+      responses: { "200": { description: ok } }
+"#;
+        let model = crate::spec::load_str(text, "test.yaml").expect("loads");
+        let operation = &model.operations[0];
+        let request = super::for_scenario(&model, operation, None);
+        assert_eq!(request.path, "/Patient/2/Appointment");
+        let query: Vec<(&str, &str)> = request
+            .query
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            query,
+            [
+                ("start", "ge2030-01-01"),
+                ("start", "le2030-01-14"),
+                ("status", "free")
+            ]
+        );
+    }
 }

@@ -20,7 +20,7 @@ use super::body_path::BodyPath;
 use super::conditions::{compile_condition, BodyCondition, When};
 use super::format::{self, ConditionDef, ScalarDef, ScenarioDef, ScenarioFile, ThenDef};
 use super::select::{find_shadowed, number_body_slots, order_for_selection, ScenarioSet};
-use super::stateful::{StateAction, StateCondition, StateThen, StateWhen};
+use super::stateful::{IdsMatch, StateAction, StateCondition, StateThen, StateWhen};
 use super::{seed, HeaderSource, Scenario, Then};
 use crate::contract::{catalogue, Waiver};
 use crate::error::{line_of, LoadError};
@@ -471,7 +471,29 @@ fn compile_state(
         requires_state: def.when.requires_state.clone(),
     };
     for condition in &def.when.state {
-        let id = id_template(&condition.id, "id:", at);
+        let (source, many) = match (&condition.id, &condition.ids, condition.matching) {
+            (Some(id), None, None) => (id, None),
+            (None, Some(ids), Some(matching)) => (ids, Some(matching)),
+            (None, Some(ids), None) => {
+                at.error(
+                    "ids:",
+                    "`ids` names several documents: add `match: any` or `match: every`",
+                );
+                (ids, Some(IdsMatch::Any))
+            }
+            (Some(id), None, Some(_)) => {
+                at.error("match:", "`match` goes with `ids` (several ids), not `id`");
+                (id, None)
+            }
+            _ => {
+                at.error(
+                    "collection:",
+                    "each `when.state` entry names its documents with exactly one of `id`, `ids`",
+                );
+                continue;
+            }
+        };
+        let id = id_template(source, if many.is_some() { "ids:" } else { "id:" }, at);
         let mut fields = Vec::new();
         for (expression, raw) in &condition.fields {
             match (JsonPath::parse(expression), compile_condition(raw)) {
@@ -488,7 +510,8 @@ fn compile_state(
         state_when.conditions.push(StateCondition {
             collection: condition.collection.clone(),
             id_template: id,
-            id_source: condition.id.clone(),
+            id_source: source.clone(),
+            many,
             exists: condition.exists,
             fields,
         });
@@ -506,7 +529,18 @@ fn compile_state(
             },
             (None, Some(update), None) => StateAction::Update {
                 collection: update.collection.clone(),
-                id_template: id_template(&update.id, "update:", at),
+                id_template: match (&update.id, &update.ids) {
+                    (Some(id), None) => id_template(id, "update:", at),
+                    (None, Some(ids)) => id_template(ids, "update:", at),
+                    _ => {
+                        at.error(
+                            "update:",
+                            "`update` names its documents with exactly one of `id`, `ids`",
+                        );
+                        continue;
+                    }
+                },
+                many: update.ids.is_some(),
                 from: update.from,
                 fields: match (&update.fields, update.from) {
                     (Some(_), None) => {

@@ -170,7 +170,14 @@ impl Scalar {
 pub(super) struct StateConditionDef {
     pub collection: String,
     /// Template for the document id, e.g. `"{{request.path_params.id}}"`.
-    pub id: String,
+    pub id: Option<String>,
+    /// Instead of `id`: a template rendering several ids, separated by
+    /// whitespace or commas (every slot a booking names); `match` says
+    /// whether the condition must hold for any of them or for every one.
+    pub ids: Option<String>,
+    /// With `ids`: `any` or `every`.
+    #[serde(rename = "match")]
+    pub matching: Option<IdsMatch>,
     /// Whether the document must exist (default true).
     #[serde(default = "yes")]
     pub exists: bool,
@@ -181,6 +188,16 @@ pub(super) struct StateConditionDef {
 
 fn yes() -> bool {
     true
+}
+
+/// How a condition on several ids (`ids`) holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdsMatch {
+    /// For at least one of the ids (none: it does not hold).
+    Any,
+    /// For each of the ids (none: it holds).
+    Every,
 }
 
 /// `then.state` entry as written: exactly one of the three.
@@ -207,7 +224,10 @@ pub(super) struct StoreDef {
 #[serde(deny_unknown_fields)]
 pub(super) struct UpdateDef {
     pub collection: String,
-    pub id: String,
+    pub id: Option<String>,
+    /// Instead of `id`: a template rendering several ids (separated by
+    /// whitespace or commas), each updated alike.
+    pub ids: Option<String>,
     /// Replace the whole document with the answer or the request body,
     /// or, with `fields`, only those top-level fields of it.
     pub from: Option<DocumentSource>,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use serde_json_path::JsonPath;
 
 use super::conditions::{Condition, Miss};
-pub use super::format::DocumentSource;
+pub use super::format::{DocumentSource, IdsMatch};
 use crate::state::StateData;
 
 /// A compiled `when.state` condition.
@@ -19,8 +19,31 @@ pub struct StateCondition {
     pub id_template: String,
     /// The id template as written, so a request can be built to fit it.
     pub id_source: String,
+    /// `ids`: the template renders several ids, and the condition holds
+    /// for any or every one of them; `None`: one id.
+    pub many: Option<IdsMatch>,
     pub exists: bool,
     pub fields: Vec<(String, JsonPath, Condition)>,
+}
+
+/// The ids an `ids` template rendered: separated by whitespace or commas.
+pub fn split_ids(rendered: &str) -> Vec<String> {
+    rendered
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|id| !id.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl StateCondition {
+    /// The ids the condition reads, its template rendered by `render`.
+    pub fn ids(&self, render: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+        let rendered = render(&self.id_template).unwrap_or_default();
+        match self.many {
+            Some(_) => split_ids(&rendered),
+            None => vec![rendered],
+        }
+    }
 }
 
 /// A compiled `then.state` action.
@@ -34,6 +57,8 @@ pub enum StateAction {
     Update {
         collection: String,
         id_template: String,
+        /// `ids`: the template renders several ids, each updated alike.
+        many: bool,
         from: Option<DocumentSource>,
         /// With `from`: only these top-level fields are copied from it.
         fields: Option<Vec<String>>,
@@ -87,45 +112,77 @@ impl StateWhen {
             }
         }
         for condition in &self.conditions {
-            let id = (view.render)(&condition.id_template).unwrap_or_default();
-            let name = format!("{}/{}", condition.collection, id);
-            let document = view.data.get(&condition.collection, &id);
-            let wants = condition.exists || !condition.fields.is_empty();
-            match (document, wants) {
-                (None, true) => {
-                    return Err(Miss {
-                        place: "state document",
-                        name,
-                        expected: "existing".into(),
-                    })
+            let ids = condition.ids(view.render);
+            match condition.many {
+                None | Some(IdsMatch::Every) => {
+                    for id in &ids {
+                        check_document(condition, view, id)?;
+                    }
                 }
-                (Some(_), false) => {
-                    return Err(Miss {
-                        place: "state document",
-                        name,
-                        expected: "absent".into(),
-                    })
-                }
-                (None, false) => {}
-                (Some(document), true) => {
-                    for (expression, path, field_condition) in &condition.fields {
-                        let nodes = path.query(document).all();
-                        let values = nodes.into_iter().filter(|v| !v.is_null()).map(|v| match v {
-                            Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-                            other => std::borrow::Cow::Owned(other.to_string()),
-                        });
-                        if !field_condition.holds(values) {
-                            return Err(Miss {
-                                place: "state field",
-                                name: format!("{name} {expression}"),
-                                expected: field_condition.describe(),
-                            });
+                Some(IdsMatch::Any) => {
+                    let mut first_miss = None;
+                    for id in &ids {
+                        match check_document(condition, view, id) {
+                            Ok(()) => {
+                                first_miss = None;
+                                break;
+                            }
+                            Err(miss) => {
+                                first_miss.get_or_insert(miss);
+                            }
                         }
+                    }
+                    if ids.is_empty() {
+                        return Err(Miss {
+                            place: "state documents",
+                            name: condition.collection.clone(),
+                            expected: "at least one id".into(),
+                        });
+                    }
+                    if let Some(miss) = first_miss {
+                        return Err(miss);
                     }
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Whether `condition` holds for the document `id` of its collection.
+fn check_document(condition: &StateCondition, view: &StateView<'_>, id: &str) -> Result<(), Miss> {
+    let name = format!("{}/{}", condition.collection, id);
+    let document = view.data.get(&condition.collection, id);
+    let wants = condition.exists || !condition.fields.is_empty();
+    match (document, wants) {
+        (None, true) => Err(Miss {
+            place: "state document",
+            name,
+            expected: "existing".into(),
+        }),
+        (Some(_), false) => Err(Miss {
+            place: "state document",
+            name,
+            expected: "absent".into(),
+        }),
+        (None, false) => Ok(()),
+        (Some(document), true) => {
+            for (expression, path, field_condition) in &condition.fields {
+                let nodes = path.query(document).all();
+                let values = nodes.into_iter().filter(|v| !v.is_null()).map(|v| match v {
+                    Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+                    other => std::borrow::Cow::Owned(other.to_string()),
+                });
+                if !field_condition.holds(values) {
+                    return Err(Miss {
+                        place: "state field",
+                        name: format!("{name} {expression}"),
+                        expected: field_condition.describe(),
+                    });
+                }
+            }
+            Ok(())
+        }
     }
 }
 
@@ -182,45 +239,53 @@ impl StateThen {
                 StateAction::Update {
                     collection,
                     id_template,
+                    many,
                     from,
                     fields,
                     set,
                 } => {
-                    let id = render(id_template).unwrap_or_default();
-                    let Some(documents) = next.collections.get_mut(collection) else {
-                        continue;
+                    let rendered = render(id_template).unwrap_or_default();
+                    let ids = if *many {
+                        split_ids(&rendered)
+                    } else {
+                        vec![rendered]
                     };
-                    let Some(document) = documents.get_mut(&id) else {
-                        continue;
-                    };
-                    let previous = document.clone();
-                    match (from.and_then(source), fields) {
-                        (Some(replacement), None) => *document = replacement,
-                        (Some(Value::Object(changed)), Some(fields)) => {
-                            if let Value::Object(stored) = document {
-                                for field in fields {
-                                    match changed.get(field) {
-                                        Some(value) => {
-                                            stored.insert(field.clone(), value.clone());
-                                        }
-                                        None => {
-                                            stored.shift_remove(field);
+                    for id in ids {
+                        let Some(documents) = next.collections.get_mut(collection) else {
+                            continue;
+                        };
+                        let Some(document) = documents.get_mut(&id) else {
+                            continue;
+                        };
+                        let previous = document.clone();
+                        match (from.and_then(source), fields) {
+                            (Some(replacement), None) => *document = replacement,
+                            (Some(Value::Object(changed)), Some(fields)) => {
+                                if let Value::Object(stored) = document {
+                                    for field in fields {
+                                        match changed.get(field) {
+                                            Some(value) => {
+                                                stored.insert(field.clone(), value.clone());
+                                            }
+                                            None => {
+                                                stored.shift_remove(field);
+                                            }
                                         }
                                     }
                                 }
                             }
+                            _ => {}
                         }
-                        _ => {}
-                    }
-                    if let Value::Object(fields) = document {
-                        for (field, template) in set {
-                            fields.insert(
-                                field.clone(),
-                                Value::String(render(template).unwrap_or_default()),
-                            );
+                        if let Value::Object(fields) = document {
+                            for (field, template) in set {
+                                fields.insert(
+                                    field.clone(),
+                                    Value::String(render(template).unwrap_or_default()),
+                                );
+                            }
                         }
+                        next.version_updated(collection, &id, previous);
                     }
-                    next.version_updated(collection, &id, previous);
                 }
                 StateAction::Remove {
                     collection,
@@ -257,6 +322,7 @@ mod tests {
             actions: vec![StateAction::Update {
                 collection: "appointments".into(),
                 id_template: "id".into(),
+                many: false,
                 from: Some(DocumentSource::Body),
                 fields: Some(vec!["description".into(), "comment".into()]),
                 set: Vec::new(),
@@ -274,5 +340,96 @@ mod tests {
             ),
             "the slot and status stay; description is copied, comment (absent) removed"
         );
+    }
+    fn slots() -> StateData {
+        let mut data = StateData::default();
+        let slots = data.collections.entry("slots".into()).or_default();
+        slots.insert("1".into(), json!({"id": "1", "status": "free"}));
+        slots.insert("2".into(), json!({"id": "2", "status": "busy"}));
+        slots.insert("3".into(), json!({"id": "3", "status": "free"}));
+        data
+    }
+
+    fn busy(many: IdsMatch) -> StateCondition {
+        StateCondition {
+            collection: "slots".into(),
+            id_template: "ids".into(),
+            id_source: "ids".into(),
+            many: Some(many),
+            exists: true,
+            fields: vec![(
+                "$.status".into(),
+                JsonPath::parse("$.status").unwrap(),
+                Condition::Equals("busy".into()),
+            )],
+        }
+    }
+
+    fn holds(condition: StateCondition, data: &StateData, ids: &str) -> bool {
+        let ids = ids.to_string();
+        let render = move |_: &str| Some(ids.clone());
+        let when = StateWhen {
+            conditions: vec![condition],
+            requires_state: None,
+        };
+        let view = StateView {
+            data,
+            render: &render,
+        };
+        when.check("default", Some(&view)).is_ok()
+    }
+
+    #[test]
+    fn ids_hold_for_any_or_every_id() {
+        let data = slots();
+        assert_eq!(split_ids(" 1, 2\n3 "), ["1", "2", "3"]);
+        assert!(holds(busy(IdsMatch::Any), &data, "1 2"), "slot 2 is busy");
+        assert!(!holds(busy(IdsMatch::Any), &data, "1 3"), "neither is busy");
+        assert!(!holds(busy(IdsMatch::Any), &data, ""), "no id: any fails");
+        assert!(
+            !holds(busy(IdsMatch::Every), &data, "1 2"),
+            "slot 1 is free"
+        );
+        assert!(holds(busy(IdsMatch::Every), &data, "2"));
+        assert!(
+            holds(busy(IdsMatch::Every), &data, ""),
+            "no id: every holds"
+        );
+        let mut unknown = busy(IdsMatch::Any);
+        unknown.exists = false;
+        unknown.fields.clear();
+        assert!(holds(unknown.clone(), &data, "1 9"), "slot 9 is absent");
+        assert!(!holds(unknown, &data, "1 3"), "both exist");
+    }
+
+    #[test]
+    fn update_with_ids_updates_each() {
+        let data = slots();
+        let then = StateThen {
+            actions: vec![StateAction::Update {
+                collection: "slots".into(),
+                id_template: "ids".into(),
+                many: true,
+                from: None,
+                fields: None,
+                set: vec![("status".into(), "value".into())],
+            }],
+            sets_state: None,
+        };
+        let render = |name: &str| {
+            Some(match name {
+                "ids" => "1,3 9".to_string(),
+                _ => "busy".to_string(),
+            })
+        };
+        let next = then.apply(&data, "default", &render, "7", None, None);
+        for id in ["1", "2", "3"] {
+            assert_eq!(
+                next.get("slots", id).unwrap()["status"],
+                "busy",
+                "slot {id}"
+            );
+        }
+        assert!(next.get("slots", "9").is_none(), "an unknown id is skipped");
     }
 }

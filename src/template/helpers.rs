@@ -166,6 +166,7 @@ pub(super) static HELPERS: &[HelperSpec] = &[
     ),
     pure("not", Kind::Value(|h| Ok(json!(!truthy(param(h, 0)))))),
     pure("len", Kind::Value(helper_len)),
+    pure("slice", Kind::Value(helper_slice)),
     pure("date_format", Kind::Value(helper_date_format)),
     pure("where", Kind::Value(helper_where)),
     pure("between", Kind::Value(helper_between)),
@@ -506,6 +507,25 @@ fn helper_between(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
     ))
 }
 
+/// `(slice text start [end])`: the characters of `text` from `start` up
+/// to `end` (default: its end), counted from 0; past the end is empty. A
+/// search value without its prefix: `(slice "ge2030-01-07" 2)`.
+fn helper_slice(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let whole = text(param(h, 0));
+    let count = whole.chars().count();
+    let bound = |value: &Value, default: usize| match value {
+        Value::Null => default,
+        other => (number_of(other).max(0.0) as usize).min(count),
+    };
+    let start = bound(param(h, 1), 0);
+    let end = bound(param(h, 2), count).max(start);
+    Ok(json!(whole
+        .chars()
+        .skip(start)
+        .take(end - start)
+        .collect::<String>()))
+}
+
 /// `(take list n)`: the first `n` items of `list`; all of them when `n` is
 /// 0 or not a number.
 fn helper_take(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
@@ -679,6 +699,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, r#"{"s": {"a":"\"x"}, "n": 3}"#);
+    }
+
+    #[test]
+    fn slice_takes_characters() {
+        let out =
+            |template: &str| render(template, json!({"q": "ge2030-01-07", "u": "é1"})).unwrap();
+        assert_eq!(out("{{slice q 2}}"), "2030-01-07");
+        assert_eq!(out("{{slice q 0 2}}"), "ge");
+        assert_eq!(out("{{slice q 20}}"), "");
+        assert_eq!(out("{{slice q 5 1}}"), "");
+        assert_eq!(out("{{slice u 1}}"), "1");
     }
 
     #[test]

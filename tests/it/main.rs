@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binary on a free port, spoken to over HTTP.
 #![allow(clippy::unwrap_used)]
 
+mod appointments1;
 mod check;
 mod common;
 mod contract;
