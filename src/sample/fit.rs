@@ -875,7 +875,7 @@ mod tests {
                 .to_string()
         };
         let status = |reference: &str| {
-            data.get("foundations-slots", reference.trim_start_matches("Slot/"))
+            data.get("slots", reference.trim_start_matches("Slot/"))
                 .map(|slot| slot["status"].clone())
         };
         assert_eq!(status(&slot_of("appointment-booked")), Some(json!("free")));

@@ -57,10 +57,13 @@ async fn free_slots(server: &Server) -> Vec<String> {
     ids_of(&found.body, "Slot")
 }
 
-/// A stored document of a collection, through the admin API.
+/// The stored documents of one of the 1.x API's collections, through the
+/// admin API.
 async fn documents(server: &Server, collection: &str) -> Vec<Value> {
     let body: Value = client()
-        .get(server.url(&format!("/__admin/state/{collection}")))
+        .get(server.url(&format!(
+            "/__admin/state/{collection}?api=gpconnect-foundations"
+        )))
         .send()
         .await
         .expect("admin state")
@@ -83,8 +86,8 @@ fn slot_ids(appointment: &Value) -> Vec<String> {
 /// Every slot is held by at most one appointment that is not cancelled,
 /// and is busy exactly when it is held; the server logged no broken rule.
 async fn assert_one_booking_per_slot(server: &Server) {
-    let appointments = documents(server, "foundations-appointments").await;
-    for slot in documents(server, "foundations-slots").await {
+    let appointments = documents(server, "appointments").await;
+    for slot in documents(server, "slots").await {
         let id = slot["id"].as_str().unwrap_or("").to_string();
         let holders: Vec<&Value> = appointments
             .iter()
@@ -109,7 +112,7 @@ async fn assert_one_booking_per_slot(server: &Server) {
 /// A booking of `slots` for `patient`, as a consumer sends it: the times
 /// of its first and last slot, the booking organisation contained.
 async fn booking(server: &Server, slots: &[&str], patient: &str) -> Value {
-    let all = documents(server, "foundations-slots").await;
+    let all = documents(server, "slots").await;
     let time = |id: &str, field: &str| {
         all.iter()
             .find(|s| s["id"] == id)
@@ -518,7 +521,7 @@ async fn booking_a_slot_makes_it_busy_once() {
     assert_eq!(missing.status, 404, "{}", missing.body);
     assert_eq!(spine_code(&missing.body), "NO_RECORD_FOUND");
 
-    let held: Vec<Value> = documents(&server, "foundations-appointments")
+    let held: Vec<Value> = documents(&server, "appointments")
         .await
         .into_iter()
         .filter(|a| slot_ids(a) == ["1"])
@@ -762,7 +765,7 @@ async fn book_amend_cancel_book_again_holds_each_slot_once() {
     assert_ne!(second.body["id"], first.body["id"]);
     let third = book(&server, &["22"], "2").await;
     assert_eq!(third.status, 409, "{}", third.body);
-    let appointments = documents(&server, "foundations-appointments").await;
+    let appointments = documents(&server, "appointments").await;
     for slot in ["21", "22"] {
         let booked: Vec<&Value> = appointments
             .iter()
