@@ -846,3 +846,127 @@ async fn a_patients_appointments_in_range_include_cancelled_ones() {
     assert_eq!(hidden.status, 404, "{}", hidden.body);
     assert_eq!(spine_code(&hidden.body), "PATIENT_NOT_FOUND");
 }
+
+/// The whole 1.x journey a consumer runs, on the default server next to a
+/// DSTU2 request: find a patient, register one from the PDS pool, find free
+/// slots, book one for the new patient, read, amend and cancel it (without
+/// `If-Match`, as the 1.x test pack does), and list the patient's
+/// appointments; the DSTU2 API answers its own scenario meanwhile.
+#[tokio::test]
+async fn the_whole_1x_journey_beside_the_dstu2_api() {
+    let server = Server::start(&[]);
+    // Find a patient.
+    let found = gpc1::send(
+        &server,
+        Method::GET,
+        "/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number%7C9690937286",
+        "Patient_Search",
+        None,
+    )
+    .await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(ids_of(&found.body, "Patient"), vec!["2".to_string()]);
+    // Register one from the PDS pool: a temporary registration.
+    let registration = json!({
+        "resourceType": "Parameters",
+        "parameter": [{"name": "registerPatient", "resource": {
+            "resourceType": "Patient",
+            "meta": {"profile": ["https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Patient-1"]},
+            "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9651258500"}],
+            "name": [{"use": "official", "family": "REA", "given": ["Clive"]}],
+            "gender": "male",
+            "birthDate": "1951-03-10"
+        }}]
+    });
+    let registered = gpc1::send(
+        &server,
+        Method::POST,
+        "/Patient/$gpc.registerpatient",
+        "Patient_Register",
+        Some(registration),
+    )
+    .await;
+    assert_eq!(registered.status, 200, "{}", registered.body);
+    let patients = entries_of(&registered.body, "Patient");
+    let patient = patients[0]["id"]
+        .as_str()
+        .expect("the new patient's id")
+        .to_string();
+    // Find free slots and book the first for the new patient.
+    let free = free_slots(&server).await;
+    let slot = free.first().expect("a free slot").clone();
+    let booked = book(&server, &[slot.as_str()], &patient).await;
+    assert_eq!(booked.status, 201, "{}", booked.body);
+    assert_eq!(header(&booked, "etag"), "W/\"1\"");
+    let id = booked.body["id"]
+        .as_str()
+        .expect("the appointment's id")
+        .to_string();
+    assert!(
+        !free_slots(&server).await.contains(&slot),
+        "Slot/{slot} is busy"
+    );
+    // Read, amend and cancel it, without If-Match.
+    let read_back = read(&server, &id).await;
+    assert_eq!(read_back.status, 200, "{}", read_back.body);
+    let without_if_match = |operation: &'static str, body: Value| {
+        let id = id.clone();
+        let server = &server;
+        async move {
+            gpc1::send(
+                server,
+                Method::PUT,
+                &format!("/Appointment/{id}"),
+                operation,
+                Some(body),
+            )
+            .await
+        }
+    };
+    let amend = without_if_match(
+        "Appointment_Amend",
+        amended(&read_back.body, "Follow-up of the new registration"),
+    )
+    .await;
+    assert_eq!(amend.status, 200, "{}", amend.body);
+    assert_eq!(
+        amend.body["description"],
+        "Follow-up of the new registration"
+    );
+    assert_eq!(header(&amend, "etag"), "W/\"2\"");
+    let cancel = without_if_match("Appointment_Cancel", cancelled(&amend.body)).await;
+    assert_eq!(cancel.status, 200, "{}", cancel.body);
+    assert_eq!(cancel.body["status"], "cancelled");
+    assert!(
+        free_slots(&server).await.contains(&slot),
+        "the cancel freed Slot/{slot}"
+    );
+    // The patient's appointments list the cancelled one.
+    let listed = gpc1::send(
+        &server,
+        Method::GET,
+        &format!(
+            "/Patient/{patient}/Appointment?start=ge{}&start=le{}",
+            day(0),
+            day(13)
+        ),
+        "Patient_Appointments",
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(ids_of(&listed.body, "Appointment"), vec![id]);
+    assert_one_booking_per_slot(&server).await;
+    // The DSTU2 API answers its own scenario beside it.
+    let dstu2 = crate::gpc::send(
+        &server,
+        Method::GET,
+        "/fhir/Patient/2",
+        "Patient_Read",
+        "9658218873",
+        None,
+    )
+    .await;
+    assert_eq!(dstu2.status, 200, "{}", dstu2.body);
+    assert_eq!(dstu2.body["name"][0]["family"][0], "MEAKIN");
+}
