@@ -154,12 +154,17 @@ pub fn serve<'s>(
     let verdict = api
         .contract
         .check(&api.model, index, request, &params, &negotiated);
-    // 3. decide. A stateful operation holds the writer lock from selection
-    // (which may read state) to its state actions, so check-then-change is
-    // one step: of two bookings of one slot, exactly one succeeds. A std
-    // mutex, held in this synchronous function only, never across an await.
+    // 3. decide. An operation that changes state holds the writer lock
+    // from selection (which may read state) to its state actions, so
+    // check-then-change is one step: of two bookings of one slot, exactly
+    // one succeeds. A std mutex, held in this synchronous function only,
+    // never across an await. One whose scenarios only read state (a read,
+    // a slot search) reads the immutable state of the moment, unlocked.
     let stateful = api.scenarios.is_stateful(index);
-    let _writer = stateful.then(|| store.lock_writer());
+    let _writer = api
+        .scenarios
+        .writes_state(index)
+        .then(|| store.lock_writer());
     let state = store.read();
     let request_id = stateful.then(|| ids.next());
     let mut context = request_id.map(|id| {
@@ -494,14 +499,32 @@ fn render<'s>(
                 Some(context) => {
                     context.data_mut()["scenario"]["name"] =
                         serde_json::Value::String(scenario.name.clone());
-                    answer::render_scenario(
-                        &api.templates,
-                        scenario,
-                        operation,
-                        RenderSource::Context(context),
-                        state,
-                        style,
-                    )
+                    let request_id = context.data()["request"]["id"]
+                        .as_str()
+                        .and_then(|id| id.parse().ok())
+                        .unwrap_or(0);
+                    let mut render = |id: u64| {
+                        context.data_mut()["request"]["id"] =
+                            serde_json::Value::String(id.to_string());
+                        answer::render_scenario(
+                            &api.templates,
+                            scenario,
+                            operation,
+                            RenderSource::Context(context),
+                            state,
+                            style,
+                        )
+                    };
+                    // A scenario that reads state but does not change it
+                    // keeps its answers per request, state and second too.
+                    match runtime.and_then(|r| r.repeat.as_ref()) {
+                        Some(cache) => {
+                            let (answer, kept) = cache.answer(request, state, request_id, render);
+                            repeat = Some(kept);
+                            answer
+                        }
+                        None => render(request_id),
+                    }
                 }
                 None => {
                     let needs = runtime.map_or(ContextNeeds::ALL, |r| r.needs);

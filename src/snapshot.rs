@@ -630,7 +630,7 @@ impl ScenarioRuntime {
             static_answer: is_static.then(OnceLock::new),
             static_xml: is_static.then(OnceLock::new),
             repeat: (!is_static
-                && !scenario.is_stateful()
+                && !scenario.writes_state()
                 && !names.is_empty()
                 && names.iter().all(|name| templates.is_repeatable(name)))
             .then(RepeatCache::default),

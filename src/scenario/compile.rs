@@ -59,6 +59,7 @@ fn load_with_label(
     let mut set = ScenarioSet {
         by_operation: vec![Vec::new(); model.operations.len()],
         stateful: vec![false; model.operations.len()],
+        writing: vec![false; model.operations.len()],
         ..ScenarioSet::default()
     };
     let mut errors = Vec::new();
@@ -110,6 +111,7 @@ fn load_with_label(
     for (operation, scenarios) in set.by_operation.iter_mut().enumerate() {
         order_for_selection(scenarios);
         set.stateful[operation] = scenarios.iter().any(Scenario::is_stateful);
+        set.writing[operation] = scenarios.iter().any(Scenario::writes_state);
     }
     set.body_slots = number_body_slots(&mut set.by_operation);
     set.shadowed = find_shadowed(&set.by_operation, model);

@@ -92,4 +92,10 @@ impl Scenario {
     pub fn is_stateful(&self) -> bool {
         !self.state_when.is_empty() || !self.state_then.is_empty()
     }
+
+    /// Whether answering it changes the state (actions, or a move of its
+    /// state machine); a scenario that only reads state does not.
+    pub fn writes_state(&self) -> bool {
+        !self.state_then.is_empty()
+    }
 }

@@ -33,6 +33,8 @@ pub struct ScenarioSet {
     pub(super) by_operation: Vec<Vec<Scenario>>,
     /// Per operation: does any scenario read or change state?
     pub(super) stateful: Vec<bool>,
+    /// Per operation: whether any of its scenarios changes the state.
+    pub(super) writing: Vec<bool>,
     pub(super) seeds: Vec<Seed>,
     pub(super) files: Vec<String>,
     /// How many distinct body expressions the set's conditions use.
@@ -93,9 +95,16 @@ impl ScenarioSet {
             .unwrap_or(&[])
     }
 
-    /// Requests to a stateful operation take the state writer lock.
+    /// Whether any scenario of the operation reads or changes the state.
     pub fn is_stateful(&self, operation: usize) -> bool {
         self.stateful.get(operation).copied().unwrap_or(false)
+    }
+
+    /// Requests to an operation some scenario of which changes the state
+    /// take the state writer lock; one whose scenarios only read it reads
+    /// the immutable state of the moment, lock-free.
+    pub fn writes_state(&self, operation: usize) -> bool {
+        self.writing.get(operation).copied().unwrap_or(false)
     }
 
     pub fn seeds(&self) -> &[Seed] {
