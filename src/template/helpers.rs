@@ -172,6 +172,13 @@ pub(super) static HELPERS: &[HelperSpec] = &[
     pure("between", Kind::Value(helper_between)),
     pure("take", Kind::Value(helper_take)),
     pure("prefixed", Kind::Value(helper_prefixed)),
+    pure(
+        "contains",
+        Kind::Value(|h| {
+            let needle = text(param(h, 1)).to_lowercase();
+            Ok(json!(text(param(h, 0)).to_lowercase().contains(&needle)))
+        }),
+    ),
     pure("json", Kind::Json),
     // Handlebars' own.
     pure("if", Kind::BuiltIn),
@@ -736,6 +743,15 @@ mod tests {
             out("{{default (prefixed missing \"le\") \"open\"}}"),
             "open"
         );
+    }
+
+    #[test]
+    fn contains_ignores_case() {
+        let out = |template: &str| render(template, json!({"d": "Discharge summary"})).unwrap();
+        assert_eq!(out("{{contains d \"SUMMARY\"}}"), "true");
+        assert_eq!(out("{{contains d \"letter\"}}"), "false");
+        assert_eq!(out("{{contains d \"\"}}"), "true");
+        assert_eq!(out("{{contains missing \"x\"}}"), "false");
     }
 
     #[test]

@@ -182,6 +182,21 @@ async fn patient2_documents_with_includes_and_created_bounds() {
         ids(&entries_of(&by_author.body, "DocumentReference")),
         ["1"]
     );
+
+    // `description` matches the description or the type, ignoring case.
+    for (text, expected) in [
+        ("LETTER", vec!["1", "2"]),
+        ("telephone", vec!["3"]),
+        ("x-ray", vec![]),
+    ] {
+        let found = documents(&server, "2", &format!("&description={text}")).await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        assert_eq!(
+            ids(&entries_of(&found.body, "DocumentReference")),
+            expected,
+            "{text}"
+        );
+    }
 }
 
 #[tokio::test]
