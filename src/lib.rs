@@ -20,6 +20,7 @@
 //!   interactions, identifiers), `jwt` (and `tokens`, its verdict cache),
 //!   `nhs_number`, `operations` (DSTU2 operation parameters) and
 //!   `operations_stu3` (1.x: slot search, patient appointments),
+//!   `operations_documents` (Access Document's document search),
 //!   `resources` and `resources_stu3` (bodies and JWT claim resources
 //!   against `profiles` and `profiles_stu3`, the resource descriptions).
 //! - [`snapshot`]: one immutable loaded version of all of the above, a list

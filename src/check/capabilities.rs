@@ -74,7 +74,12 @@ pub(super) fn unserved_capabilities(api: &Api, body: &serde_json::Value) -> Vec<
                     "history-type" => (Method::GET, format!("{base}/{kind}/_history")),
                     _ => continue,
                 };
-                if !served(method.clone(), path.clone()) {
+                // A type search may be served as a search of the Patient
+                // compartment only (Access Document's DocumentReference:
+                // `GET Patient/{id}/DocumentReference`).
+                let compartment = code == "search-type"
+                    && served(Method::GET, format!("{base}/Patient/1/{kind}"));
+                if !compartment && !served(method.clone(), path.clone()) {
                     out.push((
                         format!("/rest/{r}/resource/{i}/interaction/{j}/code"),
                         format!("advertises {kind} `{code}` ({method} {path}), which the definition does not serve"),

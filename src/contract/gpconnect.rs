@@ -147,7 +147,17 @@ pub const STU3: &[Interaction] = &[
     row("POST", "/Patient/$gpc.registerpatient", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.registerpatient-1"], P, true),
     row("POST", "/Patient/$gpc.getstructuredrecord", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"], P, false),
     row("GET", "/Patient/{id}/DocumentReference", &["urn:nhs:names:services:gpconnect:documents:fhir:rest:search:documentreference-1"], P, false),
-    row("GET", "/Binary/{id}", &["urn:nhs:names:services:gpconnect:documents:fhir:rest:read:binary-1"], P, false),
+    // Retrieve and (1.6) migrate share the endpoint.
+    row(
+        "GET",
+        "/Binary/{id}",
+        &[
+            "urn:nhs:names:services:gpconnect:documents:fhir:rest:read:binary-1",
+            "urn:nhs:names:services:gpconnect:documents:fhir:rest:migrate:binary-1",
+        ],
+        P,
+        false,
+    ),
     row("GET", "/Practitioner", &["urn:nhs:names:services:gpconnect:fhir:rest:search:practitioner-1"], O, false),
     row("GET", "/Practitioner/{id}", &["urn:nhs:names:services:gpconnect:fhir:rest:read:practitioner-1"], O, false),
     row("GET", "/Organization", &["urn:nhs:names:services:gpconnect:fhir:rest:search:organization-1"], O, false),

@@ -22,6 +22,7 @@ pub mod gpconnect;
 pub mod jwt;
 pub mod nhs_number;
 pub mod operations;
+pub mod operations_documents;
 pub mod operations_stu3;
 pub mod profiles;
 pub mod profiles_stu3;

@@ -16,6 +16,9 @@ pub enum ParamsKind {
     SlotSearch,
     /// `GET /Patient/{id}/Appointment`.
     PatientAppointments,
+    /// Access Document's `GET /Patient/{id}/DocumentReference`
+    /// ([`super::operations_documents`]).
+    DocumentSearch,
 }
 
 impl ParamsKind {
@@ -24,6 +27,7 @@ impl ParamsKind {
         match (method, shape) {
             ("GET", "/Slot") => Some(ParamsKind::SlotSearch),
             ("GET", "/Patient/{id}/Appointment") => Some(ParamsKind::PatientAppointments),
+            ("GET", "/Patient/{id}/DocumentReference") => Some(ParamsKind::DocumentSearch),
             _ => None,
         }
     }
@@ -34,6 +38,9 @@ pub fn check(kind: ParamsKind, request: &MockRequest, out: &mut Vec<Violation>) 
     match kind {
         ParamsKind::SlotSearch => check_slot_search(request, out),
         ParamsKind::PatientAppointments => check_appointments(request, out),
+        ParamsKind::DocumentSearch => {
+            super::operations_documents::check_document_search(request, out)
+        }
     }
 }
 

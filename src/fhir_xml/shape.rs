@@ -93,6 +93,9 @@ const ARRAY_PATHS: &[&str] = &[
     "Composition.event.code",
     "Composition.attester.mode",
     "PractitionerRole.code",
+    "DocumentReference.content",
+    "DocumentReference.securityLabel",
+    "DocumentReference.context.event",
     "Patient.name",
     "Slot.specialty",
 ];

@@ -255,7 +255,7 @@ pub fn for_scenario(
     for param in operation
         .params
         .iter()
-        .filter(|p| p.location == ParamLocation::Query && p.required)
+        .filter(|p| p.location == ParamLocation::Query && (p.required || p.sample))
     {
         let constrained = when.is_some_and(|w| w.query.iter().any(|(n, _)| n == &param.name));
         if !constrained {

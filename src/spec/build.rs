@@ -231,6 +231,11 @@ fn to_param(parameter: openapiv3::Parameter) -> Param {
         name: data.name,
         location,
         required: data.required || location == ParamLocation::Path,
+        sample: data
+            .extensions
+            .get("x-mock-sample")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
         schema,
         example,
     }

@@ -44,6 +44,11 @@ pub struct Param {
     pub name: String,
     pub location: ParamLocation,
     pub required: bool,
+    /// Sample requests send it although the definition does not require
+    /// it (`x-mock-sample: true`): a parameter the request rules require
+    /// with an answer of their own (Access Document's `_include`s: 422, not
+    /// the 400 of a missing required parameter).
+    pub sample: bool,
     pub schema: Value,
     pub example: Option<Value>,
     /// For arrays in the query: repeated `name=a&name=b` (true) or `name=a,b`.

@@ -171,6 +171,14 @@ pub(super) static HELPERS: &[HelperSpec] = &[
     pure("where", Kind::Value(helper_where)),
     pure("between", Kind::Value(helper_between)),
     pure("take", Kind::Value(helper_take)),
+    pure("prefixed", Kind::Value(helper_prefixed)),
+    pure(
+        "contains",
+        Kind::Value(|h| {
+            let needle = text(param(h, 1)).to_lowercase();
+            Ok(json!(text(param(h, 0)).to_lowercase().contains(&needle)))
+        }),
+    ),
     pure("json", Kind::Json),
     // Handlebars' own.
     pure("if", Kind::BuiltIn),
@@ -526,6 +534,23 @@ fn helper_slice(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
         .collect::<String>()))
 }
 
+/// `(prefixed values prefix)`: the rest of the first of `values` (a text
+/// or a list of them, e.g. a repeated query parameter) that starts with
+/// `prefix`, else null: `(prefixed request.query_all.created "ge")` is the
+/// `ge` bound of a date search, whichever order the bounds come in.
+fn helper_prefixed(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let prefix = text(param(h, 1));
+    let values = param(h, 0);
+    let found = match values {
+        Value::Array(list) => list
+            .iter()
+            .find_map(|v| text(v).strip_prefix(&prefix).map(str::to_string)),
+        Value::Null => None,
+        one => text(one).strip_prefix(&prefix).map(str::to_string),
+    };
+    Ok(found.map_or(Value::Null, Value::String))
+}
+
 /// `(take list n)`: the first `n` items of `list`; all of them when `n` is
 /// 0 or not a number.
 fn helper_take(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
@@ -699,6 +724,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, r#"{"s": {"a":"\"x"}, "n": 3}"#);
+    }
+
+    #[test]
+    fn prefixed_finds_the_first_value_with_the_prefix() {
+        let out = |template: &str| {
+            render(
+                template,
+                json!({"all": ["le2030-01-14", "ge2030-01-07"], "one": "ge2030"}),
+            )
+            .unwrap()
+        };
+        assert_eq!(out("{{prefixed all \"ge\"}}"), "2030-01-07");
+        assert_eq!(out("{{prefixed all \"le\"}}"), "2030-01-14");
+        assert_eq!(out("{{prefixed one \"ge\"}}"), "2030");
+        assert_eq!(out("{{default (prefixed one \"le\") \"open\"}}"), "open");
+        assert_eq!(
+            out("{{default (prefixed missing \"le\") \"open\"}}"),
+            "open"
+        );
+    }
+
+    #[test]
+    fn contains_ignores_case() {
+        let out = |template: &str| render(template, json!({"d": "Discharge summary"})).unwrap();
+        assert_eq!(out("{{contains d \"SUMMARY\"}}"), "true");
+        assert_eq!(out("{{contains d \"letter\"}}"), "false");
+        assert_eq!(out("{{contains d \"\"}}"), "true");
+        assert_eq!(out("{{contains missing \"x\"}}"), "false");
     }
 
     #[test]

@@ -86,6 +86,8 @@ pub fn booking() -> Value {
 #[derive(Clone)]
 struct Req {
     method: Method,
+    /// The 1.x root: Foundations' `BASE`, or Access Document's.
+    base: &'static str,
     path: String,
     headers: Vec<(String, String)>,
     body: Option<Value>,
@@ -129,6 +131,9 @@ impl Req {
                 day(7)
             )),
             "Appointment_Read" => get("/Appointment/1".into()),
+            "Documents_DocumentReference_Search" => get(format!(
+                "/Patient/2/DocumentReference?{DOCUMENT_INCLUDES}"
+            )),
             "Patient_Register" => (
                 Method::POST,
                 "/Patient/$gpc.registerpatient".into(),
@@ -158,6 +163,11 @@ impl Req {
         }
         Req {
             method,
+            base: if operation.starts_with("Documents_") {
+                gpc1::DOCUMENTS_BASE
+            } else {
+                BASE
+            },
             path: path.to_string(),
             headers,
             body,
@@ -191,7 +201,7 @@ impl Req {
     async fn send(&self, server: &Server, http: &reqwest::Client) -> Reply {
         let mut builder = http.request(
             self.method.clone(),
-            server.url(&format!("{BASE}{}", self.path)),
+            server.url(&format!("{}{}", self.base, self.path)),
         );
         for (name, value) in &self.headers {
             builder = builder.header(name, value);
@@ -242,17 +252,42 @@ type Row = (
 );
 
 #[rustfmt::skip]
+/// The includes every document search needs.
+const DOCUMENT_INCLUDES: &str = "_include=DocumentReference:subject:Patient\
+    &_include=DocumentReference:custodian:Organization\
+    &_include=DocumentReference:author:Organization\
+    &_include=DocumentReference:author:Practitioner\
+    &_revinclude:recurse=PractitionerRole:practitioner";
+
+/// A document search for Patient/2 with `query` after the includes.
+fn documents(query: &str) -> Req {
+    Req::valid("Documents_DocumentReference_Search").path(&format!(
+        "/Patient/2/DocumentReference?{DOCUMENT_INCLUDES}{query}"
+    ))
+}
+
 fn table() -> Vec<Row> {
     let slots = || Req::valid("Slot_Search");
     let slot_query = |query: String| slots().path(&format!("/Slot?{query}"));
-    let slot_dates = |start: &str, end: &str| slot_query(format!("start={start}&end={end}&status=free&_include=Slot:schedule"));
-    let appointments = |query: String| Req::valid("Patient_Appointments").path(&format!("/Patient/1/Appointment?{query}"));
+    let slot_dates = |start: &str, end: &str| {
+        slot_query(format!(
+            "start={start}&end={end}&status=free&_include=Slot:schedule"
+        ))
+    };
+    let appointments = |query: String| {
+        Req::valid("Patient_Appointments").path(&format!("/Patient/1/Appointment?{query}"))
+    };
     let register = || Req::valid("Patient_Register");
     let book = || Req::valid("Appointment_Create");
     let amend = || Req::valid("Appointment_Amend");
     let cancel = || Req::valid("Appointment_Cancel");
-    let remove = |key: &'static str| move |v: &mut Value| { v.as_object_mut().map(|o| o.remove(key)); };
-    let structured_metadata = "urn:nhs:names:services:gpconnect:structured:fhir:rest:read:metadata-1";
+    let remove = |key: &'static str| {
+        move |v: &mut Value| {
+            v.as_object_mut().map(|o| o.remove(key));
+        }
+    };
+    let structured_metadata =
+        "urn:nhs:names:services:gpconnect:structured:fhir:rest:read:metadata-1";
     vec![
         // Valid requests and tolerances: no rule rejects them.
         ("slot search by dates", "", slots(), 0, "", ""),
@@ -291,6 +326,13 @@ fn table() -> Vec<Row> {
         ("slot search start twice", "slot-search-date", slot_query(format!("start=ge{0}&start=ge{0}&end=le{1}&status=free&_include=Slot:schedule", day(0), day(3))), 422, "INVALID_PARAMETER", "must be given once"),
         ("slot search of 15 days", "slot-search-window", slot_dates(&format!("ge{}", day(0)), &format!("le{}", day(15))), 422, "INVALID_PARAMETER", "must span at most 14 days, span 15"),
         ("slot search ending before it starts", "slot-search-window", slot_dates(&format!("ge{}", day(0)), &format!("le{}", day(-1))), 422, "INVALID_PARAMETER", "start must not be after end"),
+        // Access Document's document search (its own root).
+        ("document search with its includes", "", documents(""), 0, "", ""),
+        ("document search without includes", "document-search-include", Req::valid("Documents_DocumentReference_Search").path("/Patient/2/DocumentReference"), 422, "INVALID_PARAMETER", "query parameter _include must include DocumentReference:subject:Patient"),
+        ("document search without the revinclude", "document-search-include", Req::valid("Documents_DocumentReference_Search").path(&format!("/Patient/2/DocumentReference?{}", DOCUMENT_INCLUDES.replace("&_revinclude:recurse=PractitionerRole:practitioner", ""))), 422, "INVALID_PARAMETER", "query parameter _revinclude:recurse must be PractitionerRole:practitioner, was absent"),
+        ("document search by an SDS author", "document-search-author", documents("&author=https://fhir.nhs.uk/Id/sds-user-id%7CG13579135"), 422, "INVALID_PARAMETER", "query parameter author must be https://fhir.nhs.uk/Id/ods-organization-code|<ODS code>"),
+        ("document search created without prefix", "document-search-created", documents("&created=2020-01-01"), 422, "INVALID_PARAMETER", "query parameter created must be ge<date> or le<date>"),
+        ("document search created ge after le", "document-search-created", documents("&created=ge2022&created=le2020"), 422, "INVALID_PARAMETER", "the ge date 2022-01-01 is after the le date 2020-01-01"),
         ("slot search of busy slots", "slot-search-status", slot_query(format!("start=ge{}&end=le{}&status=busy&_include=Slot:schedule", day(0), day(3))), 422, "INVALID_PARAMETER", "query parameter status must be free, was \"busy\""),
         // A patient's appointments.
         ("appointments with one start", "appointments-start-range", appointments(format!("start=ge{}", day(1))), 422, "INVALID_PARAMETER", "must be given twice"),

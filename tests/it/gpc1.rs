@@ -2,7 +2,9 @@
 //! Appointment Management API at `/B82617/STU3/1/gpconnect/fhir` (practice
 //! B82617, provider ASID 918999198738): the five SSP headers with the `-1`
 //! interaction ids and a fresh unsigned JWT per call with the 1.x claims of
-//! DOMAIN.md §4 (no `requested_record`).
+//! DOMAIN.md §4 (no `requested_record`). The Access Document API at
+//! [`DOCUMENTS_BASE`] has operations of its own ([`DOCUMENT_OPERATIONS`]):
+//! send them with [`send_to`].
 
 use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
@@ -11,10 +13,13 @@ pub use crate::gpc::{entries_of, jwt, spine_code, Reply, CONSUMER_ASID};
 
 /// The 1.x Foundations + Appointments base path of the default mount.
 pub const BASE: &str = "/B82617/STU3/1/gpconnect/fhir";
+/// The Access Document base path of the default mount.
+pub const DOCUMENTS_BASE: &str = "/B82617/STU3/1/gpconnect/documents/fhir";
 pub const PROVIDER_ASID: &str = "918999198738";
 pub const ODS_CODE: &str = "B82617";
 pub const FHIR_JSON: &str = "application/fhir+json";
 const URN: &str = "urn:nhs:names:services:gpconnect:fhir:";
+const DOCUMENTS_URN: &str = "urn:nhs:names:services:gpconnect:documents:fhir:";
 
 /// (operation, interaction id suffix, patient-centred?, write?). The
 /// operation names are the definition's `operationId`s, except amend and
@@ -89,9 +94,42 @@ const OPERATIONS: &[(&str, &str, bool, bool)] = &[
     ),
 ];
 
+/// The Access Document operations, as [`OPERATIONS`]: the keys are the
+/// documents definition's `operationId`s with a `Documents_` prefix (both
+/// definitions have a `Metadata_Read` and a `Patient_Search`), except
+/// retrieve and migrate: one operation (`Binary_Read`), two interactions.
+pub const DOCUMENT_OPERATIONS: &[(&str, &str, bool, bool)] = &[
+    (
+        "Documents_Metadata_Read",
+        "rest:read:metadata-1",
+        false,
+        false,
+    ),
+    (
+        "Documents_Patient_Search",
+        "rest:search:patient-1",
+        true,
+        false,
+    ),
+    (
+        "Documents_DocumentReference_Search",
+        "rest:search:documentreference-1",
+        true,
+        false,
+    ),
+    ("Documents_Binary_Read", "rest:read:binary-1", true, false),
+    (
+        "Documents_Binary_Migrate",
+        "rest:migrate:binary-1",
+        true,
+        false,
+    ),
+];
+
 fn lookup(operation: &str) -> (&'static str, &'static str, bool, bool) {
     *OPERATIONS
         .iter()
+        .chain(DOCUMENT_OPERATIONS)
         .find(|(key, ..)| *key == operation)
         .unwrap_or_else(|| panic!("unknown 1.x operation {operation}"))
 }
@@ -99,7 +137,11 @@ fn lookup(operation: &str) -> (&'static str, &'static str, bool, bool) {
 /// The `-1` interaction id of a 1.x operation.
 pub fn interaction_id(operation: &str) -> String {
     let (_, suffix, _, _) = lookup(operation);
-    format!("{URN}{suffix}")
+    if operation.starts_with("Documents_") {
+        format!("{DOCUMENTS_URN}{suffix}")
+    } else {
+        format!("{URN}{suffix}")
+    }
 }
 
 /// The 1.x JWT claims of a valid request of `operation`.
@@ -165,7 +207,19 @@ pub fn request(
     path: &str,
     operation: &str,
 ) -> RequestBuilder {
-    let mut builder = client.request(method, server.url(&format!("{BASE}{path}")));
+    request_to(client, method, server, BASE, path, operation)
+}
+
+/// A request builder to `base` + `path` with valid 1.x headers.
+pub fn request_to(
+    client: &reqwest::Client,
+    method: Method,
+    server: &crate::common::Server,
+    base: &str,
+    path: &str,
+    operation: &str,
+) -> RequestBuilder {
+    let mut builder = client.request(method, server.url(&format!("{base}{path}")));
     for (name, value) in headers(operation) {
         builder = builder.header(name, value);
     }
@@ -181,7 +235,26 @@ pub async fn send(
     operation: &str,
     body: Option<Value>,
 ) -> Reply {
-    let mut request = request(&crate::common::client(), method, server, path, operation);
+    send_to(server, BASE, method, path, operation, body).await
+}
+
+/// [`send`] to another 1.x root: `base` + `path`.
+pub async fn send_to(
+    server: &crate::common::Server,
+    base: &str,
+    method: Method,
+    path: &str,
+    operation: &str,
+    body: Option<Value>,
+) -> Reply {
+    let mut request = request_to(
+        &crate::common::client(),
+        method,
+        server,
+        base,
+        path,
+        operation,
+    );
     if let Some(body) = body {
         request = request
             .header("Content-Type", FHIR_JSON)

@@ -6,6 +6,7 @@ mod check;
 mod common;
 mod contract;
 mod contract1;
+mod documents;
 mod foundations;
 mod gpc;
 #[allow(dead_code, unused_imports)] // used by the 1.x tests as they land

@@ -512,6 +512,32 @@ catalogue_of! {
         summary: "`status` is not `free` (or is given twice)",
     }
 
+    // ---- Access Document's document search (DOMAIN-STU3.md §2, §6.15)
+    DocumentSearchInclude {
+        name: "document-search-include",
+        eras: Stu3,
+        operations: ["GET /Patient/{id}/DocumentReference"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
+        source: "DOMAIN-STU3 §2, §6.15",
+        summary: "a document search without all four `_include`s (`DocumentReference:subject:Patient`, `:custodian:Organization`, `:author:Organization`, `:author:Practitioner`) or without `_revinclude:recurse=PractitionerRole:practitioner`",
+    }
+    DocumentSearchAuthor {
+        name: "document-search-author",
+        eras: Stu3,
+        operations: ["GET /Patient/{id}/DocumentReference"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
+        source: "DOMAIN-STU3 §2, §6.15",
+        summary: "`author` is not `https://fhir.nhs.uk/Id/ods-organization-code|<ODS code>`, or is given twice",
+    }
+    DocumentSearchCreated {
+        name: "document-search-created",
+        eras: Stu3,
+        operations: ["GET /Patient/{id}/DocumentReference"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
+        source: "DOMAIN-STU3 §2, §6.15",
+        summary: "a `created` that is not `ge` or `le` and a date (`yyyy`, `yyyy-MM`, `yyyy-MM-dd`) or a dateTime with seconds and an offset; two `ge`s or two `le`s; the `ge` date after the `le` one",
+    }
+
     // ---- 1.x patient appointments (DOMAIN.md §2b, §10.14)
     AppointmentsStartRange {
         name: "appointments-start-range",
