@@ -661,6 +661,35 @@ mod tests {
     }
 
     /// A second API is configuration: one more entry in `Sources`.
+    /// The 1.x reads and slot search only read state: their answers are
+    /// kept per request, state and second (the load benchmark's cases).
+    #[test]
+    fn state_reading_scenarios_keep_their_answers() {
+        let snapshot =
+            Snapshot::load(&Sources::default_pack(), &Settings::default(), 1).expect("loads");
+        let api = snapshot.api("gpconnect-foundations").expect("the 1.x API");
+        for (key, name) in [
+            ("Slot_Search", "free-slots"),
+            ("Patient_Read", "patient-found"),
+        ] {
+            let index = api
+                .model
+                .operations
+                .iter()
+                .position(|o| o.key == key)
+                .expect("operation");
+            let scenario = api
+                .scenarios
+                .for_operation(index)
+                .iter()
+                .find(|s| s.name == name)
+                .expect("scenario");
+            let runtime = api.runtime(index, scenario).expect("runtime");
+
+            assert!(runtime.repeat.is_some(), "{key} / {name}");
+        }
+    }
+
     #[test]
     fn several_apis_are_served_each_under_its_base_path() {
         let mut sources = Sources::default_pack();

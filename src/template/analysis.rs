@@ -341,10 +341,34 @@ fn names_or_below(word: &str, name: &str) -> bool {
 }
 
 /// The inside of every `{{ … }}` of a template.
+///
+/// Comments (`{{! … }}`, `{{!-- … --}}`) are not expressions: their prose
+/// ("the request's …") reads nothing, and a `}}` quoted inside a `{{!-- --}}`
+/// comment does not end it.
 fn expressions(text: &str) -> impl Iterator<Item = &str> {
-    text.split("{{")
-        .skip(1)
-        .filter_map(|rest| rest.split_once("}}").map(|(inside, _)| inside))
+    let mut rest = text;
+    std::iter::from_fn(move || loop {
+        let start = rest.find("{{")?;
+        let inside = &rest[start + 2..];
+        let inside_trimmed = inside.trim_start_matches('~');
+        if let Some(comment) = inside_trimmed.strip_prefix("!--") {
+            // A long comment ends at `--}}` (or `--~}}`).
+            rest = match comment.find("--}}").or_else(|| comment.find("--~}}")) {
+                Some(end) => {
+                    let after = &comment[end..];
+                    after.find("}}").map_or("", |close| &after[close + 2..])
+                }
+                None => "",
+            };
+            continue;
+        }
+        let (expression, after) = inside.split_once("}}")?;
+        rest = after;
+        if inside_trimmed.starts_with('!') {
+            continue;
+        }
+        return Some(expression);
+    })
 }
 
 /// The words of an expression: helper names and paths (`request.body.x`).
@@ -420,6 +444,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn comments_are_not_expressions() {
+        let text = "{{!-- the request's {{uuid}} --}}{{a}}{{! request }}{{~!-- x --~}}{{b.c}}";
+        assert_eq!(expressions(text).collect::<Vec<_>>(), vec!["a", "b.c"]);
+    }
     use crate::template::test_support::render;
     use crate::template::{RenderFailure, Templates};
 
