@@ -183,15 +183,7 @@ async fn put(server: &Server, id: &str, operation: &str, version: &str, body: Va
     .send()
     .await
     .expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply::read(response, "PUT /Appointment").await
 }
 
 /// The stored appointment with a new description and comment.

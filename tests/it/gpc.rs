@@ -262,6 +262,23 @@ pub struct Reply {
     pub body: Value,
 }
 
+impl Reply {
+    /// Reads `response`; panics, naming `what` was asked, unless the body
+    /// is JSON.
+    pub async fn read(response: reqwest::Response, what: &str) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{what}: body is not JSON ({e}): {text}"));
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
 /// Sends a valid GP Connect request of `operation` (JWT for `nhs`), with
 /// an optional FHIR JSON body; panics unless the answer is JSON.
 pub async fn send(
@@ -285,14 +302,5 @@ pub async fn send(
             .body(body.to_string());
     }
     let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{path}: body is not JSON ({e}): {text}"));
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply::read(response, path).await
 }

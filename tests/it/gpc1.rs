@@ -261,14 +261,5 @@ pub async fn send_to(
             .body(body.to_string());
     }
     let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{path}: body is not JSON ({e}): {text}"));
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply::read(response, path).await
 }
