@@ -15,7 +15,9 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BINARY = os.path.join(ROOT, "target", "release", "gpconnect-mock")
+# The release binary of this checkout, under $CARGO_TARGET_DIR when set.
+TARGET_DIR = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+BINARY = os.path.join(TARGET_DIR, "release", "gpconnect-mock")
 
 
 def first_ok(base, path):
