@@ -20,6 +20,8 @@ use serde_json::{Map, Value};
 
 use crate::versions;
 
+pub mod index;
+
 /// The state a machine is in before any scenario sets it.
 pub const INITIAL_STATE: &str = "Started";
 
@@ -34,11 +36,28 @@ pub struct StateData {
     /// oldest first, at most [`KEPT_VERSIONS`] (kept by the state
     /// actions, read by version reads and `If-Match`; see `versions`).
     pub history: BTreeMap<String, BTreeMap<String, Vec<Value>>>,
+    /// Lookups by field value built from this version (see [`index`]).
+    indexes: index::FieldIndexes,
 }
 
 impl StateData {
     pub fn get(&self, collection: &str, id: &str) -> Option<&Value> {
         self.collections.get(collection)?.get(id)
+    }
+
+    /// The documents of `collection` with a value at the JSONPath `path`
+    /// loosely equal to `wanted` (`"2"` equals `2`), in the collection's
+    /// order; an error names a path that is not a JSONPath.
+    pub fn find(
+        &self,
+        collection: &str,
+        path: &str,
+        wanted: &Value,
+    ) -> Result<Vec<&Value>, String> {
+        match self.collections.get(collection) {
+            Some(documents) => self.indexes.find(collection, documents, path, wanted),
+            None => Ok(Vec::new()),
+        }
     }
 
     pub fn machine_state(&self, machine: &str) -> &str {

@@ -16,6 +16,7 @@
 //! The value helpers' functions are here too; the time ones are in
 //! `time.rs`.
 
+use crate::state::index::loosely_equal;
 use std::sync::Arc;
 
 use handlebars::{
@@ -374,36 +375,20 @@ impl HelperDef for StateHelper {
                     .unwrap_or(Value::Null)
             }
             StateRead::List | StateRead::Count => {
-                let filter = match h.param(1) {
-                    Some(path) => {
-                        let expression = text(path.value());
-                        let compiled =
-                            serde_json_path::JsonPath::parse(&expression).map_err(|error| {
-                                RenderErrorReason::Other(format!(
-                                    "{}: {expression:?} is not a JSONPath: {error}",
-                                    self.name
-                                ))
-                            })?;
-                        Some((compiled, param(h, 2).clone()))
-                    }
-                    None => None,
+                let selected: Vec<&Value> = match h.param(1) {
+                    Some(path) => data
+                        .find(&collection, &text(path.value()), param(h, 2))
+                        .map_err(|error| {
+                            RenderErrorReason::Other(format!("{}: {error}", self.name))
+                        })?,
+                    None => documents
+                        .into_iter()
+                        .flat_map(|docs| docs.values())
+                        .collect(),
                 };
-                let selected: Vec<Value> = documents
-                    .into_iter()
-                    .flat_map(|docs| docs.values())
-                    .filter(|doc| match &filter {
-                        Some((path, wanted)) => path
-                            .query(doc)
-                            .all()
-                            .into_iter()
-                            .any(|v| loosely_equal(v, wanted)),
-                        None => true,
-                    })
-                    .cloned()
-                    .collect();
                 match self.kind {
                     StateRead::Count => json!(selected.len()),
-                    _ => Value::Array(selected),
+                    _ => Value::Array(selected.into_iter().cloned().collect()),
                 }
             }
         };
@@ -438,12 +423,6 @@ fn truthy(value: &Value) -> bool {
         Value::Array(a) => !a.is_empty(),
         Value::Object(_) => true,
     }
-}
-
-/// `eq "2" 2` holds: templates compare what they see, and query and path
-/// values are always strings.
-fn loosely_equal(a: &Value, b: &Value) -> bool {
-    a == b || (!a.is_object() && !a.is_array() && text(a) == text(b))
 }
 
 fn number_of(value: &Value) -> f64 {
