@@ -42,7 +42,7 @@
 //! - [`fhir_xml`]: FHIR JSON ↔ FHIR XML, for answers and request bodies.
 //! - [`state`]: the booking state (collections, state machines and the
 //!   kept versions of stored resources), one store per mounted API
-//!   (`Stores`).
+//!   (`Stores`); `index`, lookups by field value per state version.
 //! - [`repeat`]: kept answers of templates that read only the request's
 //!   path, query and body, the state and the clock.
 //! - [`versions`]: FHIR versions over HTTP — `meta.versionId` and `ETag`,
