@@ -369,25 +369,7 @@ async fn slot_search_gives_free_slots_in_range_and_what_it_asks_for() {
 /// Copies the project's downloads/, scenarios/ and templates/ into a
 /// temporary directory with the practice's service filtering `enabled`.
 fn pack_with_service_filtering() -> tempfile::TempDir {
-    fn copy(from: &std::path::Path, to: &std::path::Path) {
-        std::fs::create_dir_all(to).expect("dir");
-        for entry in std::fs::read_dir(from).expect("read dir") {
-            let entry = entry.expect("entry");
-            let target = to.join(entry.file_name());
-            if entry.file_type().expect("type").is_dir() {
-                copy(&entry.path(), &target);
-            } else {
-                std::fs::copy(entry.path(), &target).expect("copy");
-            }
-        }
-    }
-    let dir = tempfile::tempdir().expect("temp");
-    for part in ["downloads", "scenarios", "templates"] {
-        copy(
-            &crate::common::project_dir().join(part),
-            &dir.path().join(part),
-        );
-    }
+    let dir = crate::common::checkout_copy();
     let practice = dir.path().join("scenarios/foundations/state/practice.yaml");
     let text = std::fs::read_to_string(&practice).expect("practice.yaml");
     assert!(

@@ -250,3 +250,27 @@ pub fn concrete_path(template: &str) -> String {
     out.push_str(rest);
     out
 }
+
+/// Copies the directory tree `from` to `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The checkout's mount file, definitions and packs copied to a temporary
+/// directory, to serve from there (`Server::start_in`) after an edit.
+pub fn checkout_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for part in ["downloads", "scenarios", "templates"] {
+        copy_tree(&project_dir().join(part), &dir.path().join(part));
+    }
+    dir
+}

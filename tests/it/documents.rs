@@ -319,3 +319,57 @@ fn seeds_agree_with_the_files() {
         }
     }
 }
+
+/// patient15 has dissented from sharing their record: found by the patient
+/// search, but their documents are not shared (403 NO_PATIENT_CONSENT).
+#[tokio::test]
+async fn a_dissented_patient_is_found_but_their_documents_are_not_shared() {
+    let server = Server::start(&[]);
+    let found = find_patient(&server, "9690938576").await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(ids(&entries_of(&found.body, "Patient")), ["15"]);
+    let search = documents(&server, "15", "").await;
+    assert_eq!(search.status, 403, "{}", search.body);
+    assert_eq!(spine_code(&search.body), "NO_PATIENT_CONSENT");
+    assert_eq!(search.body["issue"][0]["code"], "forbidden");
+    let shared = documents(&server, "2", "").await;
+    assert_eq!(
+        shared.status, 200,
+        "another patient's documents: {}",
+        shared.body
+    );
+}
+
+/// The switch of `scenarios/documents/state/practice.yaml`, as it documents
+/// it: with `access: disabled`, finding patients, searching documents and
+/// retrieving one answer 403 ACCESS DENIED; migration is answered as usual.
+#[tokio::test]
+async fn a_practice_with_access_document_switched_off_answers_access_denied() {
+    let checkout = crate::common::checkout_copy();
+    let settings = checkout
+        .path()
+        .join("scenarios/documents/state/practice.yaml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    assert!(text.contains("access: enabled"), "{text}");
+    std::fs::write(
+        &settings,
+        text.replace("access: enabled", "access: disabled"),
+    )
+    .unwrap();
+    let server = Server::start_in(checkout.path(), &[]);
+    for reply in [
+        find_patient(&server, "9690937286").await,
+        documents(&server, "2", "").await,
+        get(&server, "/Binary/1", "Documents_Binary_Read").await,
+    ] {
+        assert_eq!(reply.status, 403, "{}", reply.body);
+        assert_eq!(spine_code(&reply.body), "ACCESS DENIED");
+    }
+    let migrate = get(&server, "/Binary/1", "Documents_Binary_Migrate").await;
+    assert_eq!(
+        migrate.status, 200,
+        "migration despite the switch: {}",
+        migrate.body
+    );
+    assert_eq!(migrate.body["resourceType"], "Binary");
+}

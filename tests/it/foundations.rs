@@ -4,12 +4,10 @@
 //! practitioners, organisations, locations and the 1.2.8 HealthcareService
 //! switch.
 
-use std::path::Path;
-
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::{client, project_dir, Server};
+use crate::common::{client, copy_tree, project_dir, Server};
 use crate::gpc;
 use crate::gpc1::{self, entries_of, spine_code, Reply, BASE};
 
@@ -599,19 +597,6 @@ async fn foundations_healthcare_services_are_off_by_default() {
         422,
         "INVALID_PARAMETER",
     );
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }
 
 /// The switch as `scenarios/foundations/state/practice.yaml` documents it:

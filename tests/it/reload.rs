@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::Value;
 
-use crate::common::{client, project_dir, Server};
+use crate::common::{checkout_copy, client, copy_tree, project_dir, Server};
 use crate::gpc;
 
 /// A temporary copy of the default definition and pack.
@@ -49,19 +49,6 @@ impl PackCopy {
         ];
         args.extend_from_slice(extra);
         Server::start(&args)
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
     }
 }
 
@@ -421,17 +408,6 @@ async fn no_dropped_or_mixed_responses_during_50_reloads() {
         generation >= 51,
         "50 reloads happened: generation {generation}"
     );
-}
-
-/// The whole checkout (mount file, definitions, packs) copied to a
-/// temporary directory, served from there as a checkout is.
-fn checkout_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let root = project_dir();
-    for part in ["downloads", "scenarios", "templates"] {
-        copy_tree(&root.join(part), &dir.path().join(part));
-    }
-    dir
 }
 
 /// A broken file in the 1.x pack degrades the 1.x API only: the DSTU2 API
