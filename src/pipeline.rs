@@ -222,7 +222,9 @@ pub fn serve<'s>(
             context,
             request_id: id,
         };
-        action.apply(&served.answer, &state, store);
+        if let Err(error) = action.apply(&served.answer, &state, store) {
+            served = state_action_failed(api, index, scenario, &error);
+        }
     }
     if let Some(era) = era {
         let concluded = versions::conclude(
@@ -616,14 +618,25 @@ struct StateChange<'a> {
 
 impl StateChange<'_> {
     /// Once the scenario answered with its own status, its state actions
-    /// change the state (the caller holds the writer lock).
-    fn apply(&self, answer: &Answer, state: &Arc<StateData>, store: &StateStore) {
+    /// change the state (the caller holds the writer lock). A template of
+    /// theirs that fails changes nothing and is the error.
+    fn apply(
+        &self,
+        answer: &Answer,
+        state: &Arc<StateData>,
+        store: &StateStore,
+    ) -> Result<(), String> {
         let then = &self.scenario.state_then;
         if then.is_empty() || answer.status != self.scenario.then.status {
-            return;
+            return Ok(());
         }
         let response: Option<serde_json::Value> = serde_json::from_slice(&answer.body).ok();
-        let render = |name: &str| self.api.templates.render(name, self.context, state).ok();
+        let render = |name: &str| {
+            self.api
+                .templates
+                .render(name, self.context, state)
+                .map_err(|failure| failure.to_string())
+        };
         let next = then.apply(
             state,
             &self.scenario.machine,
@@ -631,12 +644,43 @@ impl StateChange<'_> {
             &self.request_id.to_string(),
             response.as_ref(),
             self.request.body_json(),
-        );
+        )?;
         #[cfg(debug_assertions)]
         if let Err(error) = crate::state::check_integrity(&next, self.api.scenarios.seeds()) {
             tracing::error!(scenario = %self.scenario.name, "{error}");
         }
         store.replace(next);
+        Ok(())
+    }
+}
+
+/// What a scenario whose state actions failed answers: a 500 naming the
+/// scenario, its file and the failure (the state is as it was).
+fn state_action_failed<'s>(
+    api: &'s Api,
+    index: usize,
+    scenario: &'s Scenario,
+    error: &str,
+) -> Served<'s> {
+    let diagnostics = format!(
+        "scenario `{}` ({}): its answer rendered, but {error}; the state is unchanged",
+        scenario.name, scenario.file
+    );
+    tracing::error!("{diagnostics}");
+    let outcome = Outcome::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        SpineCode::INTERNAL_SERVER_ERROR,
+        diagnostics,
+    );
+    Served {
+        answer: Answer::error(&outcome, api.error_style),
+        api,
+        operation: Some(index),
+        scenario: Some(scenario),
+        source: Source::Scenario,
+        trace: None,
+        format: Format::Json,
+        repeat: None,
     }
 }
 

@@ -202,16 +202,21 @@ impl StateThen {
     /// registered template against the request; `response` is the answer's
     /// body, `body` the request's. Stored FHIR resources keep versions
     /// (`StateData::version_stored` …): a store starts at 1, an update bumps the version and
-    /// keeps the one it replaced, a remove drops them.
+    /// keeps the one it replaced, a remove drops them. A template that
+    /// fails to render fails the whole change (nothing is applied): the
+    /// error names the action, its collection and the failure.
     pub fn apply(
         &self,
         data: &StateData,
         machine: &str,
-        render: &dyn Fn(&str) -> Option<String>,
+        render: &dyn Fn(&str) -> Result<String, String>,
         request_id: &str,
         response: Option<&Value>,
         body: Option<&Value>,
-    ) -> StateData {
+    ) -> Result<StateData, String> {
+        let failed = |action: &str, collection: &str, error: String| {
+            format!("state action `{action}` on collection `{collection}`: {error}")
+        };
         let mut next = data.clone();
         let source = |from: DocumentSource| match from {
             DocumentSource::Response => response.cloned(),
@@ -225,7 +230,9 @@ impl StateThen {
                     from,
                 } => {
                     let id = match id_template {
-                        Some(template) => render(template).unwrap_or_default(),
+                        Some(template) => {
+                            render(template).map_err(|e| failed("store", collection, e))?
+                        }
                         None => request_id.to_string(),
                     };
                     if let Some(document) = source(*from) {
@@ -244,7 +251,8 @@ impl StateThen {
                     fields,
                     set,
                 } => {
-                    let rendered = render(id_template).unwrap_or_default();
+                    let rendered =
+                        render(id_template).map_err(|e| failed("update", collection, e))?;
                     let ids = if *many {
                         split_ids(&rendered)
                     } else {
@@ -278,10 +286,10 @@ impl StateThen {
                         }
                         if let Value::Object(fields) = document {
                             for (field, template) in set {
-                                fields.insert(
-                                    field.clone(),
-                                    Value::String(render(template).unwrap_or_default()),
-                                );
+                                let value = render(template).map_err(|e| {
+                                    failed("update", collection, format!("set `{field}`: {e}"))
+                                })?;
+                                fields.insert(field.clone(), Value::String(value));
                             }
                         }
                         next.version_updated(collection, &id, previous);
@@ -291,7 +299,7 @@ impl StateThen {
                     collection,
                     id_template,
                 } => {
-                    let id = render(id_template).unwrap_or_default();
+                    let id = render(id_template).map_err(|e| failed("remove", collection, e))?;
                     if let Some(documents) = next.collections.get_mut(collection) {
                         documents.shift_remove(&id);
                     }
@@ -302,7 +310,7 @@ impl StateThen {
         if let Some(state) = &self.sets_state {
             next.machines.insert(machine.to_string(), state.clone());
         }
-        next
+        Ok(next)
     }
 }
 
@@ -329,10 +337,12 @@ mod tests {
             }],
             sets_state: None,
         };
-        let render = |_: &str| Some("1".to_string());
+        let render = |_: &str| Ok("1".to_string());
         let body =
             json!({"status": "cancelled", "slot": [{"reference": "Slot/2"}], "description": "new"});
-        let next = then.apply(&data, "default", &render, "9", None, Some(&body));
+        let next = then
+            .apply(&data, "default", &render, "9", None, Some(&body))
+            .unwrap();
         assert_eq!(
             next.get("appointments", "1"),
             Some(
@@ -417,12 +427,14 @@ mod tests {
             sets_state: None,
         };
         let render = |name: &str| {
-            Some(match name {
+            Ok(match name {
                 "ids" => "1,3 9".to_string(),
                 _ => "busy".to_string(),
             })
         };
-        let next = then.apply(&data, "default", &render, "7", None, None);
+        let next = then
+            .apply(&data, "default", &render, "7", None, None)
+            .unwrap();
         for id in ["1", "2", "3"] {
             assert_eq!(
                 next.get("slots", id).unwrap()["status"],

@@ -544,3 +544,47 @@ scenarios:
         "first"
     );
 }
+
+/// A state action whose template fails to render answers 500 naming the
+/// scenario, the action and the failure, and changes nothing (it used to
+/// write an empty string and answer 200).
+#[tokio::test]
+async fn a_failing_state_action_template_is_a_500_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("temp");
+    let scenarios = dir.path().join("scenarios");
+    std::fs::create_dir_all(&scenarios).expect("mkdir");
+    std::fs::write(
+        scenarios.join("notes.yaml"),
+        "collection: notes\ndocuments:\n  - { id: \"1\", seen: never }\n",
+    )
+    .expect("write seed");
+    std::fs::write(
+        scenarios.join("read.yaml"),
+        "operation: Patient_Read\nscenarios:\n  - name: marks-a-note\n    then:\n      status: 200\n      body: '{\"resourceType\": \"Patient\", \"id\": \"2\"}'\n      state:\n        - update: { collection: notes, id: \"1\", set: { seen: '{{date_add \"2020-01-01\" \"soon\"}}' } }\n",
+    )
+    .expect("write scenario");
+    let scenarios = scenarios.display().to_string();
+    let server = Server::start(&["--api", "gpconnect-dstu2", "--scenarios", &scenarios]);
+    let r = send(
+        &server,
+        Method::GET,
+        "/fhir/Patient/2",
+        "Patient_Read",
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 500, "{}", r.body);
+    let diagnostics = r.body["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap_or_default();
+    for part in [
+        "marks-a-note",
+        "state action `update` on collection `notes`",
+        "set `seen`",
+        "unchanged",
+    ] {
+        assert!(diagnostics.contains(part), "{part:?} in {diagnostics}");
+    }
+    let notes = admin(&server, Method::GET, "/__admin/state/notes").await;
+    assert_eq!(notes["documents"][0]["seen"], "never", "{notes}");
+}
