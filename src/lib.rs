@@ -35,7 +35,8 @@
 //!
 //! Answering:
 //! - [`request`]: the normalised incoming request, and request ids.
-//! - [`pipeline`]: the request path, one function.
+//! - [`pipeline`]: the request path, one function; `render`, its step 4
+//!   (the answer, then the state actions).
 //! - [`answer`]: the answer value, rendering a scenario, the spec fallback.
 //! - [`media`]: media types; [`fhir`]: eras and OperationOutcomes.
 //! - [`negotiate`]: the answer format (JSON or XML) of a FHIR request.
