@@ -464,8 +464,19 @@ fn fit_condition(
     hold: bool,
     pick: Pick,
 ) {
-    let Some((key, reference)) = id_key(&condition.id_source) else {
-        return;
+    // The request value names the document by its id, or (a lookup) by
+    // the value of one of its fields.
+    let (key, reference, field) = match id_key(&condition.id_source) {
+        Some((key, reference)) => (key, reference, None),
+        None => match lookup_key(&condition.id_source) {
+            Some((key, collection, path)) if collection == condition.collection => {
+                match serde_json_path::JsonPath::parse(&path) {
+                    Ok(path) => (key, false, Some(path)),
+                    Err(_) => return,
+                }
+            }
+            _ => return,
+        },
     };
     let documents = data.collections.get(&condition.collection);
     let wants_document = condition.exists || !condition.fields.is_empty();
@@ -510,6 +521,14 @@ fn fit_condition(
             None => return,
         },
     };
+    let id = match (&field, documents.and_then(|docs| docs.get(&id))) {
+        // The request names the document by its field's value.
+        (Some(path), Some(document)) => match path.query(document).first() {
+            Some(value) => scalar_text(value),
+            None => return,
+        },
+        _ => id,
+    };
     let value = if reference {
         // Keep the reference's resource type: `Slot/1` → `Slot/13`.
         let current = current_value(request, operation, &key).unwrap_or_default();
@@ -542,6 +561,25 @@ fn id_key(source: &str) -> Option<(Key, bool)> {
         .strip_prefix("ref_id (jsonpath request.body \"")?
         .strip_suffix("\")")?;
     Some((Key::Body(path.to_string()), true))
+}
+
+/// The request value, collection and JSONPath of a lookup id template,
+/// which names the documents whose field equals a request value:
+/// `{{#each (state_list "patients" "$.logicalId" request.path_params.id)}}{{id}}{{/each}}`.
+fn lookup_key(source: &str) -> Option<(Key, String, String)> {
+    let rest = source.trim().strip_prefix("{{#each (state_list \"")?;
+    let (collection, rest) = rest.split_once("\" \"")?;
+    let (path, rest) = rest.split_once("\" ")?;
+    let (value, rest) = rest.split_once(")}}")?;
+    if rest.trim() != "{{id}}{{/each}}" {
+        return None;
+    }
+    let key = if let Some(name) = value.strip_prefix("request.path_params.") {
+        Key::Path(name.to_string())
+    } else {
+        Key::Query(value.strip_prefix("request.query.")?.to_string())
+    };
+    Some((key, collection.to_string(), path.to_string()))
 }
 
 /// `slot` of `{{#each request.body.slot}}{{ref_id reference}} {{/each}}`
@@ -881,5 +919,31 @@ mod tests {
         assert_eq!(status(&slot_of("appointment-booked")), Some(json!("free")));
         assert_eq!(status(&slot_of("slot-already-booked")), Some(json!("busy")));
         assert_eq!(status(&slot_of("slot-not-found")), None);
+    }
+
+    #[test]
+    fn a_lookup_id_template_names_the_request_value_and_the_field() {
+        assert_eq!(
+            super::lookup_key(
+                "{{#each (state_list \"patients\" \"$.logicalId\" request.path_params.id)}}{{id}}{{/each}}"
+            ),
+            Some((
+                super::Key::Path("id".into()),
+                "patients".into(),
+                "$.logicalId".into()
+            ))
+        );
+        assert_eq!(
+            super::lookup_key(
+                "{{#each (state_list \"p\" \"$.a\" request.query.x)}}{{id}}{{/each}}"
+            ),
+            Some((super::Key::Query("x".into()), "p".into(), "$.a".into()))
+        );
+        assert_eq!(
+            super::lookup_key(
+                "{{#each (state_list \"p\" \"$.a\" request.query.x)}}{{name}}{{/each}}"
+            ),
+            None
+        );
     }
 }
