@@ -25,7 +25,8 @@
 //!   against `profiles` and `profiles_stu3`, the resource descriptions).
 //! - [`snapshot`]: one immutable loaded version of all of the above, a list
 //!   of mounted [`snapshot::Api`]s; a reload rebuilds each API and keeps
-//!   the last good version of one whose files do not load.
+//!   the last good version of one whose files do not load (the APIs load
+//!   on a thread each); `sources`, where they are loaded from.
 //! - [`mount`]: the mount file (`downloads/apis.yaml`), the APIs to mount
 //!   with their base paths, eras and ASIDs; the command line's paths
 //!   resolved into [`snapshot::Sources`].
