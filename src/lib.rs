@@ -110,6 +110,7 @@
 pub mod admin;
 pub mod answer;
 pub mod app;
+pub mod certs;
 pub mod check;
 pub mod cli;
 pub mod contract;
@@ -137,6 +138,8 @@ pub mod scenario;
 pub mod server;
 pub mod snapshot;
 pub mod spec;
+pub mod spine;
 pub mod state;
 pub mod template;
+pub mod tls;
 pub mod versions;

@@ -18,6 +18,7 @@ use crate::fhir::Era;
 use crate::pack::PackDir;
 use crate::scenario::format;
 use crate::snapshot::{ApiSource, Definition, Origin, Sources};
+use crate::spine::{Allowed, Consumer, Provider, SpineConfig};
 
 /// The default mount file, as built into the binary.
 pub const EMBEDDED_MOUNT: &str = include_str!("../downloads/apis.yaml");
@@ -30,6 +31,42 @@ const EMBEDDED_MOUNT_LABEL: &str = "downloads/apis.yaml (embedded)";
 #[serde(deny_unknown_fields)]
 struct MountFile {
     apis: Vec<Entry>,
+    /// The consumer systems the Spine proxy knows (none given: the test
+    /// consumer 200000000359, allowed every interaction).
+    consumers: Option<Vec<ConsumerEntry>>,
+    /// Providers the directory lists that no mounted API serves.
+    providers: Option<Vec<ProviderEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsumerEntry {
+    asid: String,
+    /// `*` or a list of interaction ids.
+    interactions: InteractionsField,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum InteractionsField {
+    All(String),
+    List(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderEntry {
+    asid: String,
+    ods_code: String,
+    endpoint: String,
+    interactions: Vec<String>,
+}
+
+/// A mount file read: its APIs and its say on the Spine.
+#[derive(Debug)]
+pub struct Mount {
+    pub apis: Vec<ApiSource>,
+    pub spine: SpineConfig,
 }
 
 /// One API of a mount file (documented field by field in
@@ -52,8 +89,10 @@ struct Entry {
     era: Option<EraName>,
     /// The provider ASID `Ssp-To` must name, over `--asid`.
     asid: Option<String>,
-    /// The practice's ODS code (informational).
+    /// The practice's ODS code (the directory lists the API under it).
     ods_code: Option<String>,
+    /// The endpoint URL the Spine directory holds for the API.
+    endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -151,15 +190,18 @@ impl Sources {
                     spec: Definition::Disk(spec.clone()),
                     ..ApiSource::default()
                 }],
+                spine: SpineConfig::default(),
                 origin: Origin::Given,
             }
         } else if let Some(mount) = &flags.mount {
             let text =
                 std::fs::read_to_string(mount).map_err(|_| SourceError::NoMount(mount.clone()))?;
             let root = Root::Disk(parent_dir(mount));
+            let parsed = parse_mount(&text, &mount.display().to_string(), &root)
+                .map_err(SourceError::Mount)?;
             Sources {
-                apis: parse(&text, &mount.display().to_string(), &root)
-                    .map_err(SourceError::Mount)?,
+                apis: parsed.apis,
+                spine: parsed.spine,
                 origin: Origin::Mount(mount.clone()),
             }
         } else {
@@ -200,12 +242,16 @@ impl Sources {
             let text = std::fs::read_to_string(&mount).map_err(|error| {
                 LoadError::new(DEFAULT_MOUNT, None, format!("cannot read: {error}"))
             })?;
-            let apis = parse(
+            let Mount { apis, spine } = parse_mount(
                 &text,
                 DEFAULT_MOUNT,
                 &Root::Disk(PathBuf::from("downloads")),
             )?;
-            Ok(Sources { apis, origin })
+            Ok(Sources {
+                apis,
+                spine,
+                origin,
+            })
         } else if older_checkout {
             // Its one pack is the DSTU2 one, flat under scenarios/ and
             // templates/.
@@ -216,10 +262,17 @@ impl Sources {
                 templates: Some(PackDir::Disk(PathBuf::from("templates"))),
                 ..ApiSource::default()
             }];
-            Ok(Sources { apis, origin })
-        } else {
             Ok(Sources {
-                apis: parse(EMBEDDED_MOUNT, EMBEDDED_MOUNT_LABEL, &Root::Embedded)?,
+                apis,
+                spine: SpineConfig::default(),
+                origin,
+            })
+        } else {
+            let Mount { apis, spine } =
+                parse_mount(EMBEDDED_MOUNT, EMBEDDED_MOUNT_LABEL, &Root::Embedded)?;
+            Ok(Sources {
+                apis,
+                spine,
                 origin: Origin::Embedded,
             })
         }
@@ -274,6 +327,11 @@ fn parent_dir(file: &Path) -> PathBuf {
 /// Reads a mount file's text into API sources; `label` names the file in
 /// messages. Every problem is reported, each with its line and field.
 pub fn parse(text: &str, label: &str, root: &Root) -> Result<Vec<ApiSource>, LoadErrors> {
+    parse_mount(text, label, root).map(|mount| mount.apis)
+}
+
+/// [`parse`], with the Spine's part of the file.
+pub fn parse_mount(text: &str, label: &str, root: &Root) -> Result<Mount, LoadErrors> {
     let file: MountFile =
         format::parse(text).map_err(|error| LoadError::new(label, error.line, error.message))?;
     let mut errors = Vec::new();
@@ -343,11 +401,16 @@ pub fn parse(text: &str, label: &str, root: &Root) -> Result<Vec<ApiSource>, Loa
             }
         }
         if let Some(ods) = &entry.ods_code {
-            if ods.is_empty() || !ods.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            if !is_ods(ods) {
                 fail(
                     "ods_code",
                     format!("`{ods}` is not an ODS code: give letters and digits, e.g. B82617"),
                 );
+            }
+        }
+        if let Some(endpoint) = &entry.endpoint {
+            if let Err(message) = endpoint_url(endpoint) {
+                fail("endpoint", message);
             }
         }
         apis.push(ApiSource {
@@ -359,12 +422,120 @@ pub fn parse(text: &str, label: &str, root: &Root) -> Result<Vec<ApiSource>, Loa
             era: entry.era.map(Era::from),
             asid: entry.asid,
             ods_code: entry.ods_code,
+            endpoint: entry
+                .endpoint
+                .map(|endpoint| endpoint.trim_end_matches('/').to_string()),
         });
     }
+    let spine = spine_config(text, label, file.consumers, file.providers, &mut errors);
     if errors.is_empty() {
-        Ok(apis)
+        Ok(Mount { apis, spine })
     } else {
         Err(LoadErrors(errors))
+    }
+}
+
+/// The file's `consumers` and `providers`, checked.
+fn spine_config(
+    text: &str,
+    label: &str,
+    consumers: Option<Vec<ConsumerEntry>>,
+    providers: Option<Vec<ProviderEntry>>,
+    errors: &mut Vec<LoadError>,
+) -> SpineConfig {
+    let mut fail = |section: &str, field: &str, message: String| {
+        let line = line_of(text, &format!("{section}:"), 1)
+            .and_then(|from| line_of(text, &format!("{field}:"), from))
+            .or_else(|| line_of(text, &format!("{section}:"), 1));
+        errors.push(LoadError::new(label, line, format!("{section}: {message}")));
+    };
+    let is_asid = |asid: &str| !asid.is_empty() && asid.bytes().all(|b| b.is_ascii_digit());
+    let mut config = SpineConfig::default();
+    if let Some(consumers) = consumers {
+        config.consumers = Vec::new();
+        for (index, consumer) in consumers.into_iter().enumerate() {
+            if !is_asid(&consumer.asid) {
+                let asid = &consumer.asid;
+                fail("consumers", "asid", format!("[{index}].asid `{asid}` is not an ASID: give its digits, e.g. 200000000359"));
+            }
+            let interactions = match consumer.interactions {
+                InteractionsField::All(all) if all == "*" => Allowed::Any,
+                InteractionsField::All(one) => {
+                    fail(
+                        "consumers",
+                        "interactions",
+                        format!(
+                            "[{index}].interactions `{one}`: give `*` or a list of interaction ids"
+                        ),
+                    );
+                    Allowed::Only(Vec::new())
+                }
+                InteractionsField::List(list) => Allowed::Only(list),
+            };
+            config.consumers.push(Consumer {
+                asid: consumer.asid,
+                interactions,
+            });
+        }
+    }
+    for (index, provider) in providers.into_iter().flatten().enumerate() {
+        if !is_asid(&provider.asid) {
+            fail(
+                "providers",
+                "asid",
+                format!("[{index}].asid `{}` is not an ASID", provider.asid),
+            );
+        }
+        if !is_ods(&provider.ods_code) {
+            fail(
+                "providers",
+                "ods_code",
+                format!(
+                    "[{index}].ods_code `{}` is not an ODS code",
+                    provider.ods_code
+                ),
+            );
+        }
+        if let Err(message) = endpoint_url(&provider.endpoint) {
+            fail(
+                "providers",
+                "endpoint",
+                format!("[{index}].endpoint: {message}"),
+            );
+        }
+        config.providers.push(Provider {
+            asid: provider.asid,
+            ods_code: provider.ods_code,
+            endpoint: provider.endpoint.trim_end_matches('/').to_string(),
+            interactions: provider.interactions,
+        });
+    }
+    config
+}
+
+fn is_ods(ods: &str) -> bool {
+    !ods.is_empty() && ods.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// An endpoint URL: `http(s)://host[:port][/path]`, no query.
+fn endpoint_url(text: &str) -> Result<(), String> {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    let valid = rest.is_some_and(|rest| {
+        !rest.is_empty()
+            && !rest.starts_with('/')
+            && !rest.contains("//")
+            && rest.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~' | b':')
+            })
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{text}` is not an endpoint URL: give https://host[:port]/path, e.g. https://provider.example/B82617/STU3/1/gpconnect/fhir"
+        ))
     }
 }
 

@@ -120,6 +120,9 @@ pub struct ApiSource {
     pub asid: Option<String>,
     /// The practice's ODS code (informational).
     pub ods_code: Option<String>,
+    /// The endpoint URL the Spine directory holds for it (none:
+    /// [`crate::spine::DEFAULT_ENDPOINT_ORIGIN`] and its base path).
+    pub endpoint: Option<String>,
 }
 
 impl ApiSource {
@@ -147,6 +150,8 @@ impl ApiSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sources {
     pub apis: Vec<ApiSource>,
+    /// The mount file's consumers and directory-only providers.
+    pub spine: crate::spine::SpineConfig,
     /// Where the default files came from, for the startup line.
     pub origin: Origin,
 }
@@ -213,6 +218,9 @@ pub struct Settings {
     pub journal_size: usize,
     /// `--validate-responses`: check each answer against the definition.
     pub validate_responses: bool,
+    /// `--sds-apikey`: the `apikey` the directory's API requires (none:
+    /// any non-empty one).
+    pub sds_apikey: Option<String>,
 }
 
 /// Everything loaded, ready to answer requests.
@@ -227,6 +235,8 @@ pub struct Snapshot {
     pub apis: Vec<Arc<Api>>,
     /// How long the load took, in milliseconds.
     pub load_ms: f64,
+    /// The Spine's directory of the mounted APIs, and the proxy's consumers.
+    pub spine: crate::spine::Spine,
 }
 
 /// One mounted API: a definition and its pack, served under its base path.
@@ -328,9 +338,22 @@ impl Snapshot {
             }
             return Err(LoadErrors(errors));
         }
+        let spine = crate::spine::Spine::build(
+            &sources.spine,
+            apis.iter().map(|api| &**api),
+            |name| {
+                sources
+                    .apis
+                    .iter()
+                    .find(|source| source.name == name)
+                    .and_then(|source| source.endpoint.clone())
+            },
+            settings.sds_apikey.clone(),
+        );
         let snapshot = Snapshot {
             generation,
             loaded_at: Utc::now(),
+            spine,
             apis,
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
         };
