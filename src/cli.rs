@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the definition: a route for every operation, answered by scenarios.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print one line per operation, grouped by API: method, full path, operation key, response codes.
     Routes(RoutesArgs),
     /// Prove the scenario pack against the definition: every scenario reachable, every answer valid.

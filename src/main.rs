@@ -66,7 +66,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Routes(args) => routes(args),
         Command::Rules(args) => rules(args),
         Command::Check(args) => check(args),

@@ -274,7 +274,7 @@ pub fn intercept(spine: &Spine, request: &MockRequest) -> Intercept {
     match proxy::check(spine, request, &target) {
         Ok(forwarded) => Intercept::Forward(forwarded),
         Err(answer) => Intercept::Answer(SpineAnswer {
-            answer,
+            answer: *answer,
             by: Part::Proxy,
         }),
     }

@@ -211,7 +211,9 @@ mod tests {
             client_ca: None,
             profile: TlsProfile::Default,
         };
-        let error = settings.server_config().err().expect("fails");
+        let Err(error) = settings.server_config() else {
+            panic!("a missing certificate file is refused");
+        };
         assert!(
             error.to_string().contains("/nonexistent/cert.pem"),
             "{error}"

@@ -60,15 +60,19 @@ pub fn target_url(path: &str) -> Option<String> {
 
 /// The proxy's checks (see the module documentation): the request as the
 /// provider receives it, or the proxy's refusal.
-pub fn check(spine: &Spine, request: &MockRequest, target: &str) -> Result<MockRequest, Answer> {
+pub fn check(
+    spine: &Spine,
+    request: &MockRequest,
+    target: &str,
+) -> Result<MockRequest, Box<Answer>> {
     if let Some(content_type) = request.header("content-type") {
         let essence = media_essence(content_type);
         if !MEDIA_TYPES.contains(&essence.as_str()) {
-            return Err(refusal(
+            return Err(Box::new(refusal(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "not-supported",
                 "Unsupported_Media_Type".to_string(),
-            ));
+            )));
         }
     }
     let header = |name: &str| request.header(name).map(str::trim).unwrap_or("");
@@ -77,7 +81,9 @@ pub fn check(spine: &Spine, request: &MockRequest, target: &str) -> Result<MockR
     let interaction = header("ssp-interactionid");
     let Some(consumer) = spine.consumer(from) else {
         tracing::info!(ssp_from = from, "proxy: Ssp-From is no known consumer ASID");
-        return Err(forbidden(format!("ASID_CHECK_FAILED_MESSAGESENDER_{from}")));
+        return Err(Box::new(forbidden(format!(
+            "ASID_CHECK_FAILED_MESSAGESENDER_{from}"
+        ))));
     };
     let receiver = || {
         forbidden(format!(
@@ -90,7 +96,7 @@ pub fn check(spine: &Spine, request: &MockRequest, target: &str) -> Result<MockR
             interaction,
             "proxy: the consumer may not call this interaction"
         );
-        return Err(receiver());
+        return Err(Box::new(receiver()));
     }
     let entries: Vec<&Entry> = spine.lookup(to, interaction).collect();
     let matched = entries
@@ -99,7 +105,7 @@ pub fn check(spine: &Spine, request: &MockRequest, target: &str) -> Result<MockR
     let (entry, rest) = match (matched, entries.first()) {
         (Some(found), _) => found,
         (None, Some(entry)) => {
-            return Err(refusal(
+            return Err(Box::new(refusal(
                 StatusCode::BAD_REQUEST,
                 "invalid",
                 format!(
@@ -107,7 +113,7 @@ pub fn check(spine: &Spine, request: &MockRequest, target: &str) -> Result<MockR
                     entry.endpoint,
                     entry.cpa_id(interaction)
                 ),
-            ));
+            )));
         }
         (None, None) => {
             tracing::info!(
@@ -115,15 +121,15 @@ pub fn check(spine: &Spine, request: &MockRequest, target: &str) -> Result<MockR
                 interaction,
                 "proxy: the directory holds no endpoint of Ssp-To for this interaction"
             );
-            return Err(receiver());
+            return Err(Box::new(receiver()));
         }
     };
     if entry.api.is_none() {
-        return Err(refusal(
+        return Err(Box::new(refusal(
             StatusCode::BAD_GATEWAY,
             "transient",
             format!("ERROR_COMMUNICATING_TO_ENDPOINT_URL_{}", entry.endpoint),
-        ));
+        )));
     }
     let path = format!(
         "{}{}",
@@ -245,7 +251,8 @@ mod tests {
         assert_eq!(forwarded.path, "/B82617/fhir/metadata");
         assert_eq!(forwarded.raw_query, "x=1");
 
-        let cases: [(&[(&str, &str)], &str, u16, &str); 5] = [
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, u16, &'a str);
+        let cases: [Case; 5] = [
             (
                 &[
                     ("ssp-from", "8"),

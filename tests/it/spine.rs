@@ -407,7 +407,9 @@ async fn the_proxy_refuses_as_the_spine_secure_proxy_does() {
         .contains("GPConnect-OperationOutcome"));
 
     let with_port = metadata.replace("provider.example", "provider.example:443");
-    let cases: Vec<(String, Vec<(&str, &str)>, u16, String)> = vec![
+    /// (target, header edits, status, display prefix)
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, u16, String);
+    let cases: Vec<Case> = vec![
         (
             with_port.clone(),
             vec![],
