@@ -182,6 +182,9 @@ pub fn handshake_failure(error: &std::io::Error) -> String {
         Some(Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {
             "the client certificate is not issued by the --client-ca".to_string()
         }
+        Some(Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+            "the client does not speak TLS (plain HTTP to a TLS port?)".to_string()
+        }
         Some(Error::PeerIncompatible(_)) => {
             format!("the client offers no protocol version or cipher suite this profile allows ({error})")
         }
