@@ -18,7 +18,8 @@ use crate::fhir::Era;
 use crate::pack::PackDir;
 use crate::scenario::format;
 use crate::snapshot::{ApiSource, Definition, Origin, Sources};
-use crate::spine::{Allowed, Consumer, Provider, SpineConfig};
+use crate::spine::SpineConfig;
+use spine::{endpoint_url, is_ods, spine_config, ConsumerEntry, ProviderEntry};
 
 /// The default mount file, as built into the binary.
 pub const EMBEDDED_MOUNT: &str = include_str!("../downloads/apis.yaml");
@@ -36,30 +37,6 @@ struct MountFile {
     consumers: Option<Vec<ConsumerEntry>>,
     /// Providers the directory lists that no mounted API serves.
     providers: Option<Vec<ProviderEntry>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConsumerEntry {
-    asid: String,
-    /// `*` or a list of interaction ids.
-    interactions: InteractionsField,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum InteractionsField {
-    All(String),
-    List(Vec<String>),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProviderEntry {
-    asid: String,
-    ods_code: String,
-    endpoint: String,
-    interactions: Vec<String>,
 }
 
 /// A mount file read: its APIs and its say on the Spine.
@@ -435,110 +412,6 @@ pub fn parse_mount(text: &str, label: &str, root: &Root) -> Result<Mount, LoadEr
     }
 }
 
-/// The file's `consumers` and `providers`, checked.
-fn spine_config(
-    text: &str,
-    label: &str,
-    consumers: Option<Vec<ConsumerEntry>>,
-    providers: Option<Vec<ProviderEntry>>,
-    errors: &mut Vec<LoadError>,
-) -> SpineConfig {
-    let mut fail = |section: &str, field: &str, message: String| {
-        let line = line_of(text, &format!("{section}:"), 1)
-            .and_then(|from| line_of(text, &format!("{field}:"), from))
-            .or_else(|| line_of(text, &format!("{section}:"), 1));
-        errors.push(LoadError::new(label, line, format!("{section}: {message}")));
-    };
-    let is_asid = |asid: &str| !asid.is_empty() && asid.bytes().all(|b| b.is_ascii_digit());
-    let mut config = SpineConfig::default();
-    if let Some(consumers) = consumers {
-        config.consumers = Vec::new();
-        for (index, consumer) in consumers.into_iter().enumerate() {
-            if !is_asid(&consumer.asid) {
-                let asid = &consumer.asid;
-                fail("consumers", "asid", format!("[{index}].asid `{asid}` is not an ASID: give its digits, e.g. 200000000359"));
-            }
-            let interactions = match consumer.interactions {
-                InteractionsField::All(all) if all == "*" => Allowed::Any,
-                InteractionsField::All(one) => {
-                    fail(
-                        "consumers",
-                        "interactions",
-                        format!(
-                            "[{index}].interactions `{one}`: give `*` or a list of interaction ids"
-                        ),
-                    );
-                    Allowed::Only(Vec::new())
-                }
-                InteractionsField::List(list) => Allowed::Only(list),
-            };
-            config.consumers.push(Consumer {
-                asid: consumer.asid,
-                interactions,
-            });
-        }
-    }
-    for (index, provider) in providers.into_iter().flatten().enumerate() {
-        if !is_asid(&provider.asid) {
-            fail(
-                "providers",
-                "asid",
-                format!("[{index}].asid `{}` is not an ASID", provider.asid),
-            );
-        }
-        if !is_ods(&provider.ods_code) {
-            fail(
-                "providers",
-                "ods_code",
-                format!(
-                    "[{index}].ods_code `{}` is not an ODS code",
-                    provider.ods_code
-                ),
-            );
-        }
-        if let Err(message) = endpoint_url(&provider.endpoint) {
-            fail(
-                "providers",
-                "endpoint",
-                format!("[{index}].endpoint: {message}"),
-            );
-        }
-        config.providers.push(Provider {
-            asid: provider.asid,
-            ods_code: provider.ods_code,
-            endpoint: provider.endpoint.trim_end_matches('/').to_string(),
-            interactions: provider.interactions,
-        });
-    }
-    config
-}
-
-fn is_ods(ods: &str) -> bool {
-    !ods.is_empty() && ods.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-/// An endpoint URL: `http(s)://host[:port][/path]`, no query.
-fn endpoint_url(text: &str) -> Result<(), String> {
-    let rest = text
-        .strip_prefix("https://")
-        .or_else(|| text.strip_prefix("http://"));
-    let valid = rest.is_some_and(|rest| {
-        !rest.is_empty()
-            && !rest.starts_with('/')
-            && !rest.contains("//")
-            && rest.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~' | b':')
-            })
-    });
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{text}` is not an endpoint URL: give https://host[:port]/path, e.g. https://provider.example/B82617/STU3/1/gpconnect/fhir"
-        ))
-    }
-}
-
 /// A base path as served: `/` and segments, no trailing `/` ("" for the root).
 fn base_path(text: &str) -> Result<String, String> {
     let trimmed = text.trim_end_matches('/');
@@ -633,5 +506,6 @@ fn resolve_dir(root: &Root, relative: &str) -> Result<Option<PackDir>, String> {
     }
 }
 
+mod spine;
 #[cfg(test)]
 mod tests;
