@@ -208,7 +208,13 @@ impl Spine {
 }
 
 fn party_key(ods: Option<&str>, asid: &str) -> String {
-    let digits = &asid[asid.len().saturating_sub(7)..];
+    // The last 7 characters (an ASID is digits; `--asid` is not checked).
+    let start = asid
+        .char_indices()
+        .rev()
+        .nth(6)
+        .map_or(0, |(index, _)| index);
+    let digits = &asid[start..];
     format!("{}-{digits}", ods.unwrap_or("UNKNOWN"))
 }
 

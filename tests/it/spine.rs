@@ -504,3 +504,25 @@ async fn a_consumer_calls_only_the_interactions_the_mount_file_allows() {
     assert_eq!(status, 400, "{body}");
     assert!(ssp_display(&body, 400).starts_with(&format!("ENDPOINT_{endpoint}_CPAID_")));
 }
+
+#[tokio::test]
+async fn a_stalled_handshake_is_closed_and_tls_drains_on_shutdown() {
+    let dir = certs();
+    let mut server = start(&tls_args(dir.path(), &["--header-read-timeout", "1"]));
+    // A client that connects and says nothing is closed after the timeout.
+    let mut idle = std::net::TcpStream::connect(server.address()).unwrap();
+    let (_, closed) = crate::common::read_until_closed(&mut idle, Duration::from_secs(5));
+    assert!(closed, "the silent connection was left open");
+    assert!(
+        server.logged("TLS handshake failed: not completed within 1 s"),
+        "{}",
+        server.logs()
+    );
+    // A kept-alive mutual-TLS connection does not hold up a graceful stop.
+    let http = tls_client(dir.path(), Some("client"));
+    let url = server.base.replace("127.0.0.1", "localhost") + "/__admin/health";
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(10)).expect("exits");
+    assert!(status.success(), "{status:?}");
+}
