@@ -29,8 +29,17 @@
 #                      xmlmetadata and xmlcarerecord (the same answers as
 #                      FHIR XML, negotiated with _format=xml), stu3read and
 #                      stu3slots (the 1.x API: a patient read, a 7-day free
-#                      slot search with its schedules)
-#   PORT=18080 BARE_PORT=18081                 loopback ports
+#                      slot search with its schedules), tlsmetadata (the
+#                      metadata case over TLS: gpconnect-mock also listens
+#                      with --tls-port TLS_PORT and certificates from its
+#                      `certs`; its "bare" column is gpconnect-mock over
+#                      plain HTTP, so "rps %" is TLS / plain. wrk keeps its
+#                      connections alive, so handshakes are few: this is the
+#                      cost of encryption on kept-alive connections. wrk
+#                      cannot present a client certificate, so this server
+#                      asks for none; benches/tls_handshakes.sh measures
+#                      full and resumed mutual-TLS handshakes per second)
+#   PORT=18080 BARE_PORT=18081 TLS_PORT=18443  loopback ports
 #   NO_BUILD=1         use the binaries already in target/release
 #   TARGET_DIR=target  cargo's target directory (default $CARGO_TARGET_DIR,
 #                      else target/): the binaries are TARGET_DIR/release/…
@@ -58,6 +67,7 @@ CONNECTIONS=${CONNECTIONS:-"1 50"}
 CASES=${CASES:-"metadata read search carerecord"}
 PORT=${PORT:-18080}
 BARE_PORT=${BARE_PORT:-18081}
+TLS_PORT=${TLS_PORT:-18443}
 TARGET_DIR=${TARGET_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}}
 OURS=${OURS:-"$TARGET_DIR/release/gpconnect-mock"}
 BARE=${BARE:-"$TARGET_DIR/release/bare-server"}
@@ -188,7 +198,8 @@ case_row() {
         xmlcarerecord) echo "POST|/fhir/Patient/\$gpc.getcarerecord?_format=xml|patient|$URN:operation:gpc.getcarerecord|POST …getcarerecord?_format=xml SUM" ;;
         stu3read) echo "GET|$STU3_BASE/Patient/2|stu3patient|$URN:rest:read:patient-1|GET 1.x …/Patient/2" ;;
         stu3slots) echo "GET|$STU3_BASE/Slot?start=ge$SLOT_FROM&end=le$SLOT_TO&status=free&_include=Slot:schedule|stu3organization|$URN:rest:search:slot-1|GET 1.x …/Slot?… (7 days)" ;;
-        *) die "unknown case $1 (cases: metadata read search carerecord xmlmetadata xmlcarerecord stu3read stu3slots)" ;;
+        tlsmetadata) echo "GET|/fhir/metadata|organization|$URN:rest:read:metadata|GET /fhir/metadata over TLS (bare = ours, plain)" ;;
+        *) die "unknown case $1 (cases: metadata read search carerecord xmlmetadata xmlcarerecord stu3read stu3slots tlsmetadata)" ;;
     esac
 }
 field() { cut -d'|' -f"$2" <<<"$1"; }
@@ -277,9 +288,16 @@ PY
     fi
 }
 
+# tlsmetadata: a TLS listener beside the plain one, with `certs`' server
+# certificate (no client certificate asked: wrk cannot present one).
+TLS_ARGS=()
+if [[ " $CASES " == *" tlsmetadata "* ]]; then
+    "$OURS" certs "$TMP/certs" >/dev/null || die "gpconnect-mock certs failed"
+    TLS_ARGS=(--tls-port "$TLS_PORT" --tls-cert "$TMP/certs/server.pem" --tls-key "$TMP/certs/server.key.pem")
+fi
 echo "== starting gpconnect-mock on 127.0.0.1:$PORT" >&2
 OURS_STARTUP=$(start_timed "$PORT" "$TMP/ours.log" "$TMP/ours.pid" \
-    "$OURS" serve --port "$PORT" --no-watch $MOCK_ARGS) || {
+    "$OURS" serve --port "$PORT" --no-watch "${TLS_ARGS[@]}" $MOCK_ARGS) || {
     OURS_PID=$(cat "$TMP/ours.pid" 2>/dev/null || true)
     cat "$TMP/ours.log" >&2 || true
     die "gpconnect-mock did not start"
@@ -301,6 +319,14 @@ for name in $CASES; do
     method=$(field "$row" 1)
     path=$(field "$row" 2)
     write_headers "$name"
+    if [ "$name" = tlsmetadata ]; then
+        # Compared with ours over plain HTTP, not with the bare server.
+        status=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TMP/certs/ca.pem" \
+            -H @"$TMP/$name.headers" "https://localhost:$TLS_PORT$path") || die "curl over TLS failed"
+        [ "$status" = 200 ] || die "GET $path over TLS must answer 200; it answered $status"
+        printf '   %-55s %s over TLS\n' "$method $path" "$status" >&2
+        continue
+    fi
     data=()
     [ "$method" = POST ] && data=(--data-binary @"$TMP/$name.body")
     meta=$(curl -s -X "$method" -H @"$TMP/$name.headers" "${data[@]}" \
@@ -353,10 +379,14 @@ run_wrk() {
     path=$(field "$row" 2)
     write_headers "$name"
     out="$TMP/wrk-$name-$conns-$port.txt"
-    local body=""
+    local body="" url="http://127.0.0.1:$port$path"
     [ "$method" = POST ] && body="$TMP/$name.body"
+    if [ "$name" = tlsmetadata ]; then
+        # Ours over TLS; in the bare column, ours over plain HTTP.
+        if [ "$port" = "$PORT" ]; then url="https://127.0.0.1:$TLS_PORT$path"; else url="http://127.0.0.1:$PORT$path"; fi
+    fi
     BENCH_METHOD=$method BENCH_HEADERS_FILE="$TMP/$name.headers" BENCH_BODY_FILE=$body \
-        wrk -t1 -c"$conns" -d"${DURATION}s" --latency -s "$LUA" "http://127.0.0.1:$port$path" \
+        wrk -t1 -c"$conns" -d"${DURATION}s" --latency -s "$LUA" "$url" \
         >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed for $name"; }
     awk '/^WRK_RESULT/ { printf "%.0f %d %d %d %d\n", $2 / ($3 / 1e6), $4, $5, $6, $7; found = 1 }
          END { if (!found) exit 1 }' "$out" || { cat "$out" >&2; die "no WRK_RESULT in wrk output"; }

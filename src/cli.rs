@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the definition: a route for every operation, answered by scenarios.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print one line per operation, grouped by API: method, full path, operation key, response codes.
     Routes(RoutesArgs),
     /// Prove the scenario pack against the definition: every scenario reachable, every answer valid.
@@ -33,6 +33,31 @@ pub enum Command {
     Postman(PostmanArgs),
     /// Write the default definition and pack built into the binary to DIR, for editing.
     Init(InitArgs),
+    /// Write development TLS certificates to DIR: a CA, a server certificate, and client certificates (valid, expired, foreign CA).
+    Certs(CertsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CertsArgs {
+    /// Where to write ca.pem, server.pem, client.pem, client-expired.pem,
+    /// client-foreign.pem and their keys (created if needed)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// A further DNS name or IP address of the server certificate (besides
+    /// localhost and 127.0.0.1); repeatable
+    #[arg(long = "san", value_name = "NAME")]
+    pub sans: Vec<String>,
+    /// Replace files that exist (else nothing is written when one does)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsProfileArg {
+    /// TLS 1.2 and 1.3
+    Default,
+    /// TLS 1.2 only, with the Spine's cipher suites (ECDHE with AES-GCM)
+    Spine,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -213,6 +238,36 @@ pub struct ServeArgs {
     /// Require `Authorization: Bearer TOKEN` on every /__admin/ request
     #[arg(long, value_name = "TOKEN", value_parser = token, env = "GPCONNECT_MOCK_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Serve TLS with this certificate chain (PEM); without --tls-port, on
+    /// --port instead of plain HTTP
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM)
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require a client certificate chained to this CA (PEM): mutual TLS
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
+    /// Serve TLS on this port, beside plain HTTP on --port (0 picks a free one)
+    #[arg(long, value_name = "N", requires = "tls_cert")]
+    pub tls_port: Option<u16>,
+    /// TLS versions and cipher suites
+    #[arg(
+        long,
+        value_enum,
+        value_name = "PROFILE",
+        default_value = "default",
+        requires = "tls_cert"
+    )]
+    pub tls_profile: TlsProfileArg,
+    /// The `apikey` the Spine Directory Service API requires [default: any non-empty value]
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "GPCONNECT_MOCK_SDS_APIKEY",
+        hide_env_values = true
+    )]
+    pub sds_apikey: Option<String>,
 }
 
 /// `--journal-size` at most: each slot is allocated up front.

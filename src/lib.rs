@@ -28,8 +28,14 @@
 //!   the last good version of one whose files do not load (the APIs load
 //!   on a thread each); `sources`, where they are loaded from.
 //! - [`mount`]: the mount file (`downloads/apis.yaml`), the APIs to mount
-//!   with their base paths, eras and ASIDs; the command line's paths
+//!   with their base paths, eras, ASIDs and endpoint URLs, and the Spine's
+//!   consumers and directory-only providers; the command line's paths
 //!   resolved into [`snapshot::Sources`].
+//! - [`spine`]: the Spine around the mounted providers, built per
+//!   snapshot — the directory ([`spine::Spine`]: ODS codes, ASIDs, party
+//!   keys, endpoint URLs and interaction ids of the mounted GP Connect
+//!   APIs), `proxy` (the Spine Secure Proxy's checks and refusals) and
+//!   `sds` (the Spine Directory Service's FHIR API).
 //! - [`pack`]: where pack files come from — a directory on disk or the pack
 //!   built into the binary.
 //! - [`error`]: load diagnostics with file and line.
@@ -58,7 +64,10 @@
 //! - [`server`]: the axum app, the protocol checks and CORS;
 //!   [`encoding`]: `Content-Encoding` of request bodies and answers;
 //!   [`listen`]: the accept loop (connection timeouts, limits, graceful
-//!   shutdown); [`admin`]: the `/__admin/` API and its guard (`sample`:
+//!   shutdown, the TLS handshake); [`tls`]: the rustls configuration of
+//!   `--tls-cert` (client CA, `--tls-profile`) and handshake failures in
+//!   words; [`certs`]: `gpconnect-mock certs`, development certificates;
+//!   [`admin`]: the `/__admin/` API and its guard (`sample`:
 //!   sample requests, per API);
 //!   [`reload`]: file watching and atomic snapshot swaps; [`memory`]: the
 //!   allocator.
@@ -74,10 +83,19 @@
 //! - [`postman`]: the Postman collection and environment export.
 //!
 //! # Request path
-//! [`server`]'s `handle` reads the body (413 past the cap, through
+//! [`listen`] accepts the connection (and, with `--tls-cert`, completes
+//! the TLS handshake, refusing a missing, expired or foreign client
+//! certificate); [`server`]'s `handle` reads the body (413 past the cap, through
 //! [`pipeline::refuse`]) and undoes its coding ([`encoding`]), builds a
 //! [`request::MockRequest`], loads the
-//! snapshot once and calls [`pipeline::serve`], which runs, in one function:
+//! snapshot once and calls [`pipeline::serve`], which runs:
+//!
+//! - **spine** — [`spine::intercept`]: a request for the directory
+//!   (`/spine-directory/FHIR/R4/…`) is answered by `spine::sds`; one in
+//!   the proxy's form (`/https://endpoint/…`) is checked by `spine::proxy`
+//!   and refused in the proxy's words (400, 403, 415, 502), or handed to
+//!   the steps below with the serving API's path; any other request goes
+//!   on as it is. Then, in one function:
 //!
 //! 0. **negotiate** — [`snapshot::Snapshot::api_for`] picks the mounted API
 //!    by base path, and with it its booking state ([`state::Stores`]); for a FHIR API, [`negotiate`] fixes the answer format
@@ -112,6 +130,7 @@
 pub mod admin;
 pub mod answer;
 pub mod app;
+pub mod certs;
 pub mod check;
 pub mod cli;
 pub mod contract;
@@ -139,6 +158,8 @@ pub mod scenario;
 pub mod server;
 pub mod snapshot;
 pub mod spec;
+pub mod spine;
 pub mod state;
 pub mod template;
+pub mod tls;
 pub mod versions;

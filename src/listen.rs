@@ -15,7 +15,12 @@
 //! - at the descriptor limit `accept` fails: that is logged and the loop
 //!   backs off instead of spinning;
 //! - on shutdown it stops accepting, closes idle connections at once, lets
-//!   requests in flight finish within `shutdown_timeout`, then returns.
+//!   requests in flight finish within `shutdown_timeout`, then returns;
+//! - with TLS ([`crate::tls`]), each connection's handshake must complete
+//!   within `header_read_timeout`; a failed one (no, expired or foreign
+//!   client certificate, no shared version or cipher suite) is logged
+//!   with the peer's address and the reason, and the connection closed.
+//!   The limits above then apply to the decrypted stream as to a plain one.
 
 use std::future::Future;
 use std::io;
@@ -86,13 +91,16 @@ pub type Gate = Arc<dyn Fn(&Request<Incoming>) -> Option<Response> + Send + Sync
 
 /// Serves `router` (behind `gate`) on `listener` until `shutdown`
 /// completes, then drains.
+/// With `tls`, every connection is a TLS one (see [`crate::tls`]).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     gate: Gate,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     let mut builder = http1::Builder::new();
     let hard_limit = limits.max_header_bytes.saturating_mul(2).max(MIN_BUFFER);
     builder
@@ -157,7 +165,14 @@ pub async fn serve(
             _live: live.clone(),
             peer,
         };
-        tokio::spawn(task.run(stream));
+        match &tls {
+            Some(acceptor) => {
+                tokio::spawn(task.run_tls(acceptor.clone(), stream));
+            }
+            None => {
+                tokio::spawn(task.run(stream));
+            }
+        }
     }
     drop(listener);
     let _ = stop_sender.send(true);
@@ -206,7 +221,35 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(self, stream: TcpStream) {
+    /// The TLS handshake, within `header_read_timeout`, then [`Self::run`]
+    /// on the decrypted stream. A failure is logged (peer and reason).
+    async fn run_tls(self, acceptor: tokio_rustls::TlsAcceptor, stream: TcpStream) {
+        let peer = self.peer;
+        let timeout = self.limits.header_read_timeout;
+        let mut stop = self.stop.clone();
+        let handshake = tokio::select! {
+            result = tokio::time::timeout(timeout, acceptor.accept(stream)) => result,
+            _ = stop.changed() => return,
+        };
+        match handshake {
+            Ok(Ok(stream)) => self.run(stream).await,
+            Ok(Err(error)) => tracing::warn!(
+                %peer,
+                "TLS handshake failed: {}",
+                crate::tls::handshake_failure(&error)
+            ),
+            Err(_) => tracing::warn!(
+                %peer,
+                "TLS handshake failed: not completed within {} s",
+                timeout.as_secs_f64()
+            ),
+        }
+    }
+
+    async fn run<S>(self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let phase = Arc::new(Phase::new());
         let io = TokioIo::new(Watched {
             inner: stream,
@@ -297,7 +340,7 @@ impl Connection {
 
 /// The answer to a head that stopped arriving: no body, and the socket
 /// closes after it. Best effort within a second: the peer may be gone.
-async fn request_timeout(mut socket: Watched) {
+async fn request_timeout<S: AsyncWrite + Unpin>(mut socket: Watched<S>) {
     use tokio::io::AsyncWriteExt as _;
     const ANSWER: &[u8] =
         b"HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
@@ -384,12 +427,12 @@ impl Phase {
 }
 
 /// The socket, telling [`Phase`] when bytes arrive.
-struct Watched {
-    inner: TcpStream,
+struct Watched<S> {
+    inner: S,
     phase: Arc<Phase>,
 }
 
-impl AsyncRead for Watched {
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -404,7 +447,7 @@ impl AsyncRead for Watched {
     }
 }
 
-impl AsyncWrite for Watched {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -7,8 +7,8 @@ use clap::Parser;
 use gpconnect_mock::admin::AdminGuard;
 use gpconnect_mock::app::App;
 use gpconnect_mock::cli::{
-    CheckArgs, Cli, Command, ContractArg, InitArgs, PackArgs, PostmanArgs, ReportFormat,
-    RoutesArgs, RulesArgs, ServeArgs, SpecArgs,
+    CertsArgs, CheckArgs, Cli, Command, ContractArg, InitArgs, PackArgs, PostmanArgs, ReportFormat,
+    RoutesArgs, RulesArgs, ServeArgs, SpecArgs, TlsProfileArg,
 };
 use gpconnect_mock::contract::{ContractMode, ContractSettings};
 use gpconnect_mock::fhir::Era;
@@ -18,6 +18,7 @@ use gpconnect_mock::pack::PackDir;
 use gpconnect_mock::server;
 use gpconnect_mock::snapshot::{Settings, Snapshot, Sources};
 use gpconnect_mock::spec;
+use gpconnect_mock::tls::{TlsProfile, TlsSettings};
 
 /// Exit code for a definition or pack that does not load.
 const EXIT_LOAD_FAILED: u8 = 2;
@@ -65,12 +66,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Routes(args) => routes(args),
         Command::Rules(args) => rules(args),
         Command::Check(args) => check(args),
         Command::Postman(args) => postman(args),
         Command::Init(args) => init(args),
+        Command::Certs(args) => certs(args),
     }
 }
 
@@ -111,6 +113,7 @@ fn settings(pack: &PackArgs) -> Settings {
         },
         journal_size: 0,
         validate_responses: false,
+        sds_apikey: None,
     }
 }
 
@@ -122,6 +125,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let settings = Settings {
         journal_size: usize::try_from(args.journal_size).unwrap_or(usize::MAX),
         validate_responses: args.validate_responses,
+        sds_apikey: args.sds_apikey.clone().filter(|key| !key.is_empty()),
         ..settings(&args.pack)
     };
     let snapshot = match load(&sources, &settings) {
@@ -158,13 +162,35 @@ async fn serve_async(
     sources: Sources,
     settings: Settings,
 ) -> anyhow::Result<()> {
-    let address = format!("{}:{}", args.host, args.port);
-    let listener = tokio::net::TcpListener::bind(&address)
-        .await
-        .with_context(|| format!("cannot listen on {address}"))?;
-    let local = listener
-        .local_addr()
-        .context("cannot read the bound address")?;
+    // With TLS flags: TLS on --tls-port beside plain HTTP on --port, or
+    // without --tls-port, TLS on --port alone.
+    let tls = tls_settings(&args);
+    let tls_config = match &tls {
+        Some(settings) => Some(settings.server_config().context("cannot set up TLS")?),
+        None => None,
+    };
+    let bind = |port: u16| {
+        let address = format!("{}:{port}", args.host);
+        async move {
+            let listener = tokio::net::TcpListener::bind(&address)
+                .await
+                .with_context(|| format!("cannot listen on {address}"))?;
+            let local = listener
+                .local_addr()
+                .context("cannot read the bound address")?;
+            anyhow::Ok((listener, local))
+        }
+    };
+    let (listener, local) = bind(args.port).await?;
+    let second = match args.tls_port {
+        Some(port) if tls_config.is_some() => Some(bind(port).await?),
+        _ => None,
+    };
+    let first_tls = if second.is_some() {
+        None
+    } else {
+        tls_config.clone()
+    };
     let (operations, scenarios, templates) = snapshot.counts();
     let summary = format!(
         "{operations} operations, {scenarios} scenarios, {templates} templates from {}",
@@ -183,13 +209,80 @@ async fn serve_async(
             "listening on {local}, which other machines can reach, and the admin API (/__admin/: reset, reload, the request journal with its NHS numbers) has no token: give --admin-token (or GPCONNECT_MOCK_ADMIN_TOKEN) unless this network is yours alone"
         );
     }
-    out!("gpconnect-mock listening on http://{local} ({summary}; {workers} worker {threads})");
+    let scheme = if first_tls.is_some() { "https" } else { "http" };
+    out!("gpconnect-mock listening on {scheme}://{local} ({summary}; {workers} worker {threads})");
+    if let (Some(settings), Some((_, tls_local))) = (&tls, &second) {
+        out!(
+            "gpconnect-mock listening on https://{tls_local} ({})",
+            settings.describe()
+        );
+    } else if let Some(settings) = &tls {
+        out!("TLS: {}", settings.describe());
+    }
     let signal = shutdown_signal().context("cannot listen for shutdown signals")?;
-    server::run(listener, app, edge, signal)
-        .await
-        .context("server failed")?;
+    // One signal stops every listener.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        signal.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = move || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let plain = server::run(
+        listener,
+        app.clone(),
+        edge.clone(),
+        first_tls,
+        until_stopped(),
+    );
+    match second {
+        Some((tls_listener, _)) => {
+            let secure = server::run(tls_listener, app, edge, tls_config, until_stopped());
+            let (plain, secure) = tokio::join!(plain, secure);
+            plain.and(secure).context("server failed")?;
+        }
+        None => plain.await.context("server failed")?,
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The TLS flags, when `--tls-cert` is given.
+fn tls_settings(args: &ServeArgs) -> Option<TlsSettings> {
+    let (cert, key) = (args.tls_cert.clone()?, args.tls_key.clone()?);
+    Some(TlsSettings {
+        cert,
+        key,
+        client_ca: args.client_ca.clone(),
+        profile: match args.tls_profile {
+            TlsProfileArg::Default => TlsProfile::Default,
+            TlsProfileArg::Spine => TlsProfile::Spine,
+        },
+    })
+}
+
+/// Writes the development certificates (see `gpconnect_mock::certs`).
+fn certs(args: CertsArgs) -> ExitCode {
+    match gpconnect_mock::certs::write(&args.dir, &args.sans, args.force) {
+        Ok(paths) => {
+            for (path, (_, what)) in paths.iter().zip(gpconnect_mock::certs::FILES) {
+                out!("wrote {}  ({what})", path.display());
+            }
+            let dir = args.dir.display();
+            out!(
+                "next: gpconnect-mock serve --tls-cert {dir}/server.pem --tls-key {dir}/server.key.pem --client-ca {dir}/ca.pem"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn edge(args: &ServeArgs) -> server::Edge {

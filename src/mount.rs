@@ -18,6 +18,8 @@ use crate::fhir::Era;
 use crate::pack::PackDir;
 use crate::scenario::format;
 use crate::snapshot::{ApiSource, Definition, Origin, Sources};
+use crate::spine::SpineConfig;
+use spine::{endpoint_url, is_ods, spine_config, ConsumerEntry, ProviderEntry};
 
 /// The default mount file, as built into the binary.
 pub const EMBEDDED_MOUNT: &str = include_str!("../downloads/apis.yaml");
@@ -30,6 +32,18 @@ const EMBEDDED_MOUNT_LABEL: &str = "downloads/apis.yaml (embedded)";
 #[serde(deny_unknown_fields)]
 struct MountFile {
     apis: Vec<Entry>,
+    /// The consumer systems the Spine proxy knows (none given: the test
+    /// consumer 200000000359, allowed every interaction).
+    consumers: Option<Vec<ConsumerEntry>>,
+    /// Providers the directory lists that no mounted API serves.
+    providers: Option<Vec<ProviderEntry>>,
+}
+
+/// A mount file read: its APIs and its say on the Spine.
+#[derive(Debug)]
+pub struct Mount {
+    pub apis: Vec<ApiSource>,
+    pub spine: SpineConfig,
 }
 
 /// One API of a mount file (documented field by field in
@@ -52,8 +66,10 @@ struct Entry {
     era: Option<EraName>,
     /// The provider ASID `Ssp-To` must name, over `--asid`.
     asid: Option<String>,
-    /// The practice's ODS code (informational).
+    /// The practice's ODS code (the directory lists the API under it).
     ods_code: Option<String>,
+    /// The endpoint URL the Spine directory holds for the API.
+    endpoint: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -151,15 +167,18 @@ impl Sources {
                     spec: Definition::Disk(spec.clone()),
                     ..ApiSource::default()
                 }],
+                spine: SpineConfig::default(),
                 origin: Origin::Given,
             }
         } else if let Some(mount) = &flags.mount {
             let text =
                 std::fs::read_to_string(mount).map_err(|_| SourceError::NoMount(mount.clone()))?;
             let root = Root::Disk(parent_dir(mount));
+            let parsed = parse_mount(&text, &mount.display().to_string(), &root)
+                .map_err(SourceError::Mount)?;
             Sources {
-                apis: parse(&text, &mount.display().to_string(), &root)
-                    .map_err(SourceError::Mount)?,
+                apis: parsed.apis,
+                spine: parsed.spine,
                 origin: Origin::Mount(mount.clone()),
             }
         } else {
@@ -200,12 +219,16 @@ impl Sources {
             let text = std::fs::read_to_string(&mount).map_err(|error| {
                 LoadError::new(DEFAULT_MOUNT, None, format!("cannot read: {error}"))
             })?;
-            let apis = parse(
+            let Mount { apis, spine } = parse_mount(
                 &text,
                 DEFAULT_MOUNT,
                 &Root::Disk(PathBuf::from("downloads")),
             )?;
-            Ok(Sources { apis, origin })
+            Ok(Sources {
+                apis,
+                spine,
+                origin,
+            })
         } else if older_checkout {
             // Its one pack is the DSTU2 one, flat under scenarios/ and
             // templates/.
@@ -216,10 +239,17 @@ impl Sources {
                 templates: Some(PackDir::Disk(PathBuf::from("templates"))),
                 ..ApiSource::default()
             }];
-            Ok(Sources { apis, origin })
-        } else {
             Ok(Sources {
-                apis: parse(EMBEDDED_MOUNT, EMBEDDED_MOUNT_LABEL, &Root::Embedded)?,
+                apis,
+                spine: SpineConfig::default(),
+                origin,
+            })
+        } else {
+            let Mount { apis, spine } =
+                parse_mount(EMBEDDED_MOUNT, EMBEDDED_MOUNT_LABEL, &Root::Embedded)?;
+            Ok(Sources {
+                apis,
+                spine,
                 origin: Origin::Embedded,
             })
         }
@@ -274,6 +304,11 @@ fn parent_dir(file: &Path) -> PathBuf {
 /// Reads a mount file's text into API sources; `label` names the file in
 /// messages. Every problem is reported, each with its line and field.
 pub fn parse(text: &str, label: &str, root: &Root) -> Result<Vec<ApiSource>, LoadErrors> {
+    parse_mount(text, label, root).map(|mount| mount.apis)
+}
+
+/// [`parse`], with the Spine's part of the file.
+pub fn parse_mount(text: &str, label: &str, root: &Root) -> Result<Mount, LoadErrors> {
     let file: MountFile =
         format::parse(text).map_err(|error| LoadError::new(label, error.line, error.message))?;
     let mut errors = Vec::new();
@@ -343,11 +378,16 @@ pub fn parse(text: &str, label: &str, root: &Root) -> Result<Vec<ApiSource>, Loa
             }
         }
         if let Some(ods) = &entry.ods_code {
-            if ods.is_empty() || !ods.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            if !is_ods(ods) {
                 fail(
                     "ods_code",
                     format!("`{ods}` is not an ODS code: give letters and digits, e.g. B82617"),
                 );
+            }
+        }
+        if let Some(endpoint) = &entry.endpoint {
+            if let Err(message) = endpoint_url(endpoint) {
+                fail("endpoint", message);
             }
         }
         apis.push(ApiSource {
@@ -359,10 +399,14 @@ pub fn parse(text: &str, label: &str, root: &Root) -> Result<Vec<ApiSource>, Loa
             era: entry.era.map(Era::from),
             asid: entry.asid,
             ods_code: entry.ods_code,
+            endpoint: entry
+                .endpoint
+                .map(|endpoint| endpoint.trim_end_matches('/').to_string()),
         });
     }
+    let spine = spine_config(text, label, file.consumers, file.providers, &mut errors);
     if errors.is_empty() {
-        Ok(apis)
+        Ok(Mount { apis, spine })
     } else {
         Err(LoadErrors(errors))
     }
@@ -462,5 +506,6 @@ fn resolve_dir(root: &Root, relative: &str) -> Result<Option<PackDir>, String> {
     }
 }
 
+mod spine;
 #[cfg(test)]
 mod tests;

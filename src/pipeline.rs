@@ -49,6 +49,7 @@ use crate::routes::Lookup;
 use crate::scenario::stateful::StateView;
 use crate::scenario::{Scenario, Selection};
 use crate::snapshot::{Api, Snapshot};
+use crate::spine::{self, Intercept, Part, SpineAnswer};
 use crate::state::{StateData, Stores};
 use crate::versions;
 
@@ -98,6 +99,8 @@ pub enum Source {
     /// The version rules (`versions`): a stale or missing `If-Match`, a
     /// version that is not kept, a malformed entity tag.
     Versions,
+    /// The Spine: the proxy refused the request, or the directory answered.
+    Spine(Part),
 }
 
 impl Served<'_> {
@@ -116,7 +119,35 @@ impl Served<'_> {
 
 /// Answers one request from one snapshot, reading and changing the state
 /// of the API that serves it.
+///
+/// Step 0, the Spine (`spine`): the directory's API answers its own
+/// requests, and a request in the proxy's form is checked as the Spine
+/// Secure Proxy checks it, then refused in the proxy's words or served
+/// as the provider receives it, without its endpoint prefix.
 pub fn serve<'s>(
+    snapshot: &'s Snapshot,
+    stores: &Stores,
+    request: &MockRequest,
+    ids: &RequestIds,
+) -> Served<'s> {
+    match spine::intercept(&snapshot.spine, request) {
+        Intercept::Pass => serve_api(snapshot, stores, request, ids),
+        Intercept::Forward(forwarded) => serve_api(snapshot, stores, &forwarded, ids),
+        Intercept::Answer(SpineAnswer { answer, by }) => Served {
+            answer,
+            api: snapshot.api_for(&request.path),
+            operation: None,
+            scenario: None,
+            source: Source::Spine(by),
+            trace: None,
+            format: Format::Json,
+            repeat: None,
+        },
+    }
+}
+
+/// Steps 1 to 5 for the API mounted at the request's path.
+fn serve_api<'s>(
     snapshot: &'s Snapshot,
     stores: &Stores,
     request: &MockRequest,

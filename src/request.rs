@@ -27,8 +27,9 @@ impl RequestIds {
 #[derive(Debug)]
 pub struct MockRequest {
     pub method: Method,
-    /// The path as routed: percent-encoded as received, with any SSP proxy
-    /// prefix (`/https://host:port`) removed.
+    /// The path as received, percent-encoded; a request in the Spine
+    /// Secure Proxy's form (`/https://host/…`) is checked and rewritten
+    /// by [`crate::spine`] before routing.
     pub path: String,
     /// The raw query string, without `?`.
     pub raw_query: String,
@@ -53,7 +54,7 @@ impl MockRequest {
             .collect();
         Self {
             method,
-            path: strip_proxy_prefix(path).to_string(),
+            path: path.to_string(),
             raw_query: raw_query.to_string(),
             query,
             headers,
@@ -157,8 +158,10 @@ impl MockRequest {
     }
 }
 
-/// The Spine Secure Proxy forwards `https://ssp/https://provider/root/...`;
-/// a provider behind it may see `/https://provider/root/...`. Serve the rest.
+/// The rest of a path in the Spine Secure Proxy's form
+/// (`/https://provider/root/...` → `/root/...`): how such a path is served
+/// when no GP Connect API is mounted, so there is no directory to check
+/// it against (see [`crate::spine::intercept`]).
 pub fn strip_proxy_prefix(path: &str) -> &str {
     for scheme in ["/https://", "/http://", "/https:/", "/http:/"] {
         if let Some(rest) = path.strip_prefix(scheme) {

@@ -405,6 +405,7 @@ fn record(
     };
     let source = match served.source {
         pipeline::Source::Spec(source) => Some(source.label()),
+        pipeline::Source::Spine(part) => Some(part.label()),
         _ => None,
     };
     journal.record(Entry {
@@ -432,14 +433,16 @@ pub fn into_response(answer: Answer) -> Response {
 }
 
 /// Serves `app` on `listener` with `edge`'s limits until `shutdown`
-/// completes, then lets requests in flight finish (see [`crate::listen`]).
+/// completes, then lets requests in flight finish (see [`crate::listen`]);
+/// with `tls`, over TLS.
 pub async fn run(
     listener: TcpListener,
     app: App,
     edge: Edge,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let gate = gate(app.clone(), &edge);
     let router = router(app, &edge);
-    crate::listen::serve(listener, router, gate, edge.limits, shutdown).await
+    crate::listen::serve(listener, router, gate, edge.limits, tls, shutdown).await
 }

@@ -53,6 +53,9 @@ pub struct Settings {
     pub journal_size: usize,
     /// `--validate-responses`: check each answer against the definition.
     pub validate_responses: bool,
+    /// `--sds-apikey`: the `apikey` the directory's API requires (none:
+    /// any non-empty one).
+    pub sds_apikey: Option<String>,
 }
 
 /// Everything loaded, ready to answer requests.
@@ -67,6 +70,8 @@ pub struct Snapshot {
     pub apis: Vec<Arc<Api>>,
     /// How long the load took, in milliseconds.
     pub load_ms: f64,
+    /// The Spine's directory of the mounted APIs, and the proxy's consumers.
+    pub spine: crate::spine::Spine,
 }
 
 /// One mounted API: a definition and its pack, served under its base path.
@@ -190,9 +195,22 @@ impl Snapshot {
             }
             return Err(LoadErrors(errors));
         }
+        let spine = crate::spine::Spine::build(
+            &sources.spine,
+            apis.iter().map(|api| &**api),
+            |name| {
+                sources
+                    .apis
+                    .iter()
+                    .find(|source| source.name == name)
+                    .and_then(|source| source.endpoint.clone())
+            },
+            settings.sds_apikey.clone(),
+        );
         let snapshot = Snapshot {
             generation,
             loaded_at: Utc::now(),
+            spine,
             apis,
             load_ms: started.elapsed().as_secs_f64() * 1000.0,
         };

@@ -238,6 +238,15 @@ impl Contract {
         }
     }
 
+    /// The `Ssp-InteractionID`s operation `index` accepts (none without
+    /// the GP Connect profile).
+    pub fn interactions(&self, index: usize) -> &[String] {
+        self.operations
+            .get(index)
+            .and_then(|operation| operation.gpc.as_ref())
+            .map_or(&[], |gpc| gpc.interactions())
+    }
+
     /// The provider ASID that `Ssp-To` must name.
     pub fn asid(&self) -> &str {
         &self.asid

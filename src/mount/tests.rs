@@ -183,3 +183,44 @@ fn a_name_is_a_word_that_fits_in_urls_and_variables() {
         "{error}"
     );
 }
+
+#[test]
+fn the_spine_sections_are_read_and_checked() {
+    let root = Root::Disk(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("downloads"));
+    let text = "apis:\n  - name: one\n    spec: swagger/swagger.json\n    endpoint: https://gp.example/fhir/\nconsumers:\n  - asid: '1'\n    interactions: '*'\n  - asid: '2'\n    interactions: [urn:a]\nproviders:\n  - asid: '3'\n    ods_code: A1\n    endpoint: https://x.example/y\n    interactions: [urn:b]\n";
+    let mount = parse_mount(text, "apis.yaml", &root).expect("loads");
+    assert_eq!(
+        mount.apis[0].endpoint.as_deref(),
+        Some("https://gp.example/fhir")
+    );
+    assert_eq!(mount.spine.consumers.len(), 2);
+    assert!(mount.spine.consumers[0].allows("urn:z"));
+    assert!(mount.spine.consumers[1].allows("urn:a"));
+    assert!(!mount.spine.consumers[1].allows("urn:z"));
+    assert_eq!(mount.spine.providers[0].endpoint, "https://x.example/y");
+    // Without the sections: the test consumer, allowed everything.
+    let plain = parse_mount(
+        "apis:\n  - name: one\n    spec: swagger/swagger.json\n",
+        "apis.yaml",
+        &root,
+    )
+    .expect("loads");
+    assert_eq!(plain.spine, crate::spine::SpineConfig::default());
+
+    let bad = "apis:\n  - name: one\n    spec: swagger/swagger.json\n    endpoint: ftp://x\nconsumers:\n  - asid: abc\n    interactions: all\n";
+    let error = parse_mount(bad, "apis.yaml", &root)
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        error.contains("apis[0].endpoint: `ftp://x` is not an endpoint URL"),
+        "{error}"
+    );
+    assert!(
+        error.contains("consumers: [0].asid `abc` is not an ASID"),
+        "{error}"
+    );
+    assert!(
+        error.contains("[0].interactions `all`: give `*` or a list"),
+        "{error}"
+    );
+}

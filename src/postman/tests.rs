@@ -25,6 +25,7 @@ pub(super) fn default_pack() -> Snapshot {
             templates: Some(PackDir::Disk(root.join("templates/dstu2"))),
             ..ApiSource::default()
         }],
+        spine: Default::default(),
         origin: Origin::Given,
     };
     Snapshot::load(&sources, &Settings::default(), 1).expect("the default pack loads")
@@ -327,6 +328,7 @@ fn a_definition_without_a_profile_has_no_jwt_script() {
             ),
             ..ApiSource::default()
         }],
+        spine: Default::default(),
         origin: Origin::Given,
     };
     let snapshot = Snapshot::load(&sources, &Settings::default(), 1).expect("loads");

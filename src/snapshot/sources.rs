@@ -91,6 +91,9 @@ pub struct ApiSource {
     pub asid: Option<String>,
     /// The practice's ODS code (informational).
     pub ods_code: Option<String>,
+    /// The endpoint URL the Spine directory holds for it (none:
+    /// [`crate::spine::DEFAULT_ENDPOINT_ORIGIN`] and its base path).
+    pub endpoint: Option<String>,
 }
 
 impl ApiSource {
@@ -118,6 +121,8 @@ impl ApiSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sources {
     pub apis: Vec<ApiSource>,
+    /// The mount file's consumers and directory-only providers.
+    pub spine: crate::spine::SpineConfig,
     /// Where the default files came from, for the startup line.
     pub origin: Origin,
 }

@@ -15,6 +15,8 @@ pub struct Server {
     /// Everything the server logged to stderr so far is collected here.
     pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
     banner: String,
+    /// Every `listening on` line's URL (`http://…` or `https://…`).
+    listening: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 pub fn project_dir() -> PathBuf {
@@ -86,20 +88,26 @@ impl Server {
             }
         });
         let (sender, receiver) = mpsc::channel();
+        let listening = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let listening_writer = listening.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let address = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = sender.send((address, line.clone()));
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let url = rest.split_whitespace().next().unwrap_or("").to_string();
+                    if let Ok(mut urls) = listening_writer.lock() {
+                        urls.push(url.clone());
+                    }
+                    let _ = sender.send((url, line.clone()));
                 }
             }
         });
         match receiver.recv_timeout(Duration::from_secs(20)) {
-            Ok((address, banner)) => Server {
+            Ok((url, banner)) => Server {
                 child,
-                base: format!("http://{address}"),
+                base: url,
                 stderr: log,
                 banner,
+                listening,
             },
             Err(_) => {
                 let _ = child.kill();
@@ -107,6 +115,27 @@ impl Server {
                 panic!("server did not print its listening line; stderr:\n{output}");
             }
         }
+    }
+
+    /// The URL of the `https://` listener (the second one with
+    /// `--tls-port`), waiting a few seconds for its line.
+    pub fn tls_base(&self) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            let found = self
+                .listening
+                .lock()
+                .ok()
+                .and_then(|urls| urls.iter().find(|url| url.starts_with("https://")).cloned());
+            if let Some(url) = found {
+                return url;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "no https listener; listening lines: {:?}",
+            self.listening.lock().map(|l| l.clone())
+        );
     }
 
     /// The line the server printed when it started listening.
@@ -164,7 +193,9 @@ impl Server {
 
     /// `host:port` of the listener.
     pub fn address(&self) -> &str {
-        self.base.trim_start_matches("http://")
+        self.base
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
     }
 }
 

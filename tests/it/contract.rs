@@ -465,8 +465,9 @@ fn table() -> Vec<Row> {
         // §10.15 and §1: routing and the SSP proxy form.
         ("wrong case path", "", metadata().path("/fhir/Metadata"), 404, "NO_RECORD_FOUND", "no operation of the definition serves GET /fhir/Metadata"),
         ("wrong verb", "", Req { method: Method::DELETE, ..metadata() }, 405, "BAD_REQUEST", "method DELETE is not allowed"),
-        ("SSP proxy URL form", "", metadata().path("/https://provider.example:443/fhir/metadata"), 200, "", ""),
-        ("SSP proxy URL form, checks still apply", "ssp-header", metadata().path("/https://provider.example/fhir/metadata").remove("Ssp-To"), 400, "BAD_REQUEST", "header Ssp-To is required"),
+        // Through the Spine proxy form (the directory's endpoint exactly: see tests/it/spine.rs).
+        ("SSP proxy URL form", "", metadata().path("/https://provider.example/fhir/metadata"), 200, "", ""),
+        ("SSP proxy URL form, checks still apply", "ssp-header", metadata().path("/https://provider.example/fhir/metadata").remove("Ssp-TraceID"), 400, "BAD_REQUEST", "header Ssp-TraceID is required"),
     ]
 }
 

@@ -20,6 +20,7 @@ mod reload;
 mod routes;
 mod scenarios;
 mod shapes;
+mod spine;
 mod state;
 mod versions;
 mod xml;
