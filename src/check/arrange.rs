@@ -78,7 +78,9 @@ fn make_condition(
     render: &dyn Fn(&str) -> Option<String>,
     hold: bool,
 ) {
-    let ids = condition.ids(render);
+    // Looked up in a copy: an index is built for a state that no longer
+    // changes, and `data` is being changed here.
+    let ids = condition.ids(render, &data.clone());
     let one_is_enough = match condition.many {
         Some(IdsMatch::Any) => hold,
         Some(IdsMatch::Every) => !hold,

@@ -11,7 +11,7 @@ use super::{body, scalar_text, utf8_percent_encode_segment, SyntheticRequest};
 use crate::request::MockRequest;
 use crate::scenario::body_path::BodyPath;
 use crate::scenario::conditions::Condition;
-use crate::scenario::stateful::{StateAction, StateCondition};
+use crate::scenario::stateful::{Lookup, StateAction, StateCondition};
 use crate::scenario::Scenario;
 use crate::spec::{schema, ApiModel, Operation};
 use crate::state::StateData;
@@ -563,23 +563,15 @@ fn id_key(source: &str) -> Option<(Key, bool)> {
     Some((Key::Body(path.to_string()), true))
 }
 
-/// The request value, collection and JSONPath of a lookup id template,
-/// which names the documents whose field equals a request value:
-/// `{{#each (state_list "patients" "$.logicalId" request.path_params.id)}}{{id}}{{/each}}`.
+/// The request value, collection and JSONPath of a lookup id template
+/// ([`Lookup`]).
 fn lookup_key(source: &str) -> Option<(Key, String, String)> {
-    let rest = source.trim().strip_prefix("{{#each (state_list \"")?;
-    let (collection, rest) = rest.split_once("\" \"")?;
-    let (path, rest) = rest.split_once("\" ")?;
-    let (value, rest) = rest.split_once(")}}")?;
-    if rest.trim() != "{{id}}{{/each}}" {
-        return None;
-    }
-    let key = if let Some(name) = value.strip_prefix("request.path_params.") {
-        Key::Path(name.to_string())
-    } else {
-        Key::Query(value.strip_prefix("request.query.")?.to_string())
+    let lookup = Lookup::parse(source)?;
+    let key = match id_key(&lookup.value)? {
+        (key @ (Key::Path(_) | Key::Query(_)), false) => key,
+        _ => return None,
     };
-    Some((key, collection.to_string(), path.to_string()))
+    Some((key, lookup.collection, lookup.path))
 }
 
 /// `slot` of `{{#each request.body.slot}}{{ref_id reference}} {{/each}}`

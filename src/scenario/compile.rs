@@ -20,7 +20,7 @@ use super::body_path::BodyPath;
 use super::conditions::{compile_condition, BodyCondition, When};
 use super::format::{self, ConditionDef, ScalarDef, ScenarioDef, ScenarioFile, ThenDef};
 use super::select::{find_shadowed, number_body_slots, order_for_selection, ScenarioSet};
-use super::stateful::{IdsMatch, StateAction, StateCondition, StateThen, StateWhen};
+use super::stateful::{IdsMatch, Lookup, StateAction, StateCondition, StateThen, StateWhen};
 use super::{seed, HeaderSource, Scenario, Then};
 use crate::contract::{catalogue, Waiver};
 use crate::error::{line_of, LoadError};
@@ -495,7 +495,9 @@ fn compile_state(
                 continue;
             }
         };
-        let id = id_template(source, if many.is_some() { "ids:" } else { "id:" }, at);
+        let lookup = Lookup::parse(source);
+        let registered = lookup.as_ref().map_or(source, |lookup| &lookup.value);
+        let id = id_template(registered, if many.is_some() { "ids:" } else { "id:" }, at);
         let mut fields = Vec::new();
         for (expression, raw) in &condition.fields {
             match (JsonPath::parse(expression), compile_condition(raw)) {
@@ -516,6 +518,7 @@ fn compile_state(
             many,
             exists: condition.exists,
             fields,
+            lookup,
         });
     }
     let mut state_then = StateThen {

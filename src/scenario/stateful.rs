@@ -24,6 +24,68 @@ pub struct StateCondition {
     pub many: Option<IdsMatch>,
     pub exists: bool,
     pub fields: Vec<(String, JsonPath, Condition)>,
+    /// A lookup id template (see [`Lookup`]): `id_template` is then the
+    /// template of the looked-up value alone.
+    pub lookup: Option<Lookup>,
+}
+
+/// An id template that names documents by a field's value,
+/// `{{#each (state_list "patients" "$.logicalId" request.path_params.id)}}{{id}}{{/each}}`:
+/// evaluated through the state's index, not rendered by Handlebars (which
+/// clones every document found, for each request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// The collection searched (`patients`).
+    pub collection: String,
+    /// The JSONPath of the field compared (`$.logicalId`).
+    pub path: String,
+    /// The request value it is compared with, as a template
+    /// (`{{request.path_params.id}}`).
+    pub value: String,
+}
+
+impl Lookup {
+    /// The lookup an id template is, if it is one: `state_list` of a
+    /// collection, a JSONPath and one request value, printing each
+    /// document's `id`.
+    pub fn parse(source: &str) -> Option<Lookup> {
+        let rest = source.trim().strip_prefix("{{#each (state_list \"")?;
+        let (collection, rest) = rest.split_once("\" \"")?;
+        let (path, rest) = rest.split_once("\" ")?;
+        let (value, rest) = rest.split_once(")}}")?;
+        let plain = |text: &str| {
+            !text.is_empty()
+                && text.chars().all(|c| {
+                    c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '$' | '[' | ']' | '*')
+                })
+        };
+        let request_value = value
+            .strip_prefix("request.path_params.")
+            .or_else(|| value.strip_prefix("request.query."));
+        (rest.trim() == "{{id}}{{/each}}"
+            && plain(collection)
+            && !path.contains('"')
+            && request_value.is_some_and(|name| plain(name) && !name.contains('.')))
+        .then(|| Lookup {
+            collection: collection.to_string(),
+            path: path.to_string(),
+            value: format!("{{{{{value}}}}}"),
+        })
+    }
+
+    /// The ids the template would render: those of the documents found,
+    /// joined as `{{#each}}{{id}}{{/each}}` joins them.
+    fn ids(&self, data: &StateData, value: String) -> String {
+        let found = data
+            .find(&self.collection, &self.path, &Value::String(value))
+            .unwrap_or_default();
+        found
+            .iter()
+            .map(|document| {
+                crate::state::index::loose_text(document.get("id").unwrap_or(&Value::Null))
+            })
+            .collect()
+    }
 }
 
 /// The ids an `ids` template rendered: separated by whitespace or commas.
@@ -36,9 +98,13 @@ pub fn split_ids(rendered: &str) -> Vec<String> {
 }
 
 impl StateCondition {
-    /// The ids the condition reads, its template rendered by `render`.
-    pub fn ids(&self, render: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    /// The ids the condition reads, its template rendered by `render`; a
+    /// lookup's are found in `data`.
+    pub fn ids(&self, render: &dyn Fn(&str) -> Option<String>, data: &StateData) -> Vec<String> {
         let rendered = render(&self.id_template).unwrap_or_default();
+        if let Some(lookup) = &self.lookup {
+            return vec![lookup.ids(data, rendered)];
+        }
         match self.many {
             Some(_) => split_ids(&rendered),
             None => vec![rendered],
@@ -112,7 +178,7 @@ impl StateWhen {
             }
         }
         for condition in &self.conditions {
-            let ids = condition.ids(view.render);
+            let ids = condition.ids(view.render, view.data);
             match condition.many {
                 None | Some(IdsMatch::Every) => {
                     for id in &ids {
@@ -372,6 +438,50 @@ mod tests {
                 JsonPath::parse("$.status").unwrap(),
                 Condition::Equals("busy".into()),
             )],
+            lookup: None,
+        }
+    }
+
+    #[test]
+    fn a_lookup_finds_documents_by_a_field_as_its_template_would() {
+        let source =
+            r#"{{#each (state_list "slots" "$.status" request.path_params.id)}}{{id}}{{/each}}"#;
+        let lookup = Lookup::parse(source).expect("a lookup");
+        assert_eq!(lookup.collection, "slots");
+        assert_eq!(lookup.path, "$.status");
+        assert_eq!(lookup.value, "{{request.path_params.id}}");
+        let data = slots();
+        assert_eq!(
+            lookup.ids(&data, "free".into()),
+            "13",
+            "ids joined as {{#each}} joins them"
+        );
+        assert_eq!(lookup.ids(&data, "busy".into()), "2");
+        assert_eq!(lookup.ids(&data, "gone".into()), "");
+        let condition = StateCondition {
+            id_template: "value".into(),
+            id_source: source.into(),
+            many: None,
+            lookup: Some(lookup),
+            ..busy(IdsMatch::Any)
+        };
+        let render = |_: &str| Some("busy".to_string());
+        let view = StateView {
+            data: &data,
+            render: &render,
+        };
+        assert!(StateWhen {
+            conditions: vec![condition],
+            requires_state: None
+        }
+        .check("default", Some(&view))
+        .is_ok());
+        for other in [
+            r#"{{#each (state_list "slots" "$.status" request.body)}}{{id}}{{/each}}"#,
+            r#"{{#each (state_list "slots" "$.status" request.path_params.id)}}{{name}}{{/each}}"#,
+            r#"{{#each (state_list "slots" request.path_params.id)}}{{id}}{{/each}}"#,
+        ] {
+            assert_eq!(Lookup::parse(other), None, "{other}");
         }
     }
 
