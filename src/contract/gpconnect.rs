@@ -146,6 +146,7 @@ pub const STU3: &[Interaction] = &[
     row("GET", "/Patient/{id}/Appointment", &["urn:nhs:names:services:gpconnect:fhir:rest:search:patient_appointments-1"], P, false),
     row("POST", "/Patient/$gpc.registerpatient", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.registerpatient-1"], P, true),
     row("POST", "/Patient/$gpc.getstructuredrecord", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"], P, false),
+    row("POST", "/Patient/$gpc.migratestructuredrecord", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.migratestructuredrecord-1"], P, false),
     row("GET", "/Patient/{id}/DocumentReference", &["urn:nhs:names:services:gpconnect:documents:fhir:rest:search:documentreference-1"], P, false),
     // Retrieve and (1.6) migrate share the endpoint.
     row(
@@ -216,7 +217,10 @@ pub enum Capability {
 impl Capability {
     /// The capability of an interaction id.
     pub fn of_interaction(id: &str) -> Capability {
-        if id.contains(":structured:") || id.contains(":gpc.getstructuredrecord") {
+        if id.contains(":structured:")
+            || id.contains(":gpc.getstructuredrecord")
+            || id.contains(":gpc.migratestructuredrecord")
+        {
             Capability::Structured
         } else if id.contains(":documents:") {
             Capability::Documents

@@ -24,6 +24,7 @@ use handlebars::{
 };
 use serde_json::{json, Value};
 
+use super::records;
 use super::time::{helper_date_add, helper_date_format, helper_now};
 use crate::state::{reference_id, StateData};
 
@@ -179,6 +180,23 @@ pub(super) static HELPERS: &[HelperSpec] = &[
             Ok(json!(text(param(h, 0)).to_lowercase().contains(&needle)))
         }),
     ),
+    // Record assembly (records.rs).
+    pure("when", Kind::Value(records::helper_when)),
+    pure("append", Kind::Value(records::helper_append)),
+    pure("union", Kind::Value(records::helper_union)),
+    pure("tag", Kind::Value(records::helper_tag)),
+    pure("where_not", Kind::Value(records::helper_where_not)),
+    pure("where_given", Kind::Value(records::helper_where_given)),
+    pure("where_in", Kind::Value(records::helper_where_in)),
+    pure("has", Kind::Value(records::helper_has)),
+    pure("pluck", Kind::Value(records::helper_pluck)),
+    pure("sharing", Kind::Value(records::helper_sharing)),
+    pure("in_period", Kind::Value(records::helper_in_period)),
+    pure("newest", Kind::Value(records::helper_newest)),
+    pure("references", Kind::Value(records::helper_references)),
+    pure("ref_ids", Kind::Value(records::helper_ref_ids)),
+    pure("reachable", Kind::Value(records::helper_reachable)),
+    pure("unknown_params", Kind::Value(records::helper_unknown_params)),
     pure("json", Kind::Json),
     // Handlebars' own.
     pure("if", Kind::BuiltIn),
