@@ -611,12 +611,15 @@ fn helper_jsonpath(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
 }
 
 /// The `value[x]` (or `resource`, or `part`) of the first parameter named
-/// `name` in a FHIR Parameters resource.
+/// `name` in a FHIR Parameters resource, or in a list of parameters (a
+/// parameter's `part`s: `(fhir_param (fhir_param body "a") "b")` is the
+/// value of part `b` of parameter `a`).
 pub fn fhir_param_value<'a>(parameters: &'a Value, name: &str) -> Option<&'a Value> {
-    parameters
-        .get("parameter")?
-        .as_array()?
-        .iter()
+    let list = match parameters {
+        Value::Array(list) => list,
+        other => other.get("parameter")?.as_array()?,
+    };
+    list.iter()
         .find(|p| p.get("name").and_then(Value::as_str) == Some(name))?
         .as_object()?
         .iter()
@@ -846,5 +849,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "9658218873 yes d X");
+        let parts = json!({"parameter": [{"name": "a", "part": [{"name": "b", "valueBoolean": false}]}]});
+        let out = render(
+            r#"{{fhir_param (fhir_param body "a") "b"}}|{{fhir_param (fhir_param body "a") "c"}}|{{fhir_param (fhir_param body "x") "b"}}"#,
+            json!({"body": parts}),
+        )
+        .unwrap();
+        assert_eq!(out, "false||");
     }
 }
