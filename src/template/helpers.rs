@@ -196,7 +196,10 @@ pub(super) static HELPERS: &[HelperSpec] = &[
     pure("references", Kind::Value(records::helper_references)),
     pure("ref_ids", Kind::Value(records::helper_ref_ids)),
     pure("reachable", Kind::Value(records::helper_reachable)),
-    pure("unknown_params", Kind::Value(records::helper_unknown_params)),
+    pure(
+        "unknown_params",
+        Kind::Value(records::helper_unknown_params),
+    ),
     pure("json", Kind::Json),
     // Handlebars' own.
     pure("if", Kind::BuiltIn),
@@ -849,7 +852,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "9658218873 yes d X");
-        let parts = json!({"parameter": [{"name": "a", "part": [{"name": "b", "valueBoolean": false}]}]});
+        let parts =
+            json!({"parameter": [{"name": "a", "part": [{"name": "b", "valueBoolean": false}]}]});
         let out = render(
             r#"{{fhir_param (fhir_param body "a") "b"}}|{{fhir_param (fhir_param body "a") "c"}}|{{fhir_param (fhir_param body "x") "b"}}"#,
             json!({"body": parts}),

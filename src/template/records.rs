@@ -256,7 +256,9 @@ pub(super) fn helper_newest(h: &Helper<'_>) -> Outcome {
         _ => 0.0,
     };
     let take = if n >= 1.0 { n as usize } else { sorted.len() };
-    Ok(Value::Array(sorted.into_iter().take(take).cloned().collect()))
+    Ok(Value::Array(
+        sorted.into_iter().take(take).cloned().collect(),
+    ))
 }
 
 /// Every `reference` text under `value`, into `out`.
@@ -403,15 +405,24 @@ mod tests {
         ]);
         let data = json!({"rows": rows});
         assert_eq!(
-            ids(r#"(in_period rows "date" "until" "2020-01-01" "2020-03-01")"#, data.clone()),
+            ids(
+                r#"(in_period rows "date" "until" "2020-01-01" "2020-03-01")"#,
+                data.clone()
+            ),
             "a;c;d;e;"
         );
         assert_eq!(
-            ids(r#"(in_period rows "date" "until" null "2019-12-31")"#, data.clone()),
+            ids(
+                r#"(in_period rows "date" "until" null "2019-12-31")"#,
+                data.clone()
+            ),
             "b;c;e;f;"
         );
         assert_eq!(
-            ids(r#"(in_period rows "date" "until" "2019-06-30" "")"#, data.clone()),
+            ids(
+                r#"(in_period rows "date" "until" "2019-06-30" "")"#,
+                data.clone()
+            ),
             "a;b;c;d;e;f;"
         );
         assert!(render(
@@ -447,7 +458,10 @@ mod tests {
         assert_eq!(ids(r#"(where_given a "kind" null)"#, data.clone()), "1;2;");
         assert_eq!(ids(r#"(where_given a "kind" "x")"#, data.clone()), "1;");
         assert_eq!(
-            ids(r#"(where_in (append a b) "id" (pluck b "id"))"#, data.clone()),
+            ids(
+                r#"(where_in (append a b) "id" (pluck b "id"))"#,
+                data.clone()
+            ),
             "1;1;3;4;"
         );
         assert_eq!(ids(r#"(sharing b a "group")"#, data.clone()), "3;");
@@ -474,7 +488,10 @@ mod tests {
             ]
         });
         assert_eq!(
-            ids(r#"(reachable pool (where pool "id" "s") "resource")"#, data.clone()),
+            ids(
+                r#"(reachable pool (where pool "id" "s") "resource")"#,
+                data.clone()
+            ),
             "s;p;m;"
         );
         assert_eq!(
