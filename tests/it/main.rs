@@ -21,5 +21,6 @@ mod routes;
 mod scenarios;
 mod shapes;
 mod state;
+mod structured;
 mod versions;
 mod xml;
