@@ -249,7 +249,7 @@ pub(super) fn helper_newest(h: &Helper<'_>) -> Outcome {
     let field = text(param(h, 1));
     let mut sorted: Vec<&Value> = items(param(h, 0)).collect();
     let key = |item: &Value| item.get(&field).filter(|v| !v.is_null()).map(text);
-    sorted.sort_by(|a, b| key(b).cmp(&key(a)));
+    sorted.sort_by_key(|item| std::cmp::Reverse(key(item)));
     let n = match param(h, 2) {
         Value::Number(n) => n.as_f64().unwrap_or(0.0),
         Value::String(s) => s.trim().parse().unwrap_or(0.0),

@@ -1040,3 +1040,113 @@ async fn the_full_record_of_the_rich_patient_resolves_every_reference() {
     assert_eq!(ids(&reply.body, "Medication").len(), 4);
     assert_eq!(ids(&reply.body, "Organization"), ["2", "7", "8"]);
 }
+
+/// One row per request rule of Access Record Structured, in the style of
+/// tests/it/contract1.rs: a valid request with one thing changed, and the
+/// status, Spine code and rule the answer must name.
+#[tokio::test]
+async fn each_structured_rule_answers_as_the_catalogue_says() {
+    let server = Server::start(&[]);
+    let problems = || param("includeProblems", &[]);
+    let rows: Vec<(&str, Value, u16, &str, &str)> = vec![
+        (
+            GET,
+            json!({"resourceType": "Patient"}),
+            422,
+            "INVALID_RESOURCE",
+            "structured-parameters-resource",
+        ),
+        (
+            GET,
+            parameters(SKELLY, &[problems(), problems()]),
+            422,
+            "INVALID_RESOURCE",
+            "structured-parameters-resource",
+        ),
+        (
+            GET,
+            parameters("9690937280", &[problems()]),
+            400,
+            "INVALID_NHS_NUMBER",
+            "structured-nhs-number",
+        ),
+        (
+            GET,
+            json!({"resourceType": "Parameters", "parameter": [
+                {"name": "patientNHSNumber", "valueIdentifier": {"system": "https://example.org/nhs", "value": SKELLY}},
+                {"name": "includeProblems"}]}),
+            400,
+            "INVALID_IDENTIFIER_SYSTEM",
+            "structured-identifier-system",
+        ),
+        (
+            GET,
+            parameters(
+                SKELLY,
+                &[param(
+                    "includeProblems",
+                    &[("filterStatus", "valueCode", json!("resolved"))],
+                )],
+            ),
+            422,
+            "INVALID_PARAMETER",
+            "structured-parameter",
+        ),
+        (
+            GET,
+            parameters(
+                SKELLY,
+                &[param(
+                    "includeConsultations",
+                    &[
+                        (
+                            "consultationSearchPeriod",
+                            "valuePeriod",
+                            json!({"end": day(0)}),
+                        ),
+                        ("includeNumberOfMostRecent", "valuePositiveInt", json!(1)),
+                    ],
+                )],
+            ),
+            422,
+            "INVALID_RESOURCE",
+            "structured-recent-with-period",
+        ),
+        (
+            GET,
+            parameters(
+                SKELLY,
+                &[
+                    param("includeConsultations", &[]),
+                    period(
+                        "includeUncategorisedData",
+                        "uncategorisedDataSearchPeriod",
+                        &day(-9),
+                        &day(0),
+                    ),
+                ],
+            ),
+            422,
+            "INVALID_PARAMETER",
+            "structured-combination",
+        ),
+        (
+            MIGRATE,
+            parameters(SKELLY, &[problems()]),
+            422,
+            "INVALID_PARAMETER",
+            "migrate-parameter",
+        ),
+        (
+            MIGRATE,
+            migrate_body(SKELLY, true),
+            400,
+            "CONFLICTING_VALUES",
+            "migrate-sensitive-scope",
+        ),
+    ];
+    for (operation, body, status, code, rule) in rows {
+        let reply = send(&server, operation, &body, |_| {}).await;
+        assert_rejected(&reply, status, code, &format!("(rule {rule})"));
+    }
+}
