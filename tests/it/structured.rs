@@ -953,9 +953,14 @@ async fn migrate_gives_the_whole_record() {
         10,
         "every area and the ended allergies"
     );
+    // The 1.x provider test pack (DOMAIN-STU3 §7.6): one confidential-items
+    // warning each on the medications and uncategorised data Lists.
     let medication = list(&reply.body, "Medications and medical devices");
     assert_eq!(warnings(medication), ["confidential-items"]);
     assert_eq!(listed(medication).len(), 5);
+    let uncategorised = list(&reply.body, "Uncategorised data");
+    assert_eq!(warnings(uncategorised), ["confidential-items"]);
+    assert!(!listed(uncategorised).contains(&"observation-bmi".to_string()));
     assert!(entries_of(&reply.body, "MedicationRequest")
         .iter()
         .any(|r| r["intent"] == "order"));
@@ -975,6 +980,9 @@ async fn migrate_gives_the_whole_record() {
     let medication = list(&reply.body, "Medications and medical devices");
     assert!(warnings(medication).is_empty());
     assert!(listed(medication).contains(&"statement-diazepam".to_string()));
+    assert!(
+        listed(list(&reply.body, "Uncategorised data")).contains(&"observation-bmi".to_string())
+    );
     // Migrate serves an inactive patient.
     let reply = send(&server, MIGRATE, &migrate_body("9690938142", false), |_| {}).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
