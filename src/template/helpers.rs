@@ -115,6 +115,7 @@ pub(super) static HELPERS: &[HelperSpec] = &[
     // The mock's value helpers, each a function of its parameters.
     pure("jsonpath", Kind::Value(helper_jsonpath)),
     pure("fhir_param", Kind::Value(helper_fhir_param)),
+    pure("jwt_claims", Kind::Value(helper_jwt_claims)),
     pure("default", Kind::Value(helper_default)),
     pure(
         "upper",
@@ -630,6 +631,19 @@ pub fn fhir_param_value<'a>(parameters: &'a Value, name: &str) -> Option<&'a Val
         .map(|(_, value)| value)
 }
 
+/// `(jwt_claims request.headers.authorization)`: the claims of the unsigned
+/// JWT of a `Bearer` header, or null when it is none.
+fn helper_jwt_claims(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let header = text(param(h, 0));
+    let token = header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+        .map_or(header.as_str(), |(_, token)| token.trim());
+    Ok(crate::contract::jwt::decode(token)
+        .map(|jwt| Value::Object(jwt.claims))
+        .unwrap_or(Value::Null))
+}
+
 fn helper_fhir_param(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
     let name = text(param(h, 1));
     Ok(fhir_param_value(param(h, 0), &name)
@@ -860,5 +874,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "false||");
+        let token = "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIn0.";
+        let out = render(
+            r#"{{lookup (jwt_claims auth) "sub"}}|{{jwt_claims "Bearer x"}}"#,
+            json!({"auth": token}),
+        )
+        .unwrap();
+        assert_eq!(out, "1|");
     }
 }

@@ -983,9 +983,20 @@ async fn migrate_gives_the_whole_record() {
     assert!(
         listed(list(&reply.body, "Uncategorised data")).contains(&"observation-bmi".to_string())
     );
-    // Migrate serves an inactive patient.
+    // Migrate serves an inactive patient, to the practice PDS now
+    // registers them with (A11111, the tests' consumer) and no other.
     let reply = send(&server, MIGRATE, &migrate_body("9690938142", false), |_| {}).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
+    let reply = send(
+        &server,
+        MIGRATE,
+        &migrate_body("9690938142", false),
+        |claims| {
+            claims["requesting_organization"]["identifier"][0]["value"] = json!("B99999");
+        },
+    )
+    .await;
+    assert_rejected(&reply, 403, "NO_RELATIONSHIP", "9690938142");
 }
 
 #[tokio::test]
