@@ -29,7 +29,9 @@
 #                      xmlmetadata and xmlcarerecord (the same answers as
 #                      FHIR XML, negotiated with _format=xml), stu3read and
 #                      stu3slots (the 1.x API: a patient read, a 7-day free
-#                      slot search with its schedules), tlsmetadata (the
+#                      slot search with its schedules), structured (Access
+#                      Record Structured: patient2's full record, every
+#                      area, POSTed with the 1.x JWT), tlsmetadata (the
 #                      metadata case over TLS: gpconnect-mock also listens
 #                      with --tls-port TLS_PORT and certificates from its
 #                      `certs`; its "bare" column is gpconnect-mock over
@@ -147,6 +149,7 @@ done
 PROVIDER_ASID=918999198993
 STU3_PROVIDER_ASID=918999198738
 STU3_BASE=/B82617/STU3/1/gpconnect/fhir
+STRUCTURED_BASE=/B82617/STU3/1/gpconnect/structured/fhir
 CONSUMER_ASID=200000000359
 NHS_NUMBER=9658218873
 URN=urn:nhs:names:services:gpconnect:fhir
@@ -199,7 +202,8 @@ case_row() {
         stu3read) echo "GET|$STU3_BASE/Patient/2|stu3patient|$URN:rest:read:patient-1|GET 1.x …/Patient/2" ;;
         stu3slots) echo "GET|$STU3_BASE/Slot?start=ge$SLOT_FROM&end=le$SLOT_TO&status=free&_include=Slot:schedule|stu3organization|$URN:rest:search:slot-1|GET 1.x …/Slot?… (7 days)" ;;
         tlsmetadata) echo "GET|/fhir/metadata|organization|$URN:rest:read:metadata|GET /fhir/metadata over TLS (bare = ours, plain)" ;;
-        *) die "unknown case $1 (cases: metadata read search carerecord xmlmetadata xmlcarerecord stu3read stu3slots tlsmetadata)" ;;
+        structured) echo "POST|$STRUCTURED_BASE/Patient/\$gpc.getstructuredrecord|stu3patient|$URN:operation:gpc.getstructuredrecord-1|POST 1.x …getstructuredrecord (patient2, every area)" ;;
+        *) die "unknown case $1 (cases: metadata read search carerecord xmlmetadata xmlcarerecord stu3read stu3slots structured tlsmetadata)" ;;
     esac
 }
 field() { cut -d'|' -f"$2" <<<"$1"; }
@@ -210,6 +214,9 @@ label() { local row; row=$(case_row "$1"); cut -d'|' -f5- <<<"$row"; }
 printf '%s' '{"resourceType":"Parameters","parameter":[{"name":"patientNHSNumber","valueIdentifier":{"system":"http://fhir.nhs.net/Id/nhs-number","value":"'$NHS_NUMBER'"}},{"name":"recordSection","valueCodeableConcept":{"coding":[{"system":"http://fhir.nhs.net/ValueSet/gpconnect-record-section-1","code":"SUM"}]}}]}' \
     >"$TMP/carerecord.body"
 cp "$TMP/carerecord.body" "$TMP/xmlcarerecord.body"
+# Every clinical area of patient2 (9690937286), resolved allergies too.
+printf '%s' '{"resourceType":"Parameters","parameter":[{"name":"patientNHSNumber","valueIdentifier":{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9690937286"}},{"name":"includeAllergies","part":[{"name":"includeResolvedAllergies","valueBoolean":true}]},{"name":"includeMedication"},{"name":"includeConsultations"},{"name":"includeProblems"},{"name":"includeImmunisations"},{"name":"includeUncategorisedData"},{"name":"includeInvestigations"},{"name":"includeReferrals"},{"name":"includeDiaryEntries"}]}' \
+    >"$TMP/structured.body"
 
 # Writes $TMP/<case>.headers with a fresh JWT (rewritten before every wrk
 # run, so a long DURATION never outlives the token's 300 seconds).
@@ -231,7 +238,11 @@ write_headers() {
         fi
         echo "Ssp-InteractionID: $interaction"
         echo "Authorization: Bearer $(make_jwt "$kind")"
-        if [ "$method" = POST ]; then echo "Content-Type: application/json+fhir"; fi
+        if [ "$method" = POST ] && [ "${kind#stu3}" != "$kind" ]; then
+            echo "Content-Type: application/fhir+json"
+        elif [ "$method" = POST ]; then
+            echo "Content-Type: application/json+fhir"
+        fi
     } >"$TMP/$name.headers"
 }
 

@@ -130,6 +130,7 @@ spine_codes! {
     REFERENCE_NOT_FOUND = ("REFERENCE_NOT_FOUND", "invalid", "Reference not found");
     INTERNAL_SERVER_ERROR = ("INTERNAL_SERVER_ERROR", "processing", "Internal server error");
     NOT_IMPLEMENTED = ("NOT_IMPLEMENTED", "not-supported", "Not implemented");
+    CONFLICTING_VALUES = ("CONFLICTING_VALUES", "invalid", "Conflicting values have been specified in different fields");
 }
 
 impl SpineCode {

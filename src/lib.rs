@@ -11,8 +11,9 @@
 //! - [`jsonpath`]: the one narrow JSONPath grammar, for matching and for
 //!   building sample bodies.
 //! - [`template`]: Handlebars — `registry`, `helpers` (one table), `time`,
-//!   `analysis` (JSON proofs, request independence, partial inlining),
-//!   `flat` (the no-Handlebars fast path), `escape`.
+//!   `records` (the list helpers that assemble a structured record from
+//!   data), `analysis` (JSON proofs, request independence, partial
+//!   inlining), `flat` (the no-Handlebars fast path), `escape`.
 //! - [`contract`]: the request checks. `catalogue` names every rule (its
 //!   eras, operations, answer and source) and compiles the rules of each
 //!   operation once per snapshot; the checks report violations of those
@@ -21,6 +22,7 @@
 //!   `nhs_number`, `operations` (DSTU2 operation parameters) and
 //!   `operations_stu3` (1.x: slot search, patient appointments),
 //!   `operations_documents` (Access Document's document search),
+//!   `operations_structured` (Access Record Structured's Parameters),
 //!   `resources` and `resources_stu3` (bodies and JWT claim resources
 //!   against `profiles` and `profiles_stu3`, the resource descriptions).
 //! - [`snapshot`]: one immutable loaded version of all of the above, a list

@@ -9,6 +9,8 @@
 #                        &operation=OPERATION&format=headers gives them (a
 #                        curl config file: `curl -K`)
 #   gpc1 OPERATION ARGS… the same for the 1.x API (gpconnect-foundations)
+#   gpcs OPERATION ARGS… the same for Access Record Structured
+#                        (gpconnect-structured)
 #   day N                the UTC date N days from today (YYYY-MM-DD)
 #   fill FILE            FILE with @DAY0@…@DAY14@ replaced by those dates and
 #                        @ID@ by $id
@@ -24,6 +26,12 @@ gpc1() {
   _gpc_op=$1
   shift
   curl -sS -K <(curl -sSf "$M/__admin/sample-request?api=gpconnect-foundations&operation=$_gpc_op&format=headers") "$@"
+}
+
+gpcs() {
+  _gpc_op=$1
+  shift
+  curl -sS -K <(curl -sSf "$M/__admin/sample-request?api=gpconnect-structured&operation=$_gpc_op&format=headers") "$@"
 }
 
 day() {

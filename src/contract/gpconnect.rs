@@ -146,6 +146,7 @@ pub const STU3: &[Interaction] = &[
     row("GET", "/Patient/{id}/Appointment", &["urn:nhs:names:services:gpconnect:fhir:rest:search:patient_appointments-1"], P, false),
     row("POST", "/Patient/$gpc.registerpatient", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.registerpatient-1"], P, true),
     row("POST", "/Patient/$gpc.getstructuredrecord", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"], P, false),
+    row("POST", "/Patient/$gpc.migratestructuredrecord", &["urn:nhs:names:services:gpconnect:fhir:operation:gpc.migratestructuredrecord-1"], P, false),
     row("GET", "/Patient/{id}/DocumentReference", &["urn:nhs:names:services:gpconnect:documents:fhir:rest:search:documentreference-1"], P, false),
     // Retrieve and (1.6) migrate share the endpoint.
     row(
@@ -216,7 +217,10 @@ pub enum Capability {
 impl Capability {
     /// The capability of an interaction id.
     pub fn of_interaction(id: &str) -> Capability {
-        if id.contains(":structured:") || id.contains(":gpc.getstructuredrecord") {
+        if id.contains(":structured:")
+            || id.contains(":gpc.getstructuredrecord")
+            || id.contains(":gpc.migratestructuredrecord")
+        {
             Capability::Structured
         } else if id.contains(":documents:") {
             Capability::Documents
@@ -325,6 +329,8 @@ pub struct OperationRules {
     search_optional: bool,
     /// DSTU2 `$gpc.getcarerecord`.
     care_record: bool,
+    /// 1.x `$gpc.migratestructuredrecord` (its JWT differs).
+    migrate: bool,
     /// The operation's parameter rules (DSTU2).
     params: Option<ParamsKind>,
     /// The operation's parameter rules (1.x).
@@ -401,6 +407,9 @@ impl OperationRules {
             write: row.map(|r| r.write).unwrap_or_else(|| operation.is_write()),
             search_optional: by_table.is_some_and(|(_, optional)| optional),
             search,
+            migrate: era == Era::Stu3
+                && operation.method == Method::POST
+                && operation.path.ends_with("/$gpc.migratestructuredrecord"),
             care_record: era == Era::Dstu2
                 && operation.method == Method::POST
                 && operation.path.ends_with("/$gpc.getcarerecord"),
@@ -414,6 +423,12 @@ impl OperationRules {
             label: format!("{} {}", operation.method, operation.full_path),
             tokens: TokenCache::default(),
         }
+    }
+
+    /// Whether this is 1.x `$gpc.migratestructuredrecord`, whose JWT has
+    /// the reason `migration` and a `conf/` scope.
+    pub fn is_migrate(&self) -> bool {
+        self.migrate
     }
 
     pub fn interactions(&self) -> &[String] {
@@ -498,6 +513,7 @@ impl OperationRules {
             era,
             kind: self.kind,
             write: self.write,
+            migrate: self.migrate,
             now,
         };
         let mut found = Vec::new();
@@ -614,7 +630,7 @@ impl OperationRules {
             operations::check(kind, request, jwt, out);
         }
         if let Some(kind) = self.params_stu3 {
-            operations_stu3::check(kind, request, out);
+            operations_stu3::check(kind, request, jwt, out);
         }
         if let (Some(kind), Some(body)) = (self.body, request.body_json()) {
             let id = path_params

@@ -137,6 +137,10 @@ pub struct Expectation {
     /// `None`: the operation's kind is unknown; either scope kind is accepted.
     pub kind: Option<RecordKind>,
     pub write: bool,
+    /// Access Record Structured's migrate: `reason_for_request` is
+    /// `migration`, the scope carries `conf/N` or `conf/R`, and
+    /// `requesting_practitioner` may be left out (DOMAIN-STU3.md §1.1).
+    pub migrate: bool,
     /// Now, in UNIX seconds.
     pub now: i64,
 }
@@ -183,7 +187,13 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut
     ];
     let dstu2 = (expect.era == Era::Dstu2).then_some("requested_record");
     let mut missing = false;
-    for name in REQUIRED.iter().copied().chain(dstu2) {
+    let optional = expect.migrate.then_some("requesting_practitioner");
+    for name in REQUIRED
+        .iter()
+        .copied()
+        .chain(dstu2)
+        .filter(|name| Some(*name) != optional)
+    {
         match claims.get(name) {
             None => {
                 out.push(Violation::of(
@@ -216,11 +226,16 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut
     }
     check_times(claims, expect.now, out);
     if let Some(reason) = claims.get("reason_for_request") {
-        if reason.as_str() != Some("directcare") {
+        let wanted = if expect.migrate {
+            "migration"
+        } else {
+            "directcare"
+        };
+        if reason.as_str() != Some(wanted) {
             out.push(Violation::of(
                 RuleId::JwtReason,
                 claim("reason_for_request"),
-                format!("must be directcare, was {}", text_of(reason)),
+                format!("must be {wanted}, was {}", text_of(reason)),
             ));
         }
     }
@@ -255,7 +270,7 @@ pub fn check_claims(claims: &Map<String, Value>, expect: &Expectation, out: &mut
                 ),
             ));
         }
-    } else if practitioner_id.is_none() {
+    } else if practitioner_id.is_none() && !expect.migrate {
         out.push(Violation::of(
             RuleId::JwtSubject,
             claim("requesting_practitioner.id"),
@@ -360,6 +375,33 @@ fn check_scope(
         return;
     };
     let at = claim("requested_scope");
+    // 1.x patient reads may add a confidentiality: ` conf/N`, or (migrate
+    // only) ` conf/R`; migrate needs one (DOMAIN-STU3.md §1.1).
+    let (value, conf) = match value.as_str().and_then(|s| s.split_once(' ')) {
+        Some((base, conf)) if expect.era == Era::Stu3 => {
+            (Value::String(base.to_string()), Some(conf))
+        }
+        _ => (value.clone(), None),
+    };
+    let value = &value;
+    let conf_problem = match conf {
+        None if expect.migrate => Some("must end with conf/N or conf/R for migrate".to_string()),
+        Some(conf) if value.as_str() != Some("patient/*.read") => {
+            Some(format!("may add {conf} only to patient/*.read"))
+        }
+        Some("conf/N") => None,
+        Some("conf/R") if expect.migrate => None,
+        Some(other) => Some(format!(
+            "must end with conf/N{}, was {}",
+            if expect.migrate { " or conf/R" } else { "" },
+            shown(other)
+        )),
+        None => None,
+    };
+    if let Some(problem) = conf_problem {
+        out.push(Violation::of(RuleId::JwtScope, at, problem));
+        return;
+    }
     let Some(scope) = value.as_str().filter(|s| SCOPES.contains(s)) else {
         out.push(Violation::of(
             RuleId::JwtScope,
@@ -411,6 +453,16 @@ fn check_scope(
             ));
         }
     }
+}
+
+/// The confidentiality `requested_scope` adds (`patient/*.read conf/N` →
+/// `N`), if any.
+pub fn confidentiality(claims: &Map<String, Value>) -> Option<&str> {
+    claims
+        .get("requested_scope")?
+        .as_str()?
+        .split_once(" conf/")
+        .map(|(_, conf)| conf)
 }
 
 /// The NHS number of DSTU2's `requested_record` Patient: the value of its
@@ -524,6 +576,7 @@ mod tests {
             era,
             kind: Some(RecordKind::Patient),
             write,
+            migrate: false,
             now: 1_000_100,
         };
         check_claims(claims, &expect, &mut out);
@@ -660,6 +713,7 @@ mod tests {
             era: Era::Dstu2,
             kind: None,
             write: false,
+            migrate: false,
             now: claims["iat"].as_i64().unwrap_or(0),
         };
         let mut out = Vec::new();

@@ -10,7 +10,8 @@
 //! - [`gpconnect`]: GP Connect's rules (DOMAIN.md §3, §4, §7) — the SSP
 //!   headers, the interaction id, the provider ASID, the JWT ([`jwt`]) and
 //!   identifier searches ([`nhs_number`]); each era's operation parameters
-//!   ([`operations`] DSTU2, [`operations_stu3`] 1.x) and request bodies
+//!   ([`operations`] DSTU2, [`operations_stu3`] 1.x,
+//!   [`operations_structured`] Access Record Structured) and request bodies
 //!   ([`resources`], [`resources_stu3`]) against the resource descriptions
 //!   ([`profiles`], [`profiles_stu3`]).
 //!
@@ -23,6 +24,7 @@ pub mod jwt;
 pub mod nhs_number;
 pub mod operations;
 pub mod operations_documents;
+pub mod operations_structured;
 pub mod operations_stu3;
 pub mod profiles;
 pub mod profiles_stu3;

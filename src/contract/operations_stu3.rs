@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
+use super::tokens::TokenFacts;
 use super::{shown, RuleId, Violation};
 use crate::request::MockRequest;
 
@@ -19,6 +20,11 @@ pub enum ParamsKind {
     /// Access Document's `GET /Patient/{id}/DocumentReference`
     /// ([`super::operations_documents`]).
     DocumentSearch,
+    /// Access Record Structured's `$gpc.getstructuredrecord`
+    /// ([`super::operations_structured`]).
+    StructuredRecord,
+    /// Access Record Structured's `$gpc.migratestructuredrecord`.
+    MigrateStructuredRecord,
 }
 
 impl ParamsKind {
@@ -28,18 +34,31 @@ impl ParamsKind {
             ("GET", "/Slot") => Some(ParamsKind::SlotSearch),
             ("GET", "/Patient/{id}/Appointment") => Some(ParamsKind::PatientAppointments),
             ("GET", "/Patient/{id}/DocumentReference") => Some(ParamsKind::DocumentSearch),
+            ("POST", "/Patient/$gpc.getstructuredrecord") => Some(ParamsKind::StructuredRecord),
+            ("POST", "/Patient/$gpc.migratestructuredrecord") => {
+                Some(ParamsKind::MigrateStructuredRecord)
+            }
             _ => None,
         }
     }
 }
 
-/// Checks `request` as an operation of `kind`.
-pub fn check(kind: ParamsKind, request: &MockRequest, out: &mut Vec<Violation>) {
+/// Checks `request` as an operation of `kind`; `jwt` is what the token said.
+pub fn check(
+    kind: ParamsKind,
+    request: &MockRequest,
+    jwt: Option<&TokenFacts>,
+    out: &mut Vec<Violation>,
+) {
     match kind {
         ParamsKind::SlotSearch => check_slot_search(request, out),
         ParamsKind::PatientAppointments => check_appointments(request, out),
         ParamsKind::DocumentSearch => {
             super::operations_documents::check_document_search(request, out)
+        }
+        ParamsKind::StructuredRecord => super::operations_structured::check_get(request, out),
+        ParamsKind::MigrateStructuredRecord => {
+            super::operations_structured::check_migrate(request, jwt, out)
         }
     }
 }
@@ -266,7 +285,7 @@ mod tests {
             bytes::Bytes::new(),
         );
         let mut out = Vec::new();
-        check(kind, &request, &mut out);
+        check(kind, &request, None, &mut out);
         out.into_iter().map(|v| v.rule).collect()
     }
 

@@ -15,17 +15,22 @@ use super::Violation;
 pub struct TokenFacts {
     /// `requested_record`'s NHS number, when the token names one.
     pub requested_nhs_number: Option<Box<str>>,
+    /// The confidentiality of `requested_scope` (`N`, `R`) when it has one
+    /// (`patient/*.read conf/N`).
+    pub confidentiality: Option<Box<str>>,
 }
 
 impl TokenFacts {
     pub(super) fn of(jwt: &Jwt) -> TokenFacts {
         TokenFacts {
             requested_nhs_number: jwt::requested_nhs_number(&jwt.claims).map(Box::from),
+            confidentiality: jwt::confidentiality(&jwt.claims).map(Box::from),
         }
     }
 
     fn heap_bytes(&self) -> usize {
         self.requested_nhs_number.as_ref().map_or(0, |n| n.len())
+            + self.confidentiality.as_ref().map_or(0, |c| c.len())
     }
 }
 
@@ -229,6 +234,7 @@ mod tests {
             let header = format!("Bearer {i}.{padding}");
             let facts = Arc::new(TokenFacts {
                 requested_nhs_number: Some("9658218873".into()),
+                confidentiality: None,
             });
             cache.put(header.as_bytes(), facts, Some(2_000), &found, 900);
             assert!(cache.bytes() <= TOKEN_CACHE_BYTES, "{}", cache.bytes());

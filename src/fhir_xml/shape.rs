@@ -114,6 +114,35 @@ const STU3: &[(&str, bool)] = &[
     ("Schedule.actor", true),
     ("Appointment.reason", true),
     ("note", true),
+    // Access Record Structured's clinical resources.
+    ("AllergyIntolerance.category", true),
+    ("AllergyIntolerance.reaction", true),
+    ("AllergyIntolerance.reaction.manifestation", true),
+    ("Encounter.type", true),
+    ("Encounter.participant.type", true),
+    ("Encounter.reason", true),
+    ("Encounter.diagnosis", true),
+    ("Condition.category", true),
+    ("Condition.bodySite", true),
+    ("Immunization.practitioner", true),
+    ("Immunization.explanation.reasonNotGiven", true),
+    ("Immunization.explanation.reason", true),
+    ("Observation.category", true),
+    ("Observation.performer", true),
+    ("Observation.referenceRange", true),
+    ("Observation.component", true),
+    ("Observation.related", true),
+    ("DiagnosticReport.performer", true),
+    ("DiagnosticReport.specimen", true),
+    ("DiagnosticReport.result", true),
+    ("MedicationStatement.dosage", true),
+    ("MedicationStatement.reasonCode", true),
+    ("MedicationRequest.dosageInstruction", true),
+    ("ReferralRequest.recipient", true),
+    ("ReferralRequest.reasonCode", true),
+    ("ReferralRequest.serviceRequested", true),
+    ("ProcedureRequest.reasonCode", true),
+    ("ProcedureRequest.category", true),
 ];
 
 /// The JSON type of a primitive.
@@ -143,6 +172,8 @@ const BOOLEANS: &[&str] = &[
     "cors",
     "mustSupport",
     "isModifier",
+    "notGiven",
+    "primarySource",
 ];
 
 const NUMBERS: &[&str] = &[

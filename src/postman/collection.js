@@ -78,7 +78,7 @@ gpcMock = (function () {
             aud: setting(pm, 'gpcAud'),
             exp: now + 300,
             iat: now,
-            reason_for_request: 'directcare',
+            reason_for_request: setting(pm, 'gpcReason') || 'directcare',
             requested_scope: scope,
             requesting_device: {
                 resourceType: 'Device',

@@ -194,13 +194,25 @@ fn item(
     let mut events = Vec::new();
     if let Some(era) = era {
         let (kind, write) = sample::gpconnect_scope(operation, era);
-        let scope = format!("{kind}/*.{}", if write { "write" } else { "read" });
+        // Access Record Structured's migrate: reason `migration`, a
+        // confidentiality in the scope (DOMAIN-STU3.md §1.1).
+        let migrate =
+            crate::contract::gpconnect::OperationRules::compile(operation, era).is_migrate();
+        let scope = if migrate {
+            "patient/*.read conf/N".to_string()
+        } else {
+            format!("{kind}/*.{}", if write { "write" } else { "read" })
+        };
         let mut script = String::from(
             "// This request's JWT claims; gpcMock comes from the collection's pre-request script.\n",
         );
         script.push_str(&format!(
             "pm.variables.set('gpcScope', {});\n",
             js_string(&scope)
+        ));
+        script.push_str(&format!(
+            "pm.variables.set('gpcReason', {});\n",
+            js_string(if migrate { "migration" } else { "directcare" })
         ));
         if era == Era::Dstu2 && kind == "patient" {
             script.push_str(&format!(

@@ -468,6 +468,7 @@ console.log(JSON.stringify(out));
                         RecordKind::Organization
                     }),
                     write: scope.ends_with(".write"),
+                    migrate: false,
                     now: chrono::Utc::now().timestamp(),
                 },
                 &mut violations,
@@ -517,6 +518,7 @@ console.log(JSON.stringify(out));
                     era: Era::Stu3,
                     kind: Some(kind),
                     write,
+                    migrate: false,
                     now: chrono::Utc::now().timestamp(),
                 },
                 &mut violations,

@@ -179,7 +179,7 @@ fn add_gpconnect_headers(
     let rules = gpconnect::OperationRules::compile(operation, era);
     let (kind, write) = gpconnect_scope(operation, era);
     let nhs_number = patient_nhs_number(request);
-    let claims = jwt::jwt_claims(&jwt::JwtRequest {
+    let mut claims = jwt::jwt_claims(&jwt::JwtRequest {
         era,
         record_kind: kind,
         write,
@@ -187,6 +187,11 @@ fn add_gpconnect_headers(
         ods_code: jwt::RECORD_ODS_CODE,
         now: chrono::Utc::now().timestamp(),
     });
+    if rules.is_migrate() {
+        // Access Record Structured's migrate (DOMAIN-STU3.md §1.1).
+        claims["reason_for_request"] = "migration".into();
+        claims["requested_scope"] = "patient/*.read conf/N".into();
+    }
     let keep = |name: &str, value: String, request: &mut SyntheticRequest| {
         // A scenario that matches on a header keeps its value.
         if request.header(name).is_none() || name.eq_ignore_ascii_case("Authorization") {

@@ -18,6 +18,25 @@ pub(super) fn is_seed_file(text: &str) -> bool {
         && !text.lines().any(|line| line.starts_with("operation:"))
 }
 
+/// The lines of a seed whose templating can be rendered line by line: it
+/// has `{{`, but no block, partial, comment or `else` (whose scope may span
+/// lines), and every line closes each `{{` it opens. `None`: render the
+/// whole text as one template (or none, without `{{`).
+fn by_line(text: &str) -> Option<Vec<&str>> {
+    if !text.contains("{{") {
+        return None;
+    }
+    const SPANNING: [&str; 6] = ["{{#", "{{/", "{{>", "{{!", "{{^", "{{else"];
+    if SPANNING.iter().any(|token| text.contains(token)) {
+        return None;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .iter()
+        .all(|line| line.matches("{{").count() == line.matches("}}").count())
+        .then_some(lines)
+}
+
 /// Renders and reads one seed file; documents are keyed by their `id`.
 pub(super) fn load_seed(
     text: &str,
@@ -29,7 +48,24 @@ pub(super) fn load_seed(
     // of each token from the start of the text, in time that grows with the
     // square of its size: the 1.x pack's 32 KB patient seed alone took most
     // of a 177 ms startup.
-    let rendered: std::borrow::Cow<'_, str> = if text.contains("{{") {
+    let rendered: std::borrow::Cow<'_, str> = if let Some(lines) = by_line(text) {
+        // Only plain expressions, each on one line: each line that has one
+        // is rendered on its own (a big seed with a few relative dates is
+        // not parsed as one template).
+        let mut out = String::with_capacity(text.len());
+        for (index, line) in lines.iter().enumerate() {
+            if line.contains("{{") {
+                let rendered = templates.render_text(line).map_err(|message| {
+                    LoadError::new(file, Some(index + 1), format!("seed template: {message}"))
+                })?;
+                out.push_str(&rendered);
+            } else {
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        out.into()
+    } else if text.contains("{{") {
         let name = format!("{file}#seed");
         templates.register(&name, text, file, 1)?;
         let rendered = templates
@@ -96,4 +132,36 @@ pub(super) fn load_seed(
         file: file.to_string(),
         occupancy: parsed.occupancy,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_expressions_render_line_by_line() {
+        assert!(by_line("collection: a\n").is_none());
+        assert!(by_line("a: {{#if x}}1{{/if}}\n").is_none());
+        assert!(by_line("a: {{now\n offset=\"+1d\"}}\n").is_none());
+        assert_eq!(
+            by_line("a: 1\nb: \"{{now}}\"\n").map(|lines| lines.len()),
+            Some(2)
+        );
+        let mut templates = Templates::new();
+        let seed = load_seed(
+            "collection: c\ndocuments:\n  - { id: \"1\", when: \"{{now format=\"%Y\"}}\", n: \"{{add 1 2}}\" }\n",
+            "c.yaml",
+            &mut templates,
+        )
+        .unwrap();
+        let document = &seed.documents["1"];
+        assert_eq!(document["n"], "3");
+        assert_eq!(document["when"].as_str().map(str::len), Some(4));
+        let broken = load_seed(
+            "collection: c\ndocuments:\n  - { id: \"1\", n: \"{{nope 1}}\" }\n",
+            "c.yaml",
+            &mut templates,
+        );
+        assert!(broken.is_err_and(|e| e.to_string().contains("c.yaml:3")));
+    }
 }

@@ -25,6 +25,7 @@ use handlebars::{
 };
 use serde_json::{json, Value};
 
+use super::records;
 use super::time::{helper_date_add, helper_date_format, helper_now};
 use crate::state::{reference_id, StateData};
 
@@ -115,6 +116,7 @@ pub(super) static HELPERS: &[HelperSpec] = &[
     // The mock's value helpers, each a function of its parameters.
     pure("jsonpath", Kind::Value(helper_jsonpath)),
     pure("fhir_param", Kind::Value(helper_fhir_param)),
+    pure("jwt_claims", Kind::Value(helper_jwt_claims)),
     pure("default", Kind::Value(helper_default)),
     pure(
         "upper",
@@ -179,6 +181,26 @@ pub(super) static HELPERS: &[HelperSpec] = &[
             let needle = text(param(h, 1)).to_lowercase();
             Ok(json!(text(param(h, 0)).to_lowercase().contains(&needle)))
         }),
+    ),
+    // Record assembly (records.rs).
+    pure("when", Kind::Value(records::helper_when)),
+    pure("append", Kind::Value(records::helper_append)),
+    pure("union", Kind::Value(records::helper_union)),
+    pure("tag", Kind::Value(records::helper_tag)),
+    pure("where_not", Kind::Value(records::helper_where_not)),
+    pure("where_given", Kind::Value(records::helper_where_given)),
+    pure("where_in", Kind::Value(records::helper_where_in)),
+    pure("has", Kind::Value(records::helper_has)),
+    pure("pluck", Kind::Value(records::helper_pluck)),
+    pure("sharing", Kind::Value(records::helper_sharing)),
+    pure("in_period", Kind::Value(records::helper_in_period)),
+    pure("newest", Kind::Value(records::helper_newest)),
+    pure("references", Kind::Value(records::helper_references)),
+    pure("ref_ids", Kind::Value(records::helper_ref_ids)),
+    pure("reachable", Kind::Value(records::helper_reachable)),
+    pure(
+        "unknown_params",
+        Kind::Value(records::helper_unknown_params),
     ),
     pure("json", Kind::Json),
     // Handlebars' own.
@@ -572,17 +594,33 @@ fn helper_jsonpath(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
 }
 
 /// The `value[x]` (or `resource`, or `part`) of the first parameter named
-/// `name` in a FHIR Parameters resource.
+/// `name` in a FHIR Parameters resource, or in a list of parameters (a
+/// parameter's `part`s: `(fhir_param (fhir_param body "a") "b")` is the
+/// value of part `b` of parameter `a`).
 pub fn fhir_param_value<'a>(parameters: &'a Value, name: &str) -> Option<&'a Value> {
-    parameters
-        .get("parameter")?
-        .as_array()?
-        .iter()
+    let list = match parameters {
+        Value::Array(list) => list,
+        other => other.get("parameter")?.as_array()?,
+    };
+    list.iter()
         .find(|p| p.get("name").and_then(Value::as_str) == Some(name))?
         .as_object()?
         .iter()
         .find(|(key, _)| key.starts_with("value") || *key == "resource" || *key == "part")
         .map(|(_, value)| value)
+}
+
+/// `(jwt_claims request.headers.authorization)`: the claims of the unsigned
+/// JWT of a `Bearer` header, or null when it is none.
+fn helper_jwt_claims(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
+    let header = text(param(h, 0));
+    let token = header
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("Bearer"))
+        .map_or(header.as_str(), |(_, token)| token.trim());
+    Ok(crate::contract::jwt::decode(token)
+        .map(|jwt| Value::Object(jwt.claims))
+        .unwrap_or(Value::Null))
 }
 
 fn helper_fhir_param(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
@@ -807,5 +845,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, "9658218873 yes d X");
+        let parts =
+            json!({"parameter": [{"name": "a", "part": [{"name": "b", "valueBoolean": false}]}]});
+        let out = render(
+            r#"{{fhir_param (fhir_param body "a") "b"}}|{{fhir_param (fhir_param body "a") "c"}}|{{fhir_param (fhir_param body "x") "b"}}"#,
+            json!({"body": parts}),
+        )
+        .unwrap();
+        assert_eq!(out, "false||");
+        let token = "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIxIn0.";
+        let out = render(
+            r#"{{lookup (jwt_claims auth) "sub"}}|{{jwt_claims "Bearer x"}}"#,
+            json!({"auth": token}),
+        )
+        .unwrap();
+        assert_eq!(out, "1|");
     }
 }

@@ -12,6 +12,9 @@
 //!   and Handlebars' own): each helper's name, what it is, whether it is
 //!   deterministic and how it writes its output. Registration, the JSON
 //!   proof and request independence all read it.
+//! - `records.rs`: the list helpers that assemble a record from data
+//!   (filters by field and date span, newest n, unions, FHIR references
+//!   followed between items, unknown Parameters).
 //! - `time.rs`: the `now` and `date_add` helpers' offsets ([`parse_offset`]),
 //!   dates and formats, and the per-second `{{now}}` cache.
 //! - `analysis.rs`: what is worked out before any request: the JSON proof
@@ -32,6 +35,7 @@ mod analysis;
 mod escape;
 mod flat;
 mod helpers;
+mod records;
 mod registry;
 mod time;
 

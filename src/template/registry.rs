@@ -321,6 +321,16 @@ impl Templates {
             .is_some_and(|prepared| prepared.flat.is_some())
     }
 
+    /// Renders a text that is not registered (a line of a seed file) with
+    /// the mock's helpers and no data, without keeping it.
+    pub fn render_text(&self, text: &str) -> Result<String, String> {
+        let state = Arc::new(StateData::default());
+        let _state = helpers::StateScope::enter(&state);
+        self.registry
+            .render_template(text, &serde_json::Value::Null)
+            .map_err(|error| render_reason(&error))
+    }
+
     /// Renders `name` into a string sized from its earlier renders
     /// (Handlebars' own output starts at 8 KiB and doubles: a waste for a
     /// small body, a copy for a large one).

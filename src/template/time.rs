@@ -214,7 +214,7 @@ pub(super) fn helper_date_format(h: &Helper<'_>) -> Result<Value, RenderErrorRea
 }
 
 /// The first (or, `end`, the last) day a FHIR date or dateTime covers.
-fn covered_day(input: &str, end: bool) -> Option<NaiveDate> {
+pub(super) fn covered_day(input: &str, end: bool) -> Option<NaiveDate> {
     if let Some((time, _)) = parse_date(input) {
         return Some(time.date_naive());
     }

@@ -15,6 +15,8 @@ pub use crate::gpc::{entries_of, jwt, spine_code, Reply, CONSUMER_ASID};
 pub const BASE: &str = "/B82617/STU3/1/gpconnect/fhir";
 /// The Access Document base path of the default mount.
 pub const DOCUMENTS_BASE: &str = "/B82617/STU3/1/gpconnect/documents/fhir";
+/// The Access Record Structured base path of the default mount.
+pub const STRUCTURED_BASE: &str = "/B82617/STU3/1/gpconnect/structured/fhir";
 pub const PROVIDER_ASID: &str = "918999198738";
 pub const ODS_CODE: &str = "B82617";
 pub const FHIR_JSON: &str = "application/fhir+json";
@@ -126,10 +128,34 @@ pub const DOCUMENT_OPERATIONS: &[(&str, &str, bool, bool)] = &[
     ),
 ];
 
+/// The Access Record Structured operations, as [`OPERATIONS`]: keys with a
+/// `Structured_` prefix; the suffixes follow `urn:nhs:names:services:gpconnect:`.
+pub const STRUCTURED_OPERATIONS: &[(&str, &str, bool, bool)] = &[
+    (
+        "Structured_Metadata_Read",
+        "structured:fhir:rest:read:metadata-1",
+        false,
+        false,
+    ),
+    (
+        "Structured_GetStructuredRecord",
+        "fhir:operation:gpc.getstructuredrecord-1",
+        true,
+        false,
+    ),
+    (
+        "Structured_MigrateStructuredRecord",
+        "fhir:operation:gpc.migratestructuredrecord-1",
+        true,
+        false,
+    ),
+];
+
 fn lookup(operation: &str) -> (&'static str, &'static str, bool, bool) {
     *OPERATIONS
         .iter()
         .chain(DOCUMENT_OPERATIONS)
+        .chain(STRUCTURED_OPERATIONS)
         .find(|(key, ..)| *key == operation)
         .unwrap_or_else(|| panic!("unknown 1.x operation {operation}"))
 }
@@ -139,6 +165,8 @@ pub fn interaction_id(operation: &str) -> String {
     let (_, suffix, _, _) = lookup(operation);
     if operation.starts_with("Documents_") {
         format!("{DOCUMENTS_URN}{suffix}")
+    } else if operation.starts_with("Structured_") {
+        format!("urn:nhs:names:services:gpconnect:{suffix}")
     } else {
         format!("{URN}{suffix}")
     }
@@ -148,18 +176,23 @@ pub fn interaction_id(operation: &str) -> String {
 pub fn claims(operation: &str) -> Value {
     let (_, _, patient, write) = lookup(operation);
     let now = chrono::Utc::now().timestamp();
-    let scope = format!(
-        "{}/*.{}",
-        if patient { "patient" } else { "organization" },
-        if write { "write" } else { "read" }
-    );
+    let migrate = operation == "Structured_MigrateStructuredRecord";
+    let scope = if migrate {
+        "patient/*.read conf/N".to_string()
+    } else {
+        format!(
+            "{}/*.{}",
+            if patient { "patient" } else { "organization" },
+            if write { "write" } else { "read" }
+        )
+    };
     json!({
         "iss": "https://consumer.example.org/",
         "sub": "1",
         "aud": "https://authorize.fhir.nhs.net/token",
         "exp": now + 300,
         "iat": now,
-        "reason_for_request": "directcare",
+        "reason_for_request": if migrate { "migration" } else { "directcare" },
         "requested_scope": scope,
         "requesting_device": {
             "resourceType": "Device",

@@ -22,5 +22,6 @@ mod scenarios;
 mod shapes;
 mod spine;
 mod state;
+mod structured;
 mod versions;
 mod xml;

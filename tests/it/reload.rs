@@ -97,7 +97,9 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Generous: on a debug build, with the suite running many servers at
+    // once, a reload of the default mount's four APIs can take seconds.
+    let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if check().await {
             return;

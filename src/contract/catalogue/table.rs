@@ -16,6 +16,7 @@ const INVALID_RESOURCE: Code = spine(SpineCode::INVALID_RESOURCE);
 const INVALID_NHS_NUMBER: Code = spine(SpineCode::INVALID_NHS_NUMBER);
 const INVALID_IDENTIFIER_SYSTEM: Code = spine(SpineCode::INVALID_IDENTIFIER_SYSTEM);
 const FHIR_CONSTRAINT_VIOLATION: Code = spine(SpineCode::FHIR_CONSTRAINT_VIOLATION);
+const CONFLICTING_VALUES: Code = spine(SpineCode::CONFLICTING_VALUES);
 
 catalogue_of! {
     // ---- the definition's own rules (any definition)
@@ -165,7 +166,7 @@ catalogue_of! {
         operations: [],
         answer: (BAD_REQUEST, BAD_REQUEST),
         source: "DOMAIN §4",
-        summary: "`reason_for_request` is not `directcare`",
+        summary: "`reason_for_request` is not `directcare` (`migration` for Access Record Structured's migrate)",
     }
     JwtAudience {
         name: "jwt-audience",
@@ -189,7 +190,7 @@ catalogue_of! {
         operations: [],
         answer: (BAD_REQUEST, BAD_REQUEST),
         source: "DOMAIN §4",
-        summary: "`requested_scope` is unknown, or not the read/write scope of the operation and record",
+        summary: "`requested_scope` is unknown, or not the read/write scope of the operation and record; in 1.x, a confidentiality other than ` conf/N` on `patient/*.read` (migrate: it must have ` conf/N` or ` conf/R`)",
     }
     JwtRequestedRecordAbsent {
         name: "jwt-requested-record-absent",
@@ -536,6 +537,72 @@ catalogue_of! {
         answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
         source: "DOMAIN-STU3 §2, §6.15",
         summary: "a `created` that is not `ge` or `le` and a date (`yyyy`, `yyyy-MM`, `yyyy-MM-dd`) or a dateTime with seconds and an offset; two `ge`s or two `le`s; the `ge` date after the `le` one",
+    }
+
+    // ---- Access Record Structured 1.6 (DOMAIN-STU3.md §1.2-§1.4, §6.7-9, §6.13)
+    StructuredResource {
+        name: "structured-parameters-resource",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.getstructuredrecord", "POST /Patient/$gpc.migratestructuredrecord"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
+        source: "DOMAIN-STU3 §1.3",
+        summary: "the body is not a FHIR Parameters resource with a `parameter` list of named parameters, or a parameter or part is given twice",
+    }
+    StructuredNhsNumber {
+        name: "structured-nhs-number",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.getstructuredrecord", "POST /Patient/$gpc.migratestructuredrecord"],
+        answer: (BAD_REQUEST, INVALID_NHS_NUMBER),
+        source: "DOMAIN-STU3 §1.3, §6.9",
+        summary: "`patientNHSNumber` is not 10 digits passing modulus 11",
+    }
+    StructuredIdentifierSystem {
+        name: "structured-identifier-system",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.getstructuredrecord", "POST /Patient/$gpc.migratestructuredrecord"],
+        answer: (BAD_REQUEST, INVALID_IDENTIFIER_SYSTEM),
+        source: "DOMAIN-STU3 §1.3 [demo]",
+        summary: "`patientNHSNumber`'s identifier system is not `https://fhir.nhs.uk/Id/nhs-number`",
+    }
+    StructuredParameter {
+        name: "structured-parameter",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.getstructuredrecord", "POST /Patient/$gpc.migratestructuredrecord"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
+        source: "DOMAIN-STU3 §1.2, §1.3, §6.7, §6.9",
+        summary: "no `patientNHSNumber` or not a `valueIdentifier` with a value; no clinical area asked for; `includeAllergies` without `includeResolvedAllergies`; a known part without a value or of the wrong type; a date not a whole date, in the future (a diary date: in the past), a period's start after its end; `includeNumberOfMostRecent` below 1; `filterStatus` not active/inactive",
+    }
+    StructuredRecentWithPeriod {
+        name: "structured-recent-with-period",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.getstructuredrecord"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_RESOURCE),
+        source: "DOMAIN-STU3 §1.3, §6.8",
+        summary: "`includeConsultations` has both `consultationSearchPeriod` and `includeNumberOfMostRecent`",
+    }
+    StructuredCombination {
+        name: "structured-combination",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.getstructuredrecord"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
+        source: "DOMAIN-STU3 §1.2, §6.9",
+        summary: "with `includeConsultations`: `medicationSearchFromDate`, `uncategorisedDataSearchPeriod`, `filterStatus`, `referralSearchPeriod`, `diaryEntriesSearchDate`, `includeNotGiven` or `includeStatus`; with `includeProblems` the same but `filterStatus`; except the two predefined searches",
+    }
+    MigrateParameter {
+        name: "migrate-parameter",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.migratestructuredrecord"],
+        answer: (UNPROCESSABLE_ENTITY, INVALID_PARAMETER),
+        source: "DOMAIN-STU3 §1.3, §1.4, §6.13",
+        summary: "a parameter other than `patientNHSNumber` and `includeFullRecord`, a part other than `includeSensitiveInformation`, or no `includeFullRecord` with a boolean `includeSensitiveInformation`",
+    }
+    MigrateConflictingValues {
+        name: "migrate-sensitive-scope",
+        eras: Stu3,
+        operations: ["POST /Patient/$gpc.migratestructuredrecord"],
+        answer: (BAD_REQUEST, CONFLICTING_VALUES),
+        source: "DOMAIN-STU3 §1.3, §6.13",
+        summary: "`includeSensitiveInformation` is true but the JWT's `requested_scope` is `conf/N`",
     }
 
     // ---- 1.x patient appointments (DOMAIN.md §2b, §10.14)
