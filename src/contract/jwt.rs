@@ -137,7 +137,8 @@ pub struct Expectation {
     /// `None`: the operation's kind is unknown; either scope kind is accepted.
     pub kind: Option<RecordKind>,
     pub write: bool,
-    /// Access Record Structured's migrate: `reason_for_request` is
+    /// A migrate interaction (Access Record Structured's, Access Document's
+    /// `migrate:binary-1`): `reason_for_request` is
     /// `migration`, the scope carries `conf/N` or `conf/R`, and
     /// `requesting_practitioner` may be left out (DOMAIN-STU3.md §1.1).
     pub migrate: bool,

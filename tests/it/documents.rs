@@ -373,3 +373,37 @@ async fn a_practice_with_access_document_switched_off_answers_access_denied() {
     );
     assert_eq!(migrate.body["resourceType"], "Binary");
 }
+
+/// A document's migration (`migrate:binary-1`) needs the migration JWT
+/// (reason `migration`, a `conf/` scope), as Access Record Structured's
+/// migrate does; a retrieval's JWT is refused on it, and the reverse.
+#[tokio::test]
+async fn binary_migration_needs_the_migration_jwt() {
+    let server = Server::start(&[]);
+    let migrate = get(&server, "/Binary/1", "Documents_Binary_Migrate").await;
+    assert_eq!(migrate.status, 200, "{}", migrate.body);
+    let client = crate::common::client();
+    let retrieval_jwt = gpc1::headers("Documents_Binary_Read")
+        .into_iter()
+        .find(|(name, _)| *name == "Authorization")
+        .map(|(_, value)| value)
+        .unwrap();
+    let mut builder = client.get(server.url(&format!("{DOCUMENTS_BASE}/Binary/1")));
+    for (name, value) in gpc1::headers("Documents_Binary_Migrate") {
+        let value = if name == "Authorization" {
+            retrieval_jwt.clone()
+        } else {
+            value
+        };
+        builder = builder.header(name, value);
+    }
+    let refused = builder.send().await.unwrap();
+    let refused = Reply::read(refused, "/Binary/1").await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(spine_code(&refused.body), "BAD_REQUEST");
+    let diagnostics = refused.body["issue"][0]["diagnostics"].to_string();
+    assert!(diagnostics.contains("migration"), "{diagnostics}");
+    // The retrieval still takes its own JWT on the same endpoint.
+    let read = get(&server, "/Binary/1", "Documents_Binary_Read").await;
+    assert_eq!(read.status, 200, "{}", read.body);
+}

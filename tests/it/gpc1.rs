@@ -176,7 +176,10 @@ pub fn interaction_id(operation: &str) -> String {
 pub fn claims(operation: &str) -> Value {
     let (_, _, patient, write) = lookup(operation);
     let now = chrono::Utc::now().timestamp();
-    let migrate = operation == "Structured_MigrateStructuredRecord";
+    let migrate = matches!(
+        operation,
+        "Structured_MigrateStructuredRecord" | "Documents_Binary_Migrate"
+    );
     let scope = if migrate {
         "patient/*.read conf/N".to_string()
     } else {

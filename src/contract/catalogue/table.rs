@@ -166,7 +166,7 @@ catalogue_of! {
         operations: [],
         answer: (BAD_REQUEST, BAD_REQUEST),
         source: "DOMAIN §4",
-        summary: "`reason_for_request` is not `directcare` (`migration` for Access Record Structured's migrate)",
+        summary: "`reason_for_request` is not `directcare` (`migration` for the migrate interactions: Access Record Structured's migrate and Access Document's `migrate:binary-1`)",
     }
     JwtAudience {
         name: "jwt-audience",
