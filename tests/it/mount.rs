@@ -482,3 +482,68 @@ async fn should_keep_a_booking_state_per_api() {
     );
     assert_eq!(appointments(&server, "practice-one").await, before);
 }
+
+/// Definitions in the shape of the published Access Record Structured and
+/// Access Document Swaggers (Swagger 2.0 YAML, no operationIds, untyped
+/// bodies; fixtures written for this project) load and mount beside the
+/// project's own Foundations API: they answer from the definition, and the
+/// 1.x contract checks their requests, the structured record's parameter
+/// rules included.
+#[tokio::test]
+async fn published_structured_and_documents_definitions_mount_and_are_checked() {
+    use crate::gpc1::{self, DOCUMENTS_BASE, STRUCTURED_BASE};
+    let server = Server::start(&["--no-watch", "--mount", &mount("published.yaml")]);
+    let client = client();
+    let body = serde_json::json!({"resourceType": "Parameters", "parameter": [
+        {"name": "patientNHSNumber", "valueIdentifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9690937286"}},
+        {"name": "includeAllergies", "part": [{"name": "includeResolvedAllergies", "valueBoolean": false}]}
+    ]});
+    let path = "/Patient/$gpc.getstructuredrecord";
+    let post = |body: Value, operation: &str| {
+        gpc1::request_to(
+            &client,
+            Method::POST,
+            &server,
+            STRUCTURED_BASE,
+            path,
+            operation,
+        )
+        .header("Content-Type", "application/fhir+json")
+        .body(body.to_string())
+        .send()
+    };
+    // The definition has no example or schema for its 200: an empty body.
+    let ok = post(body.clone(), "Structured_GetStructuredRecord")
+        .await
+        .expect("send");
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["x-mock-source"], "empty");
+    // The structured record's rules: no includeResolvedAllergies is 422.
+    let mut broken = body.clone();
+    broken["parameter"][1] = serde_json::json!({"name": "includeAllergies"});
+    let refused = post(broken, "Structured_GetStructuredRecord")
+        .await
+        .expect("send");
+    assert_eq!(refused.status(), 422);
+    let refused: Value = refused.json().await.expect("json");
+    assert_eq!(gpc1::spine_code(&refused), "INVALID_PARAMETER", "{refused}");
+    // An interaction of another capability is refused on this root.
+    let wrong = post(body, "Documents_Binary_Read").await.expect("send");
+    assert_eq!(wrong.status(), 400);
+    let binary = gpc1::request_to(
+        &client,
+        Method::GET,
+        &server,
+        DOCUMENTS_BASE,
+        "/Binary/1",
+        "Documents_Binary_Read",
+    )
+    .send()
+    .await
+    .expect("send");
+    assert_eq!(binary.status(), 200);
+    // The project's own Foundations API beside them answers from its pack.
+    let patient = gpc1::send(&server, Method::GET, "/Patient/2", "Patient_Read", None).await;
+    assert_eq!(patient.status, 200, "{}", patient.body);
+    assert_eq!(patient.body["resourceType"], "Patient");
+}
