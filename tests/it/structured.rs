@@ -1169,3 +1169,94 @@ async fn each_structured_rule_answers_as_the_catalogue_says() {
         assert_rejected(&reply, status, code, &format!("(rule {rule})"));
     }
 }
+
+/// The switch of `scenarios/structured/state/practice.yaml`, as it
+/// documents it: with `access: disabled`, a structured record request is
+/// 403 ACCESS DENIED, and a migration is answered despite it.
+#[tokio::test]
+async fn a_practice_with_structured_switched_off_answers_access_denied() {
+    let checkout = crate::common::checkout_copy();
+    let settings = checkout
+        .path()
+        .join("scenarios/structured/state/practice.yaml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    assert!(text.contains("access: enabled"), "{text}");
+    std::fs::write(
+        &settings,
+        text.replace("access: enabled", "access: disabled"),
+    )
+    .unwrap();
+    let server = Server::start_in(checkout.path(), &[]);
+    let allergies = json!({"name": "includeAllergies", "part": [
+        {"name": "includeResolvedAllergies", "valueBoolean": false}
+    ]});
+    let denied = record(&server, SKELLY, &[allergies]).await;
+    assert_eq!(denied.status, 403, "{}", denied.body);
+    assert_eq!(spine_code(&denied.body), "ACCESS DENIED");
+    assert_eq!(denied.body["issue"][0]["code"], "forbidden");
+    let migrated = send(&server, MIGRATE, &migrate_body(SKELLY, false), |_| {}).await;
+    assert_eq!(
+        migrated.status, 200,
+        "migration despite the switch: {}",
+        migrated.body
+    );
+}
+
+/// An area the practice has switched off (`disabled: true` on its
+/// parameter in `state/parameters.yaml`) is answered 200 without its List,
+/// with `includeX has been disabled` in the Bundle's one warning
+/// OperationOutcome beside an unknown parameter's issue (DOMAIN-STU3 §1.5);
+/// the other areas asked for are answered as usual.
+#[tokio::test]
+async fn a_disabled_area_is_left_out_with_a_warning() {
+    let checkout = crate::common::checkout_copy();
+    let parameters = checkout
+        .path()
+        .join("scenarios/structured/state/parameters.yaml");
+    let text = std::fs::read_to_string(&parameters).unwrap();
+    assert!(
+        text.contains("  - { id: includeImmunisations }\n"),
+        "{text}"
+    );
+    std::fs::write(
+        &parameters,
+        text.replace(
+            "  - { id: includeImmunisations }\n",
+            "  - { id: includeImmunisations, disabled: true }\n",
+        ),
+    )
+    .unwrap();
+    let server = Server::start_in(checkout.path(), &[]);
+    let reply = record(
+        &server,
+        SKELLY,
+        &[
+            json!({"name": "includeImmunisations"}),
+            json!({"name": "includeProblems"}),
+            json!({"name": "includeSomethingElse"}),
+        ],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let titles: Vec<&str> = entries_of(&reply.body, "List")
+        .iter()
+        .filter_map(|list| list["title"].as_str())
+        .collect();
+    assert!(titles.contains(&"Problems"), "{titles:?}");
+    assert!(!titles.contains(&"Immunisations"), "{titles:?}");
+    let outcomes = entries_of(&reply.body, "OperationOutcome");
+    assert_eq!(outcomes.len(), 1, "one warning OperationOutcome");
+    let texts: Vec<&str> = outcomes[0]["issue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|issue| issue["details"]["text"].as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "includeSomethingElse is an unrecognised parameter",
+            "includeImmunisations has been disabled"
+        ]
+    );
+}
