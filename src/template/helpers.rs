@@ -16,7 +16,7 @@
 //! The value helpers' functions are here too; the time ones are in
 //! `time.rs`.
 
-use crate::state::index::loosely_equal;
+use crate::state::index::{loose_text, loosely_equal};
 use std::sync::Arc;
 
 use handlebars::{
@@ -428,15 +428,13 @@ pub(super) fn hash_str<'a>(h: &'a Helper<'_>, key: &str) -> Option<&'a str> {
     h.hash_get(key).and_then(|v| v.value().as_str())
 }
 
+/// A value as text: see [`loose_text`].
 pub(super) fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
+    loose_text(value)
 }
 
-fn truthy(value: &Value) -> bool {
+/// Whether a value counts as true (as `#if` reads it).
+pub(super) fn truthy(value: &Value) -> bool {
     match value {
         Value::Null => false,
         Value::Bool(b) => *b,
@@ -565,7 +563,7 @@ fn helper_take(h: &Helper<'_>) -> Result<Value, RenderErrorReason> {
 }
 
 /// The items of a list; nothing for any other value.
-fn items(value: &Value) -> impl Iterator<Item = &Value> {
+pub(super) fn items(value: &Value) -> impl Iterator<Item = &Value> {
     value.as_array().into_iter().flatten()
 }
 

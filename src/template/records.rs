@@ -17,32 +17,11 @@ use chrono::NaiveDate;
 use handlebars::{Helper, RenderErrorReason};
 use serde_json::{json, Map, Value};
 
-use super::helpers::{param, text};
+use super::helpers::{items, param, text, truthy};
 use super::time::covered_day;
+use crate::state::index::loosely_equal as same;
 
 type Outcome = Result<Value, RenderErrorReason>;
-
-/// The items of a list; nothing for any other value.
-fn items(value: &Value) -> impl Iterator<Item = &Value> {
-    value.as_array().into_iter().flatten()
-}
-
-/// Whether a value counts as true (as `#if` reads it).
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(_) => true,
-    }
-}
-
-/// `eq`'s loose equality: `"2"` equals `2`.
-fn same(a: &Value, b: &Value) -> bool {
-    a == b || (!a.is_object() && !a.is_array() && text(a) == text(b))
-}
 
 /// `(when cond a [b])`: `a` when `cond` holds, else `b` (default: an empty
 /// list, so a list expression can be switched off).

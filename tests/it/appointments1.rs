@@ -369,22 +369,11 @@ async fn slot_search_gives_free_slots_in_range_and_what_it_asks_for() {
 /// Copies the project's downloads/, scenarios/ and templates/ into a
 /// temporary directory with the practice's service filtering `enabled`.
 fn pack_with_service_filtering() -> tempfile::TempDir {
-    let dir = crate::common::checkout_copy();
-    let practice = dir.path().join("scenarios/foundations/state/practice.yaml");
-    let text = std::fs::read_to_string(&practice).expect("practice.yaml");
-    assert!(
-        text.contains("serviceFiltering: supplier-disabled"),
-        "{text}"
-    );
-    std::fs::write(
-        &practice,
-        text.replace(
-            "serviceFiltering: supplier-disabled",
-            "serviceFiltering: enabled",
-        ),
+    crate::common::checkout_with(
+        "scenarios/foundations/state/practice.yaml",
+        "serviceFiltering: supplier-disabled",
+        "serviceFiltering: enabled",
     )
-    .expect("write");
-    dir
 }
 
 #[tokio::test]

@@ -305,3 +305,14 @@ pub fn checkout_copy() -> tempfile::TempDir {
     }
     dir
 }
+
+/// [`checkout_copy`] with one edit: `from` replaced by `to` in the file at
+/// `path` (relative to the checkout), which must contain `from`.
+pub fn checkout_with(path: &str, from: &str, to: &str) -> tempfile::TempDir {
+    let dir = checkout_copy();
+    let file = dir.path().join(path);
+    let text = std::fs::read_to_string(&file).expect("read the file to edit");
+    assert!(text.contains(from), "{path} has no {from:?}:\n{text}");
+    std::fs::write(&file, text.replace(from, to)).expect("write the edit");
+    dir
+}

@@ -345,17 +345,11 @@ async fn a_dissented_patient_is_found_but_their_documents_are_not_shared() {
 /// retrieving one answer 403 ACCESS DENIED; migration is answered as usual.
 #[tokio::test]
 async fn a_practice_with_access_document_switched_off_answers_access_denied() {
-    let checkout = crate::common::checkout_copy();
-    let settings = checkout
-        .path()
-        .join("scenarios/documents/state/practice.yaml");
-    let text = std::fs::read_to_string(&settings).unwrap();
-    assert!(text.contains("access: enabled"), "{text}");
-    std::fs::write(
-        &settings,
-        text.replace("access: enabled", "access: disabled"),
-    )
-    .unwrap();
+    let checkout = crate::common::checkout_with(
+        "scenarios/documents/state/practice.yaml",
+        "access: enabled",
+        "access: disabled",
+    );
     let server = Server::start_in(checkout.path(), &[]);
     for reply in [
         find_patient(&server, "9690937286").await,

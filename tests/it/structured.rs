@@ -1175,17 +1175,11 @@ async fn each_structured_rule_answers_as_the_catalogue_says() {
 /// 403 ACCESS DENIED, and a migration is answered despite it.
 #[tokio::test]
 async fn a_practice_with_structured_switched_off_answers_access_denied() {
-    let checkout = crate::common::checkout_copy();
-    let settings = checkout
-        .path()
-        .join("scenarios/structured/state/practice.yaml");
-    let text = std::fs::read_to_string(&settings).unwrap();
-    assert!(text.contains("access: enabled"), "{text}");
-    std::fs::write(
-        &settings,
-        text.replace("access: enabled", "access: disabled"),
-    )
-    .unwrap();
+    let checkout = crate::common::checkout_with(
+        "scenarios/structured/state/practice.yaml",
+        "access: enabled",
+        "access: disabled",
+    );
     let server = Server::start_in(checkout.path(), &[]);
     let allergies = json!({"name": "includeAllergies", "part": [
         {"name": "includeResolvedAllergies", "valueBoolean": false}
@@ -1209,23 +1203,11 @@ async fn a_practice_with_structured_switched_off_answers_access_denied() {
 /// the other areas asked for are answered as usual.
 #[tokio::test]
 async fn a_disabled_area_is_left_out_with_a_warning() {
-    let checkout = crate::common::checkout_copy();
-    let parameters = checkout
-        .path()
-        .join("scenarios/structured/state/parameters.yaml");
-    let text = std::fs::read_to_string(&parameters).unwrap();
-    assert!(
-        text.contains("  - { id: includeImmunisations }\n"),
-        "{text}"
+    let checkout = crate::common::checkout_with(
+        "scenarios/structured/state/parameters.yaml",
+        "  - { id: includeImmunisations }\n",
+        "  - { id: includeImmunisations, disabled: true }\n",
     );
-    std::fs::write(
-        &parameters,
-        text.replace(
-            "  - { id: includeImmunisations }\n",
-            "  - { id: includeImmunisations, disabled: true }\n",
-        ),
-    )
-    .unwrap();
     let server = Server::start_in(checkout.path(), &[]);
     let reply = record(
         &server,
