@@ -280,7 +280,14 @@ fn fast_paths(c: &mut Criterion) {
     let flat = flat_templates
         .render_flat(template, &values)
         .expect("renders flat");
-    let context = template_context(&request, &[], 1001, None, operation, ContextNeeds::ALL);
+    let context = template_context(
+        &request,
+        &[],
+        request.fresh(1001),
+        None,
+        operation,
+        ContextNeeds::ALL,
+    );
     let general = flat_templates
         .render(template, &context, &state)
         .expect("renders");
@@ -291,7 +298,8 @@ fn fast_paths(c: &mut Criterion) {
     group.bench_function("flat/handlebars", |b| {
         b.iter(|| {
             let needs = ContextNeeds::ALL;
-            let context = template_context(&request, &[], 1001, None, operation, needs);
+            let context =
+                template_context(&request, &[], request.fresh(1001), None, operation, needs);
             flat_templates.render(black_box(template), &context, &state)
         })
     });
@@ -350,7 +358,7 @@ fn fast_paths(c: &mut Criterion) {
         let source = RenderSource::Request {
             request: &request,
             path_params: &[],
-            request_id: 1001,
+            fresh: request.fresh(1001),
             needs: runtime.needs,
         };
         let operation = &api.model.operations[index];

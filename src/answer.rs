@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 
 use crate::fhir::{ErrorStyle, Outcome, SpineCode};
 use crate::media::{content_type_for, is_json_media};
-use crate::request::MockRequest;
+use crate::request::{Fresh, MockRequest};
 use crate::scenario::{HeaderSource, Scenario};
 use crate::spec::{schema, ApiModel, Operation};
 use crate::state::StateData;
@@ -198,11 +198,11 @@ impl ContextNeeds {
 }
 
 /// Builds the template context of a request: the parts in `needs`, and
-/// always the method, path, path parameters and id.
+/// always the method, path, path parameters, id and trace id.
 pub fn template_context(
     request: &MockRequest,
     path_params: &[(String, String)],
-    request_id: u64,
+    fresh: Fresh<'_>,
     scenario: Option<&Scenario>,
     operation: &Operation,
     needs: ContextNeeds,
@@ -250,7 +250,7 @@ pub fn template_context(
     } else {
         String::new()
     };
-    let mut request_map = Map::with_capacity(9);
+    let mut request_map = Map::with_capacity(10);
     request_map.insert(
         "method".into(),
         Value::String(request.method.as_str().into()),
@@ -262,7 +262,8 @@ pub fn template_context(
     request_map.insert("headers".into(), Value::Object(headers));
     request_map.insert("body".into(), body);
     request_map.insert("body_text".into(), Value::String(body_text));
-    request_map.insert("id".into(), Value::String(request_id.to_string()));
+    request_map.insert("id".into(), Value::String(fresh.id.to_string()));
+    request_map.insert("trace_id".into(), Value::String(fresh.trace_id.into()));
     let mut scenario_map = Map::with_capacity(1);
     scenario_map.insert(
         "name".into(),
@@ -285,7 +286,7 @@ pub enum RenderSource<'a> {
     Request {
         request: &'a MockRequest,
         path_params: &'a [(String, String)],
-        request_id: u64,
+        fresh: Fresh<'a>,
         needs: ContextNeeds,
     },
     /// A context the caller built (stateful operations, which read state).
@@ -297,7 +298,7 @@ pub enum RenderSource<'a> {
 struct RequestValues<'a> {
     request: &'a MockRequest,
     path_params: &'a [(String, String)],
-    request_id: u64,
+    fresh: Fresh<'a>,
     scenario: &'a Scenario,
     operation: &'a Operation,
 }
@@ -308,7 +309,8 @@ impl FlatValues for RequestValues<'_> {
             return None;
         };
         match (root.as_str(), key.as_str(), rest) {
-            ("request", "id", []) => Some(Cow::Owned(self.request_id.to_string())),
+            ("request", "id", []) => Some(Cow::Owned(self.fresh.id.to_string())),
+            ("request", "trace_id", []) => Some(Cow::Borrowed(self.fresh.trace_id)),
             ("request", "method", []) => Some(Cow::Borrowed(self.request.method.as_str())),
             ("request", "path", []) => Some(Cow::Borrowed(&self.request.path)),
             ("request", "path_params", [name]) => self
@@ -348,13 +350,13 @@ pub fn render_scenario(
         RenderSource::Request {
             request,
             path_params,
-            request_id,
+            fresh,
             needs,
         } => {
             let values = RequestValues {
                 request,
                 path_params,
-                request_id: *request_id,
+                fresh: *fresh,
                 scenario,
                 operation,
             };
@@ -365,7 +367,7 @@ pub fn render_scenario(
                 template_context(
                     request,
                     path_params,
-                    *request_id,
+                    *fresh,
                     Some(scenario),
                     operation,
                     *needs,
@@ -483,7 +485,7 @@ mod tests {
         let values = RequestValues {
             request: &request,
             path_params: &path_params,
-            request_id: 41,
+            fresh: request.fresh(41),
             scenario,
             operation,
         };
@@ -491,7 +493,7 @@ mod tests {
         let context = template_context(
             &request,
             &path_params,
-            41,
+            request.fresh(41),
             Some(scenario),
             operation,
             ContextNeeds::ALL,

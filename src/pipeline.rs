@@ -203,7 +203,8 @@ fn serve_api<'s>(
     let request_id = stateful.then(|| ids.next());
     let mut context = request_id.map(|id| {
         let operation = &api.model.operations[index];
-        answer::template_context(request, &params, id, None, operation, ContextNeeds::ALL)
+        let fresh = request.fresh(id);
+        answer::template_context(request, &params, fresh, None, operation, ContextNeeds::ALL)
     });
     let selection = select(api, index, request, &params, &state, context.as_ref());
     let waiver = match &selection {

@@ -23,6 +23,16 @@ impl RequestIds {
     }
 }
 
+/// What a render takes from the moment rather than from the request's
+/// content: the request id (`request.id` in templates) and the trace id the
+/// consumer sent (`request.trace_id`, its `Ssp-TraceID`, or empty). A kept
+/// answer ([`crate::repeat`]) is rendered with sentinels in their place.
+#[derive(Debug, Clone, Copy)]
+pub struct Fresh<'a> {
+    pub id: u64,
+    pub trace_id: &'a str,
+}
+
 /// An incoming request, normalised.
 #[derive(Debug)]
 pub struct MockRequest {
@@ -138,6 +148,14 @@ impl MockRequest {
     /// The first value of a header, if it is valid text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The request's [`Fresh`] values, with the request id `id`.
+    pub fn fresh(&self, id: u64) -> Fresh<'_> {
+        Fresh {
+            id,
+            trace_id: self.header("ssp-traceid").unwrap_or(""),
+        }
     }
 
     /// The body parsed as JSON, once; `None` when empty or not JSON.

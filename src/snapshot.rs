@@ -491,7 +491,8 @@ pub struct ScenarioRuntime {
     /// requests/s against JSON (`benches/load.sh`, `xmlmetadata`).
     pub static_xml: Option<OnceLock<Bytes>>,
     /// Cache: its last answers, when its templates read only the request's
-    /// path, query and body, the state and the clock (see [`crate::repeat`]).
+    /// path, query, body and named headers, the state and the clock (see
+    /// [`crate::repeat`]).
     pub repeat: Option<RepeatCache>,
     /// Any other answer's last FHIR XML, patched for the next one when
     /// only plain string values changed (see `fhir_xml::memo`).
@@ -527,11 +528,15 @@ impl ScenarioRuntime {
         Self {
             static_answer: is_static.then(OnceLock::new),
             static_xml: is_static.then(OnceLock::new),
-            repeat: (!is_static
-                && !scenario.writes_state()
-                && !names.is_empty()
-                && names.iter().all(|name| templates.is_repeatable(name)))
-            .then(RepeatCache::default),
+            repeat: (!is_static && !scenario.writes_state() && !names.is_empty())
+                .then(|| {
+                    let mut headers = Vec::new();
+                    for name in &names {
+                        headers.extend(templates.repeat_headers(name)?);
+                    }
+                    Some(RepeatCache::keyed_by(headers))
+                })
+                .flatten(),
             xml_memo: Default::default(),
             needs: if scenario.is_stateful() {
                 ContextNeeds::ALL
@@ -559,17 +564,31 @@ mod tests {
     }
 
     /// A second API is configuration: one more entry in `Sources`.
-    /// The 1.x reads and slot search only read state: their answers are
-    /// kept per request, state and second (the load benchmark's cases).
+    /// The 1.x reads, slot search, structured record and document searches
+    /// only read state: their answers are kept per request, state and
+    /// second (the load benchmark's cases).
     #[test]
     fn state_reading_scenarios_keep_their_answers() {
         let snapshot =
             Snapshot::load(&Sources::default_pack(), &Settings::default(), 1).expect("loads");
-        let api = snapshot.api("gpconnect-foundations").expect("the 1.x API");
-        for (key, name) in [
-            ("Slot_Search", "free-slots"),
-            ("Patient_Read", "patient-found"),
+        // The structured record and the documents searches write the
+        // request's trace id out whole (the Bundle's id): kept too.
+        for (api, key, name) in [
+            ("gpconnect-foundations", "Slot_Search", "free-slots"),
+            ("gpconnect-foundations", "Patient_Read", "patient-found"),
+            (
+                "gpconnect-structured",
+                "Patient_GetStructuredRecord",
+                "record-found",
+            ),
+            ("gpconnect-documents", "Patient_Search", "patient-search"),
+            (
+                "gpconnect-documents",
+                "DocumentReference_Search",
+                "documents-found",
+            ),
         ] {
+            let api = snapshot.api(api).expect("a default API");
             let index = api
                 .model
                 .operations

@@ -33,7 +33,14 @@ pub(super) fn arrange_state(
     let operation = &api.model.operations[index];
     let mock = request.to_mock_request();
     let params = sample::path_params(operation, &request.path);
-    let context = template_context(&mock, &params, 1, None, operation, ContextNeeds::ALL);
+    let context = template_context(
+        &mock,
+        &params,
+        mock.fresh(1),
+        None,
+        operation,
+        ContextNeeds::ALL,
+    );
     for _ in 0..8 {
         // Id templates may read state (`state_get`): render against `data`.
         let current = Arc::new(data.clone());

@@ -12,7 +12,7 @@ use crate::answer::{self, Answer, ContextNeeds, RenderSource};
 use crate::fhir::{Outcome, SpineCode};
 use crate::journal::Trace;
 use crate::negotiate::Format;
-use crate::request::{MockRequest, RequestIds};
+use crate::request::{Fresh, MockRequest, RequestIds};
 use crate::scenario::{Scenario, Selection};
 use crate::snapshot::{Api, ScenarioRuntime};
 use crate::state::{StateData, StateStore};
@@ -53,9 +53,10 @@ pub(super) fn render<'s>(
                         .as_str()
                         .and_then(|id| id.parse().ok())
                         .unwrap_or(0);
-                    let mut render = |id: u64| {
-                        context.data_mut()["request"]["id"] =
-                            serde_json::Value::String(id.to_string());
+                    let mut render = |fresh: Fresh<'_>| {
+                        let request = &mut context.data_mut()["request"];
+                        request["id"] = serde_json::Value::String(fresh.id.to_string());
+                        request["trace_id"] = serde_json::Value::String(fresh.trace_id.into());
                         answer::render_scenario(
                             &api.templates,
                             scenario,
@@ -69,20 +70,21 @@ pub(super) fn render<'s>(
                     // keeps its answers per request, state and second too.
                     match runtime.and_then(|r| r.repeat.as_ref()) {
                         Some(cache) => {
-                            let (answer, kept) = cache.answer(request, state, request_id, render);
-                            repeat = Some(kept);
+                            let fresh = request.fresh(request_id);
+                            let (answer, kept) = cache.answer(request, state, fresh, render);
+                            repeat = kept;
                             answer
                         }
-                        None => render(request_id),
+                        None => render(request.fresh(request_id)),
                     }
                 }
                 None => {
                     let needs = runtime.map_or(ContextNeeds::ALL, |r| r.needs);
-                    let render = |request_id: u64| {
+                    let render = |fresh: Fresh<'_>| {
                         let source = RenderSource::Request {
                             request,
                             path_params: params,
-                            request_id,
+                            fresh,
                             needs,
                         };
                         answer::render_scenario(
@@ -100,16 +102,19 @@ pub(super) fn render<'s>(
                         Some(ScenarioRuntime {
                             static_answer: Some(cell),
                             ..
-                        }) => cell.get_or_init(|| render(ids.next())).copy_with_room(),
+                        }) => cell
+                            .get_or_init(|| render(request.fresh(ids.next())))
+                            .copy_with_room(),
                         Some(ScenarioRuntime {
                             repeat: Some(cache),
                             ..
                         }) => {
-                            let (answer, kept) = cache.answer(request, state, ids.next(), render);
-                            repeat = Some(kept);
+                            let fresh = request.fresh(ids.next());
+                            let (answer, kept) = cache.answer(request, state, fresh, render);
+                            repeat = kept;
                             answer
                         }
-                        _ => render(ids.next()),
+                        _ => render(request.fresh(ids.next())),
                     }
                 }
             };

@@ -258,16 +258,42 @@ impl Sources {
         })
     }
 
-    /// See [`super::Templates::is_repeatable`].
-    pub(super) fn is_repeatable(&self, name: &str) -> bool {
-        let varies = |word: &str| {
+    /// See [`super::Templates::repeat_headers`]: `None` when `name` varies
+    /// otherwise than by the headers it names one by one.
+    ///
+    /// `request.trace_id` is fresh per request like `request.id`, but a
+    /// template could compare it or cut it: it counts only where it is
+    /// written out whole (`{{request.trace_id}}`), which the repeat cache
+    /// can put in after the render.
+    pub(super) fn repeat_headers(&self, name: &str) -> Option<Vec<String>> {
+        let varies = |expression: &str, word: &str| {
             word == REQUEST
-                || names_or_below(word, "request.headers")
+                || (names_or_below(word, HEADERS) && header_named(word).is_none())
+                || (names_or_below(word, TRACE_ID) && !is_echo_of(expression, TRACE_ID))
                 || helpers::nondeterministic()
                     .filter(|helper| !helpers::repeats_within_a_second(helper))
                     .any(|helper| names_or_below(word, helper))
         };
-        !self.any_word_in(name, varies, true)
+        if self.any_word_in(name, varies, true) {
+            return None;
+        }
+        let named = std::cell::RefCell::new(Vec::new());
+        self.any_word_in(
+            name,
+            |_, word| {
+                if let Some(header) = header_named(word) {
+                    let mut named = named.borrow_mut();
+                    if !named.iter().any(|known: &String| known == header) {
+                        named.push(header.to_string());
+                    }
+                }
+                false
+            },
+            true,
+        );
+        let mut named = named.into_inner();
+        named.sort();
+        Some(named)
     }
 
     /// See [`super::Templates::mentions_whole_request`].
@@ -284,7 +310,7 @@ impl Sources {
     /// every expression. Unknown or dynamic partials (`{{> (expr)}}`) could
     /// read anything, so they count as a match.
     fn any_word(&self, name: &str, test: impl Fn(&str) -> bool) -> bool {
-        self.any_word_in(name, test, false)
+        self.any_word_in(name, |_, word| test(word), false)
     }
 
     /// [`Self::any_word`]; with `dynamic_is_any_partial`, a dynamic partial
@@ -293,7 +319,7 @@ impl Sources {
     fn any_word_in(
         &self,
         name: &str,
-        test: impl Fn(&str) -> bool,
+        test: impl Fn(&str, &str) -> bool,
         dynamic_is_any_partial: bool,
     ) -> bool {
         let mut pending = vec![match self.templates.get(name) {
@@ -318,7 +344,7 @@ impl Sources {
                         }
                     }
                 }
-                if identifiers(expression).any(&test) {
+                if identifiers(expression).any(|word| test(expression, word)) {
                     return true;
                 }
             }
@@ -333,6 +359,28 @@ impl Sources {
         }
         false
     }
+}
+
+/// The trace id the consumer sent, fresh per request (see
+/// [`Sources::repeat_headers`]).
+const TRACE_ID: &str = "request.trace_id";
+
+/// The request's headers, by lower-case name.
+const HEADERS: &str = "request.headers";
+
+/// The header `word` names one by one (`request.headers.host` → `host`);
+/// `None` for the whole map or a path below a header.
+fn header_named(word: &str) -> Option<&str> {
+    let name = word.strip_prefix(HEADERS)?.strip_prefix('.')?;
+    (!name.is_empty() && !name.contains('.')).then_some(name)
+}
+
+/// Whether `expression` (the inside of a `{{ }}`) writes out `path` and
+/// nothing else: `{{path}}`, `{{~ @root.path ~}}`.
+fn is_echo_of(expression: &str, path: &str) -> bool {
+    let inner = expression.trim_matches(|c: char| c == '~' || c.is_whitespace());
+    let inner = inner.strip_prefix("@root.").unwrap_or(inner);
+    inner.trim_start_matches("../") == path
 }
 
 /// Whether `word` is `name` or a path below it (`request.body.x`).
@@ -657,7 +705,7 @@ mod tests {
         }
     }
     #[test]
-    fn repeatable_templates_read_no_header_nor_randomness() {
+    fn repeatable_templates_read_named_headers_and_no_randomness() {
         let mut templates = Templates::empty();
         templates
             .sources
@@ -676,21 +724,41 @@ mod tests {
             (
                 "dynamic-partial-of-safe-ones",
                 "{{> (lookup request.body \"p\")}}",
-                false,
+                true,
             ),
             ("uuid", "{{uuid}}", false),
-            ("header", "{{request.headers.x}}", false),
+            ("header", "{{request.headers.x}}", true),
+            ("every-header", "{{lookup request.headers \"x\"}}", false),
+            (
+                "trace-written-out",
+                "\"{{request.trace_id}}\" {{~ @root.request.trace_id ~}}",
+                true,
+            ),
+            (
+                "trace-compared",
+                "{{#if (eq request.trace_id \"x\")}}x{{/if}}",
+                false,
+            ),
             ("whole-request", "{{#with request}}{{path}}{{/with}}", false),
         ];
         for (name, text, _) in cases {
             templates.register(name, text, "t", 1).unwrap();
         }
         for (name, _, repeatable) in cases {
-            // The dynamic partial could be `headers`, which reads a header.
-            assert_eq!(templates.is_repeatable(name), repeatable, "{name}");
+            assert_eq!(
+                templates.repeat_headers(name).is_some(),
+                repeatable,
+                "{name}"
+            );
         }
-        templates.sources.partials.remove("headers");
-        assert!(templates.is_repeatable("dynamic-partial-of-safe-ones"));
+        // A header named one by one keys the kept answers.
+        assert_eq!(templates.repeat_headers("header"), Some(vec!["x".into()]));
+        assert_eq!(templates.repeat_headers("uuid"), None);
+        // The dynamic partial could be `headers`, which reads one.
+        assert_eq!(
+            templates.repeat_headers("dynamic-partial-of-safe-ones"),
+            Some(vec!["x".into()])
+        );
     }
 
     #[test]

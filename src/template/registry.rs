@@ -239,13 +239,14 @@ impl Templates {
         self.sources.is_request_independent(name)
     }
 
-    /// Whether `name` and the partials it includes give the same answer to
-    /// the same request path, query and body in the same state within one
-    /// second, but for `request.id`: they read no header, nor the whole
-    /// request, nor a helper that varies otherwise (`uuid`). See
-    /// [`crate::repeat`].
-    pub fn is_repeatable(&self, name: &str) -> bool {
-        self.sources.is_repeatable(name)
+    /// The headers (lower-case names) whose values, with the request's
+    /// path, query and body, give `name` and the partials it includes the
+    /// same answer in the same state within one second, but for
+    /// `request.id` and a written-out `request.trace_id`. `None` when no set
+    /// does: they read the whole request or all its headers, or a helper
+    /// that varies otherwise (`uuid`). See [`crate::repeat`].
+    pub fn repeat_headers(&self, name: &str) -> Option<Vec<String>> {
+        self.sources.repeat_headers(name)
     }
 
     /// Whether `name` (or a partial it includes) names `request` itself

@@ -85,6 +85,9 @@ fn every_area() -> Vec<Value> {
     ]
 }
 
+/// The trace id [`send`] sends.
+const TRACE_ID: &str = "3b8b6b2e-4a57-4c3c-9c8a-0e1f2a3b4c5d";
+
 /// POSTs `body` as `operation`, with the claims changed by `claims`.
 async fn send(
     server: &Server,
@@ -92,6 +95,27 @@ async fn send(
     body: &Value,
     claims: impl FnOnce(&mut Value),
 ) -> Reply {
+    let response = request(server, operation, body, claims, TRACE_ID, FHIR_JSON)
+        .await
+        .send()
+        .await
+        .expect("request");
+    let reply = Reply::read(response, operation).await;
+    if reply.status == 200 {
+        assert_bundle_is_whole(&reply.body);
+    }
+    reply
+}
+
+/// The request [`send`] sends, with its trace id and `Accept`.
+async fn request(
+    server: &Server,
+    operation: &str,
+    body: &Value,
+    claims: impl FnOnce(&mut Value),
+    trace_id: &str,
+    accept: &str,
+) -> reqwest::RequestBuilder {
     let mut builder = client().request(
         Method::POST,
         server.url(&format!(
@@ -109,23 +133,17 @@ async fn send(
         let value = if name == "Authorization" {
             format!("Bearer {}", gpc1::jwt(&token))
         } else if name == "Ssp-TraceID" {
-            "3b8b6b2e-4a57-4c3c-9c8a-0e1f2a3b4c5d".to_string()
+            trace_id.to_string()
+        } else if name == "Accept" {
+            accept.to_string()
         } else {
             value
         };
         builder = builder.header(name, value);
     }
-    let response = builder
+    builder
         .header("Content-Type", FHIR_JSON)
         .body(body.to_string())
-        .send()
-        .await
-        .expect("request");
-    let reply = Reply::read(response, operation).await;
-    if reply.status == 200 {
-        assert_bundle_is_whole(&reply.body);
-    }
-    reply
 }
 
 async fn record(server: &Server, nhs: &str, params: &[Value]) -> Reply {
@@ -315,7 +333,7 @@ async fn a_record_is_a_collection_with_the_patient_practice_and_usual_gp() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     let body = &reply.body;
     assert_eq!(body["type"], "collection");
-    assert_eq!(body["id"], "3b8b6b2e-4a57-4c3c-9c8a-0e1f2a3b4c5d");
+    assert_eq!(body["id"], TRACE_ID);
     assert_eq!(
         body["meta"]["profile"][0],
         "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-StructuredRecord-Bundle-1"
@@ -326,6 +344,61 @@ async fn a_record_is_a_collection_with_the_patient_practice_and_usual_gp() {
     assert_eq!(ids(body, "Practitioner"), ["1"]);
     assert_eq!(ids(body, "PractitionerRole"), ["1"]);
     assert_eq!(lists(body).len(), 1, "only the area asked for");
+}
+
+/// The record is kept for identical requests (`src/repeat.rs`), but each
+/// answer, JSON or XML, carries its own request's trace id as its id.
+#[tokio::test]
+async fn identical_requests_get_each_its_own_trace_id_as_the_bundle_id() {
+    let server = Server::start(&[]);
+    let body = parameters(SKELLY, &every_area());
+    let mut kept = None;
+    for (round, accept) in [FHIR_JSON, FHIR_JSON, "application/fhir+xml", FHIR_JSON]
+        .into_iter()
+        .enumerate()
+    {
+        let trace_id = format!("0c5e2f4a-1b2c-4d3e-8f40-00000000000{round}");
+        let response = request(&server, GET, &body, |_| {}, &trace_id, accept)
+            .await
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200);
+        let text = response.text().await.expect("body");
+        assert!(!text.contains("5e471ee1"), "a sentinel leaked: {text:.300}");
+        if accept == FHIR_JSON {
+            let mut bundle: Value = serde_json::from_str(&text).expect("JSON");
+            assert_eq!(bundle["id"], trace_id.as_str());
+            // Apart from the id, the same record each time.
+            bundle["id"] = Value::Null;
+            let mut entries = bundle["entry"].take();
+            // A List's date is the minute of the answer, which may turn.
+            for entry in entries.as_array_mut().into_iter().flatten() {
+                if entry["resource"]["resourceType"] == "List" {
+                    entry["resource"]["date"] = Value::Null;
+                }
+            }
+            match &kept {
+                None => kept = Some(entries),
+                Some(first) => {
+                    let differ = first
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .zip(entries.as_array().into_iter().flatten())
+                        .find(|(a, b)| a != b);
+                    assert!(differ.is_none(), "round {round}: {differ:?}");
+                    assert_eq!(first, &entries);
+                }
+            }
+        } else {
+            let head = text.find("<entry>").map_or(text.as_str(), |at| &text[..at]);
+            assert!(
+                head.contains(&format!("<id value=\"{trace_id}\"/>")),
+                "{head}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
