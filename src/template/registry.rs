@@ -172,10 +172,7 @@ impl Templates {
                     .split('.')
                     .next()
                     .unwrap_or(partial);
-                templates
-                    .sources
-                    .partials
-                    .insert(name.to_string(), text.clone());
+                templates.sources.insert_partial(name, &text);
                 if let Err(error) = templates.registry.register_partial(name, &text) {
                     errors.push(template_error(error, &file_label, 0));
                 }
@@ -226,9 +223,7 @@ impl Templates {
         self.registry
             .register_template_string(name, text)
             .map_err(|error| template_error(error, file, first_line))?;
-        self.sources
-            .templates
-            .insert(name.to_string(), text.to_string());
+        self.sources.insert_template(name, text);
         Ok(())
     }
 
@@ -408,10 +403,7 @@ mod tests {
             .registry
             .register_partial("known", "1")
             .expect("partial");
-        templates
-            .sources
-            .partials
-            .insert("known".into(), "1".into());
+        templates.sources.insert_partial("known", "1");
         let text = "{{#*inline \"local\"}}2{{/inline}}\n{{> known}} {{~> local}}\n{{> nope}} {{> (dynamic)}}\n{{~> gone~}}";
         templates
             .register("page.hbs", text, "t", 1)
