@@ -180,6 +180,23 @@ impl ContextNeeds {
         body_text: true,
     };
 
+    pub const NONE: ContextNeeds = ContextNeeds {
+        query: false,
+        headers: false,
+        body: false,
+        body_text: false,
+    };
+
+    /// What either reads.
+    pub fn or(self, other: ContextNeeds) -> ContextNeeds {
+        ContextNeeds {
+            query: self.query || other.query,
+            headers: self.headers || other.headers,
+            body: self.body || other.body,
+            body_text: self.body_text || other.body_text,
+        }
+    }
+
     /// What the templates `names` (and their partials) read. Naming the
     /// whole `request` (`{{#with request}}`) reads everything.
     pub fn of(names: &[&str], templates: &Templates) -> ContextNeeds {

@@ -204,7 +204,14 @@ fn serve_api<'s>(
     let mut context = request_id.map(|id| {
         let operation = &api.model.operations[index];
         let fresh = request.fresh(id);
-        answer::template_context(request, &params, fresh, None, operation, ContextNeeds::ALL)
+        // Only the parts its scenarios' templates read: not every header
+        // (a 1 KB token among them) and the body for each 1.x read.
+        let needs = api
+            .context_needs
+            .get(index)
+            .copied()
+            .unwrap_or(ContextNeeds::ALL);
+        answer::template_context(request, &params, fresh, None, operation, needs)
     });
     let selection = select(api, index, request, &params, &state, context.as_ref());
     let waiver = match &selection {

@@ -33,7 +33,7 @@ use crate::pack::PackDir;
 use crate::repeat::RepeatCache;
 use crate::response_check::ResponseChecks;
 use crate::routes::RouteTable;
-use crate::scenario::{self, HeaderSource, Scenario, ScenarioSet};
+use crate::scenario::{self, Scenario, ScenarioSet};
 use crate::spec::ApiModel;
 use crate::state::Stores;
 use crate::template::Templates;
@@ -106,6 +106,10 @@ pub struct Api {
     /// Per operation, per scenario (same order as the scenario set): what
     /// the request path keeps about each scenario.
     pub runtime: Vec<Vec<ScenarioRuntime>>,
+    /// Per operation, the parts of the request its scenarios' templates
+    /// read: what the context of a stateful one, built before selection,
+    /// holds.
+    pub context_needs: Vec<ContextNeeds>,
     /// See [`Settings::validate_responses`].
     pub validate_responses: bool,
 }
@@ -406,13 +410,23 @@ impl Api {
             })
             .collect();
         let response_checks = ResponseChecks::new(&model);
-        let runtime = (0..model.operations.len())
+        let runtime: Vec<Vec<ScenarioRuntime>> = (0..model.operations.len())
             .map(|index| {
                 scenarios
                     .for_operation(index)
                     .iter()
                     .map(|scenario| ScenarioRuntime::new(scenario, &templates))
                     .collect()
+            })
+            .collect();
+        // A stateful operation renders every scenario's templates from the
+        // context built before selection, its stateless scenarios' too.
+        let context_needs = runtime
+            .iter()
+            .map(|runtimes| {
+                runtimes
+                    .iter()
+                    .fold(ContextNeeds::NONE, |needs, runtime| needs.or(runtime.needs))
             })
             .collect();
         Ok(Api {
@@ -433,6 +447,7 @@ impl Api {
             contract,
             response_checks,
             runtime,
+            context_needs,
             validate_responses: settings.validate_responses,
         })
     }
@@ -497,7 +512,8 @@ pub struct ScenarioRuntime {
     /// Any other answer's last FHIR XML, patched for the next one when
     /// only plain string values changed (see `fhir_xml::memo`).
     pub xml_memo: crate::fhir_xml::memo::Memo,
-    /// The parts of the request its templates read.
+    /// The parts of the request its templates read (a stateful one's: its
+    /// answer's, conditions' and actions').
     pub needs: ContextNeeds,
     /// Its name as `X-Mock-Scenario`, built once (`None`: not valid in HTTP).
     pub name_header: Option<HeaderValue>,
@@ -505,22 +521,7 @@ pub struct ScenarioRuntime {
 
 impl ScenarioRuntime {
     fn new(scenario: &Scenario, templates: &Templates) -> Self {
-        let names: Vec<&str> = scenario
-            .then
-            .body_template
-            .iter()
-            .map(String::as_str)
-            .chain(
-                scenario
-                    .then
-                    .headers
-                    .iter()
-                    .filter_map(|(_, source)| match source {
-                        HeaderSource::Template(name) => Some(name.as_str()),
-                        HeaderSource::Fixed(_) => None,
-                    }),
-            )
-            .collect();
+        let names: Vec<&str> = scenario.answer_templates().collect();
         let is_static = !scenario.is_stateful()
             && names
                 .iter()
@@ -539,7 +540,8 @@ impl ScenarioRuntime {
                 .flatten(),
             xml_memo: Default::default(),
             needs: if scenario.is_stateful() {
-                ContextNeeds::ALL
+                let all: Vec<&str> = scenario.templates().collect();
+                ContextNeeds::of(&all, templates)
             } else {
                 ContextNeeds::of(&names, templates)
             },
@@ -605,6 +607,31 @@ mod tests {
 
             assert!(runtime.repeat.is_some(), "{key} / {name}");
         }
+    }
+
+    /// A stateful operation's context holds what any of its scenarios'
+    /// templates read, and no more.
+    #[test]
+    fn stateful_contexts_hold_what_their_templates_read() {
+        let snapshot =
+            Snapshot::load(&Sources::default_pack(), &Settings::default(), 1).expect("loads");
+        let needs = |api: &str, key: &str| {
+            let api = snapshot.api(api).expect("a default API");
+            let index = api
+                .model
+                .operations
+                .iter()
+                .position(|o| o.key == key)
+                .expect("operation");
+            assert!(api.scenarios.is_stateful(index), "{key}");
+            api.context_needs[index]
+        };
+        let read = needs("gpconnect-foundations", "Patient_Read");
+        assert!(!read.headers && !read.body && !read.body_text, "{read:?}");
+        // Its stateless scenario reads the query: the context holds it.
+        assert!(needs("gpconnect-documents", "Patient_Search").query);
+        let record = needs("gpconnect-structured", "Patient_GetStructuredRecord");
+        assert!(record.body, "{record:?}");
     }
 
     #[test]

@@ -93,6 +93,27 @@ impl Scenario {
         !self.state_when.is_empty() || !self.state_then.is_empty()
     }
 
+    /// The registered templates its answer renders: body, then headers.
+    pub fn answer_templates(&self) -> impl Iterator<Item = &str> {
+        self.then.body_template.iter().map(String::as_str).chain(
+            self.then
+                .headers
+                .iter()
+                .filter_map(|(_, source)| match source {
+                    HeaderSource::Template(name) => Some(name.as_str()),
+                    HeaderSource::Fixed(_) => None,
+                }),
+        )
+    }
+
+    /// Every registered template it renders: its answer's, its state
+    /// conditions' and its state actions'.
+    pub fn templates(&self) -> impl Iterator<Item = &str> {
+        self.answer_templates()
+            .chain(self.state_when.templates())
+            .chain(self.state_then.templates())
+    }
+
     /// Whether answering it changes the state (actions, or a move of its
     /// state machine); a scenario that only reads state does not.
     pub fn writes_state(&self) -> bool {

@@ -156,6 +156,11 @@ impl StateWhen {
         self.conditions.is_empty() && self.requires_state.is_none()
     }
 
+    /// The registered templates its conditions render (their ids).
+    pub fn templates(&self) -> impl Iterator<Item = &str> {
+        self.conditions.iter().map(|c| c.id_template.as_str())
+    }
+
     pub fn check(&self, machine: &str, view: Option<&StateView<'_>>) -> Result<(), Miss> {
         if self.is_empty() {
             return Ok(());
@@ -262,6 +267,22 @@ pub struct StateThen {
 impl StateThen {
     pub fn is_empty(&self) -> bool {
         self.actions.is_empty() && self.sets_state.is_none()
+    }
+
+    /// The registered templates its actions render (ids and set values).
+    pub fn templates(&self) -> impl Iterator<Item = &str> {
+        self.actions.iter().flat_map(|action| {
+            let (id, set): (Option<&String>, &[(String, String)]) = match action {
+                StateAction::Store { id_template, .. } => (id_template.as_ref(), &[]),
+                StateAction::Update {
+                    id_template, set, ..
+                } => (Some(id_template), set),
+                StateAction::Remove { id_template, .. } => (Some(id_template), &[]),
+            };
+            id.into_iter()
+                .chain(set.iter().map(|(_, template)| template))
+                .map(String::as_str)
+        })
     }
 
     /// Applies the actions to a copy of `data`. `render` renders a
