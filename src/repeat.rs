@@ -26,8 +26,10 @@
 //! collections) went from 1,041 to 6,553 requests/s at one connection, 7.9 %
 //! to 48.4 % of the bare server (`benches/load.sh`, `carerecord`, one run
 //! each on this 2-core machine). The structured record (62,884 bytes, every
-//! area) went from 0.3 % to FIGURE of the bare server at 50 connections
-//! (`structured`). A kept answer's XML is written once too.
+//! area) went from 0.3 % to 36.3 % of the bare server at 50 connections
+//! (`structured`, one worker thread, one run). A kept answer's XML is
+//! written once too, and where the sentinels stand in a kept body or XML is
+//! found once, not searched for in each copy.
 
 use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
@@ -61,9 +63,17 @@ struct Entry {
     state: Arc<StateData>,
     /// The answer, once rendered (the first request of a key renders it,
     /// identical ones meanwhile wait for it).
-    answer: Arc<OnceLock<Answer>>,
+    answer: Arc<OnceLock<Kept>>,
     /// Its body written as FHIR XML (sentinels and all), on first use.
-    xml: Arc<OnceLock<Option<Bytes>>>,
+    xml: Arc<OnceLock<Option<Kept<Bytes>>>>,
+}
+
+/// A kept answer (or its XML) and where the sentinels stand in its body:
+/// found once, so each request's copy is written without a search.
+#[derive(Debug)]
+struct Kept<T = Answer> {
+    kept: T,
+    marks: Marks,
 }
 
 /// What the request path needs to write a kept answer as XML: the kept XML
@@ -71,7 +81,7 @@ struct Entry {
 /// which the XML stands for only while the answer still holds it.
 #[derive(Debug, Clone)]
 pub struct Repeat {
-    xml: Arc<OnceLock<Option<Bytes>>>,
+    xml: Arc<OnceLock<Option<Kept<Bytes>>>>,
     /// The kept body, with the sentinels: what the XML is written from.
     kept: Bytes,
     id: u64,
@@ -88,12 +98,20 @@ impl Repeat {
         if !same {
             return None;
         }
-        let xml = self.xml.get_or_init(|| to_xml(&self.kept)).as_ref()?;
+        let xml = self
+            .xml
+            .get_or_init(|| {
+                to_xml(&self.kept).map(|xml| Kept {
+                    marks: Marks::of(&xml),
+                    kept: xml,
+                })
+            })
+            .as_ref()?;
         let fresh = Fresh {
             id: self.id,
             trace_id: &self.trace_id,
         };
-        Some(with_fresh_in(xml, fresh))
+        Some(xml.marks.fill(&xml.kept, fresh))
     }
 }
 
@@ -196,9 +214,15 @@ impl RepeatCache {
             id: SENTINEL_ID,
             trace_id: SENTINEL_TRACE_ID,
         };
-        let answer = cell.get_or_init(|| render(sentinels)).copy_with_room();
-        let kept = answer.body.clone();
-        let answer = with_fresh(answer, fresh);
+        let kept = cell.get_or_init(|| {
+            let answer = render(sentinels);
+            Kept {
+                marks: Marks::of(&answer.body),
+                kept: answer,
+            }
+        });
+        let answer = with_fresh(kept, fresh);
+        let kept = kept.kept.body.clone();
         let repeat = Repeat {
             xml,
             kept,
@@ -220,67 +244,73 @@ fn is_plain(trace_id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// `text` with every sentinel replaced by its `fresh` value (the same bytes
-/// when it holds none).
-fn with_fresh_in(text: &Bytes, fresh: Fresh<'_>) -> Bytes {
-    let id = SENTINEL_ID.to_string();
-    let has_id = memchr::memmem::find(text, id.as_bytes()).is_some();
-    let has_trace = memchr::memmem::find(text, SENTINEL_TRACE_ID.as_bytes()).is_some();
-    match (has_id, has_trace) {
-        (false, false) => text.clone(),
-        (true, false) => Bytes::from(replace(
-            text,
-            id.as_bytes(),
-            fresh.id.to_string().as_bytes(),
-        )),
-        (false, true) => Bytes::from(replace(
-            text,
-            SENTINEL_TRACE_ID.as_bytes(),
-            fresh.trace_id.as_bytes(),
-        )),
-        (true, true) => {
-            let once = replace(text, id.as_bytes(), fresh.id.to_string().as_bytes());
-            Bytes::from(replace(
-                &once,
-                SENTINEL_TRACE_ID.as_bytes(),
-                fresh.trace_id.as_bytes(),
-            ))
+/// A sentinel of [`Fresh`].
+#[derive(Debug, Clone, Copy)]
+enum Sentinel {
+    Id,
+    TraceId,
+}
+
+/// Where the sentinels stand in a text, in order: (offset, which).
+#[derive(Debug, Default)]
+struct Marks(Vec<(usize, Sentinel)>);
+
+impl Marks {
+    fn of(text: &[u8]) -> Marks {
+        let id = SENTINEL_ID.to_string();
+        let mut marks: Vec<(usize, Sentinel)> = memchr::memmem::find_iter(text, id.as_bytes())
+            .map(|at| (at, Sentinel::Id))
+            .chain(
+                memchr::memmem::find_iter(text, SENTINEL_TRACE_ID.as_bytes())
+                    .map(|at| (at, Sentinel::TraceId)),
+            )
+            .collect();
+        marks.sort_unstable_by_key(|(at, _)| *at);
+        Marks(marks)
+    }
+
+    /// `text` (the one these marks were found in) with each sentinel
+    /// replaced by its `fresh` value; the same bytes when it holds none.
+    fn fill(&self, text: &Bytes, fresh: Fresh<'_>) -> Bytes {
+        if self.0.is_empty() {
+            return text.clone();
         }
+        let id = fresh.id.to_string();
+        let sentinel_id = SENTINEL_ID.to_string();
+        let mut out = Vec::with_capacity(text.len() + 64);
+        let mut from = 0;
+        for &(at, sentinel) in &self.0 {
+            let (value, len) = match sentinel {
+                Sentinel::Id => (id.as_bytes(), sentinel_id.len()),
+                Sentinel::TraceId => (fresh.trace_id.as_bytes(), SENTINEL_TRACE_ID.len()),
+            };
+            out.extend_from_slice(&text[from..at]);
+            out.extend_from_slice(value);
+            from = at + len;
+        }
+        out.extend_from_slice(&text[from..]);
+        Bytes::from(out)
     }
 }
 
-/// `answer` with every sentinel in its body and headers replaced by its
-/// `fresh` value.
-fn with_fresh(mut answer: Answer, fresh: Fresh<'_>) -> Answer {
+/// The kept answer, copied with every sentinel in its body and headers
+/// replaced by its `fresh` value.
+fn with_fresh(kept: &Kept, fresh: Fresh<'_>) -> Answer {
+    let mut answer = kept.kept.copy_with_room();
+    answer.body = kept.marks.fill(&answer.body, fresh);
     let id = SENTINEL_ID.to_string();
-    let holds = |value: &[u8]| {
-        memchr::memmem::find(value, id.as_bytes()).is_some()
-            || memchr::memmem::find(value, SENTINEL_TRACE_ID.as_bytes()).is_some()
-    };
-    if holds(&answer.body) {
-        answer.body = with_fresh_in(&answer.body, fresh);
-    }
     for value in answer.headers.values_mut() {
-        if holds(value.as_bytes()) {
+        let holds = memchr::memmem::find(value.as_bytes(), id.as_bytes()).is_some()
+            || memchr::memmem::find(value.as_bytes(), SENTINEL_TRACE_ID.as_bytes()).is_some();
+        if holds {
             let text = Bytes::copy_from_slice(value.as_bytes());
-            if let Ok(new) = HeaderValue::from_maybe_shared(with_fresh_in(&text, fresh)) {
+            let filled = Marks::of(&text).fill(&text, fresh);
+            if let Ok(new) = HeaderValue::from_maybe_shared(filled) {
                 *value = new;
             }
         }
     }
     answer
-}
-
-fn replace(text: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = memchr::memmem::find(rest, from) {
-        out.extend_from_slice(&rest[..at]);
-        out.extend_from_slice(to);
-        rest = &rest[at + from.len()..];
-    }
-    out.extend_from_slice(rest);
-    out
 }
 
 #[cfg(test)]
