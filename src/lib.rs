@@ -18,7 +18,8 @@
 //!   eras, operations, answer and source) and compiles the rules of each
 //!   operation once per snapshot; the checks report violations of those
 //!   rules: `spec_rules` (any definition), `gpconnect` (SSP headers,
-//!   interactions, identifiers), `jwt` (and `tokens`, its verdict cache),
+//!   interactions, identifiers) over `interactions` (the interaction
+//!   table, data), `jwt` (and `tokens`, its verdict cache),
 //!   `nhs_number`, `operations` (DSTU2 operation parameters) and
 //!   `operations_stu3` (1.x: slot search, patient appointments),
 //!   `operations_documents` (Access Document's document search),

@@ -8,7 +8,8 @@
 //!   types, formats, enums, patterns and bounds, the request body and its
 //!   schema, `Content-Type`, `Accept`.
 //! - [`gpconnect`]: GP Connect's rules (DOMAIN.md §3, §4, §7) — the SSP
-//!   headers, the interaction id, the provider ASID, the JWT ([`jwt`]) and
+//!   headers, the interaction id (rows of [`interactions`]), the provider
+//!   ASID, the JWT ([`jwt`]) and
 //!   identifier searches ([`nhs_number`]); each era's operation parameters
 //!   ([`operations`] DSTU2, [`operations_stu3`] 1.x,
 //!   [`operations_structured`] Access Record Structured) and request bodies
@@ -20,6 +21,7 @@
 
 pub mod catalogue;
 pub mod gpconnect;
+pub mod interactions;
 pub mod jwt;
 pub mod nhs_number;
 pub mod operations;
