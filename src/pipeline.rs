@@ -585,9 +585,7 @@ mod tests {
         let api = &snapshot.apis[0];
         let index = api
             .model
-            .operations
-            .iter()
-            .position(|o| o.key == "Metadata_Metadata")
+            .operation_index("Metadata_Metadata")
             .expect("metadata");
         let stores = Stores::default();
         let ids = RequestIds::default();

@@ -591,12 +591,7 @@ mod tests {
             ),
         ] {
             let api = snapshot.api(api).expect("a default API");
-            let index = api
-                .model
-                .operations
-                .iter()
-                .position(|o| o.key == key)
-                .expect("operation");
+            let index = api.model.operation_index(key).expect("operation");
             let scenario = api
                 .scenarios
                 .for_operation(index)
@@ -617,12 +612,7 @@ mod tests {
             Snapshot::load(&Sources::default_pack(), &Settings::default(), 1).expect("loads");
         let needs = |api: &str, key: &str| {
             let api = snapshot.api(api).expect("a default API");
-            let index = api
-                .model
-                .operations
-                .iter()
-                .position(|o| o.key == key)
-                .expect("operation");
+            let index = api.model.operation_index(key).expect("operation");
             assert!(api.scenarios.is_stateful(index), "{key}");
             api.context_needs[index]
         };

@@ -146,11 +146,7 @@ fn sample_operation<'s>(
     let found: Vec<(&Api, usize)> = searched
         .iter()
         .filter_map(|api| {
-            let index = api
-                .model
-                .operations
-                .iter()
-                .position(|op| op.key == operation)?;
+            let index = api.model.operation_index(operation)?;
             Some((*api, index))
         })
         .collect();

@@ -731,9 +731,7 @@ mod tests {
     ) -> crate::sample::SyntheticRequest {
         let index = api
             .model
-            .operations
-            .iter()
-            .position(|op| op.key == operation)
+            .operation_index(operation)
             .expect("the operation is in the pack");
         let chosen = api
             .scenarios

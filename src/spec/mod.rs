@@ -197,6 +197,11 @@ pub struct ApiModel {
 }
 
 impl ApiModel {
+    /// The index of the operation whose key (operationId) is `key`.
+    pub fn operation_index(&self, key: &str) -> Option<usize> {
+        self.operations.iter().position(|op| op.key == key)
+    }
+
     /// Serves every operation under `new` instead of `old` (a mount file's
     /// `base_path`): the paths that start with `old` are moved.
     pub fn rebase(&mut self, old: &str, new: &str) {
