@@ -67,7 +67,8 @@
 //! - [`server`]: the axum app, the protocol checks and CORS;
 //!   [`encoding`]: `Content-Encoding` of request bodies and answers;
 //!   [`listen`]: the accept loop (connection timeouts, limits, graceful
-//!   shutdown, the TLS handshake); [`tls`]: the rustls configuration of
+//!   shutdown, the TLS handshake); [`rewake`]: a connection's task polled
+//!   again at once when it wakes itself (a request body); [`tls`]: the rustls configuration of
 //!   `--tls-cert` (client CA, `--tls-profile`) and handshake failures in
 //!   words; [`certs`]: `gpconnect-mock certs`, development certificates;
 //!   [`admin`]: the `/__admin/` API and its guard (`sample`:
@@ -155,6 +156,7 @@ pub mod reload;
 pub mod repeat;
 pub mod request;
 pub mod response_check;
+pub mod rewake;
 pub mod routes;
 pub mod sample;
 pub mod scenario;

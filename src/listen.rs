@@ -44,6 +44,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt as _;
 
+use crate::rewake::Rewake;
+
 /// The connection limits, from `serve`'s flags.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -167,10 +169,10 @@ pub async fn serve(
         };
         match &tls {
             Some(acceptor) => {
-                tokio::spawn(task.run_tls(acceptor.clone(), stream));
+                tokio::spawn(Rewake::new(task.run_tls(acceptor.clone(), stream)));
             }
             None => {
-                tokio::spawn(task.run(stream));
+                tokio::spawn(Rewake::new(task.run(stream)));
             }
         }
     }
