@@ -31,7 +31,7 @@
 //! written once too, and where the sentinels stand in a kept body or XML is
 //! found once, not searched for in each copy.
 
-use std::collections::hash_map::RandomState;
+use foldhash::quality::RandomState;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -143,7 +143,7 @@ impl RepeatCache {
         headers.sort();
         headers.dedup();
         Self {
-            hashers: (RandomState::new(), RandomState::new()),
+            hashers: (RandomState::default(), RandomState::default()),
             headers,
             entries: Mutex::new(VecDeque::with_capacity(KEPT)),
         }

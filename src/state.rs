@@ -22,6 +22,10 @@ use crate::versions;
 
 pub mod index;
 
+/// One collection's documents by id, in insertion order. Hashed with
+/// foldhash: a document is found by id on every stateful request.
+pub type Documents = IndexMap<String, Value, foldhash::fast::RandomState>;
+
 /// The state a machine is in before any scenario sets it.
 pub const INITIAL_STATE: &str = "Started";
 
@@ -29,7 +33,7 @@ pub const INITIAL_STATE: &str = "Started";
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StateData {
     /// collection → id → document, in insertion order.
-    pub collections: BTreeMap<String, IndexMap<String, Value>>,
+    pub collections: BTreeMap<String, Documents>,
     /// machine name → current state (absent means [`INITIAL_STATE`]).
     pub machines: BTreeMap<String, String>,
     /// collection → id → the earlier versions of a stored FHIR resource,
@@ -167,7 +171,7 @@ pub fn version_of(document: &Value) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Seed {
     pub collection: String,
-    pub documents: IndexMap<String, Value>,
+    pub documents: Documents,
     /// The seed file, for messages.
     pub file: String,
     /// How documents of another collection occupy this one's (a seed
@@ -407,7 +411,7 @@ mod tests {
     use serde_json::json;
 
     fn seed(collection: &str, id: &str, doc: Value) -> Seed {
-        let mut documents = IndexMap::new();
+        let mut documents = Documents::default();
         documents.insert(id.to_string(), doc);
         Seed {
             collection: collection.into(),
@@ -519,7 +523,7 @@ mod tests {
 
     fn versioned_state(document: Value) -> StateData {
         let mut state = StateData::default();
-        let documents = IndexMap::from([("7".to_string(), document)]);
+        let documents: Documents = [("7".to_string(), document)].into_iter().collect();
         state.collections.insert("appointments".into(), documents);
         state
     }

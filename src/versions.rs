@@ -560,7 +560,6 @@ fn serve_version(
 mod tests {
     use super::*;
     use http::HeaderMap;
-    use indexmap::IndexMap;
     use serde_json::json;
 
     fn request(method: Method, path: &str, headers: &[(&str, &str)]) -> MockRequest {
@@ -576,7 +575,7 @@ mod tests {
 
     fn state_with(document: Value) -> StateData {
         let mut state = StateData::default();
-        let mut documents = IndexMap::new();
+        let mut documents = crate::state::Documents::default();
         documents.insert("7".to_string(), document);
         state.collections.insert("appointments".into(), documents);
         state

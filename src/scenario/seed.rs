@@ -5,8 +5,6 @@
 //! template (so dates can be relative to now), rendered once per load, then
 //! read as YAML.
 
-use indexmap::IndexMap;
-
 use super::format::{self, SeedFile};
 use crate::error::LoadError;
 use crate::state::Seed;
@@ -87,7 +85,7 @@ pub(super) fn load_seed(
             ),
         )
     })?;
-    let mut documents = IndexMap::new();
+    let mut documents = crate::state::Documents::default();
     for (index, document) in parsed.documents.into_iter().enumerate() {
         let id = match document.get("id") {
             Some(serde_json::Value::String(id)) => id.clone(),

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use openapiv3::OpenAPI;
+use serde::Deserialize as _;
 use serde_json::Value;
 
 use super::build::build_model;
@@ -25,7 +26,11 @@ pub fn load_str(text: &str, label: &str) -> Result<ApiModel, LoadErrors> {
     let document = parse_document(text, label)?;
     let (spec_version, openapi_json) = normalise(&document, label)?;
     let mut errors = check_refs(&openapi_json, label);
-    let openapi: OpenAPI = match serde_path_to_error::deserialize(&openapi_json) {
+    // Read untracked first; only a failing document is read again to name
+    // the path.
+    let parsed = OpenAPI::deserialize(&openapi_json)
+        .or_else(|_| serde_path_to_error::deserialize(&openapi_json));
+    let openapi: OpenAPI = match parsed {
         Ok(openapi) => openapi,
         Err(error) => {
             errors.push(LoadError::new(

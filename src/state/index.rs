@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use indexmap::IndexMap;
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
@@ -40,11 +39,12 @@ pub fn loosely_equal(a: &Value, b: &Value) -> bool {
 
 /// One collection's documents by the scalar values at one path: text →
 /// positions in the collection, in its order.
-type ByValue = HashMap<String, Vec<usize>>;
+type ByValue = HashMap<String, Vec<usize>, foldhash::fast::RandomState>;
 
-/// The indexes built from one state version.
+/// The indexes built from one state version, by collection and path: a
+/// list, as a pack reads only a few, looked up without building a key.
 #[derive(Default)]
-pub struct FieldIndexes(Mutex<HashMap<(String, String), Arc<ByValue>>>);
+pub struct FieldIndexes(Mutex<Vec<(String, String, Arc<ByValue>)>>);
 
 impl FieldIndexes {
     /// The documents of `documents` (the collection `collection`) with a
@@ -52,7 +52,7 @@ impl FieldIndexes {
     pub fn find<'a>(
         &self,
         collection: &str,
-        documents: &'a IndexMap<String, Value>,
+        documents: &'a super::Documents,
         path: &str,
         wanted: &Value,
     ) -> Result<Vec<&'a Value>, String> {
@@ -64,23 +64,23 @@ impl FieldIndexes {
                 .filter(|doc| compiled.query(doc).all().into_iter().any(|v| v == wanted))
                 .collect());
         }
-        let key = (collection.to_string(), path.to_string());
         let cached = self
             .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            .cloned();
+            .iter()
+            .find(|(c, p, _)| c == collection && p == path)
+            .map(|(_, _, index)| index.clone());
         let index = match cached {
             Some(index) => index,
             None => {
                 // Built outside the lock: two first lookups may both build
                 // it, and both are right.
                 let index = Arc::new(build(documents, &compile(path)?));
-                self.0
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(key, index.clone());
+                let mut indexes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+                if !indexes.iter().any(|(c, p, _)| c == collection && p == path) {
+                    indexes.push((collection.to_string(), path.to_string(), index.clone()));
+                }
                 index
             }
         };
@@ -97,8 +97,8 @@ fn compile(path: &str) -> Result<JsonPath, String> {
     JsonPath::parse(path).map_err(|error| format!("{path:?} is not a JSONPath: {error}"))
 }
 
-fn build(documents: &IndexMap<String, Value>, path: &JsonPath) -> ByValue {
-    let mut index = ByValue::new();
+fn build(documents: &super::Documents, path: &JsonPath) -> ByValue {
+    let mut index = ByValue::default();
     for (position, document) in documents.values().enumerate() {
         for value in path.query(document).all() {
             // An object or array never loosely equals a scalar.
@@ -139,7 +139,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn patients() -> IndexMap<String, Value> {
+    fn patients() -> crate::state::Documents {
         [
             (
                 "9690937286",
