@@ -1,12 +1,27 @@
 //! FHIR and GP Connect vocabulary: the era (DSTU2 or STU3) of a definition,
-//! and error answers as GP Connect OperationOutcomes (or RFC 7807 problem
-//! documents when the definition is not FHIR).
+//! error answers as GP Connect OperationOutcomes (or RFC 7807 problem
+//! documents when the definition is not FHIR), and FHIR `date` text read as
+//! a day.
 
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::json;
 
 use crate::media::media_essence;
+
+/// `%Y-%m-%d`, read once: chrono's `parse_from_str` reads its format text
+/// again on every call, which was half the cost of the slot search's
+/// date checks.
+static DAY_FORMAT: std::sync::LazyLock<Vec<chrono::format::Item<'static>>> =
+    std::sync::LazyLock::new(|| chrono::format::StrftimeItems::new("%Y-%m-%d").collect());
+
+/// `text` as a day written `%Y-%m-%d`, exactly as
+/// `NaiveDate::parse_from_str(text, "%Y-%m-%d")` reads it.
+pub fn parse_day(text: &str) -> Option<chrono::NaiveDate> {
+    let mut parsed = chrono::format::Parsed::new();
+    chrono::format::parse(&mut parsed, text, DAY_FORMAT.iter()).ok()?;
+    parsed.to_naive_date().ok()
+}
 
 /// The FHIR version a definition speaks, told by its media types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +216,32 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parse_day_reads_dates_as_chrono_parse_from_str_does() {
+        for text in [
+            "2026-12-01",
+            "2024-02-29",
+            "2026-02-29",
+            "2026-1-5",
+            "2026-13-01",
+            "",
+            "2026-12-01T10:00:00",
+            " 2026-12-01",
+            "+2026-12-01",
+            "20261201",
+        ] {
+            assert_eq!(
+                parse_day(text),
+                chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok(),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            parse_day("2026-12-01"),
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+        );
+    }
 
     #[test]
     fn era_from_media_types() {

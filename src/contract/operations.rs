@@ -3,7 +3,7 @@
 //! `Parameters` bodies, the patient appointments' `start`, and identifier
 //! searches (no stray parameters; a Patient search for the JWT's patient).
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
 use super::gpconnect::TokenFacts;
@@ -147,8 +147,8 @@ fn check_start(request: &MockRequest, out: &mut Vec<Violation>) {
 fn is_fhir_date(text: &str) -> bool {
     match text.len() {
         4 => text.bytes().all(|b| b.is_ascii_digit()),
-        7 => NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").is_ok(),
-        10 => NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok(),
+        7 => crate::fhir::parse_day(&format!("{text}-01")).is_some(),
+        10 => crate::fhir::parse_day(text).is_some(),
         _ => false,
     }
 }
@@ -167,7 +167,7 @@ fn instant_of(text: &str, partial_dates: bool) -> Option<DateTime<FixedOffset>> 
         7 => format!("{text}-01"),
         _ => text.to_string(),
     };
-    let day = NaiveDate::parse_from_str(&full, "%Y-%m-%d").ok()?;
+    let day = crate::fhir::parse_day(&full)?;
     Some(day.and_hms_opt(0, 0, 0)?.and_utc().fixed_offset())
 }
 

@@ -139,7 +139,7 @@ fn first_day(text: &str) -> Option<NaiveDate> {
         10 => text.to_string(),
         _ => return None,
     };
-    NaiveDate::parse_from_str(&full, "%Y-%m-%d").ok()
+    crate::fhir::parse_day(&full)
 }
 
 fn listed(values: &[&str]) -> String {

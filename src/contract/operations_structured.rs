@@ -246,7 +246,7 @@ fn whole_date(value: &Value) -> Option<NaiveDate> {
     if text.len() != 10 {
         return None;
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+    crate::fhir::parse_day(text)
 }
 
 /// Checks one known part's value; `label` is `parameter.part`.

@@ -101,7 +101,7 @@ fn full_date(text: &str) -> Option<NaiveDate> {
     if text.len() != 10 {
         return None;
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+    crate::fhir::parse_day(text)
 }
 
 fn check_slot_search(request: &MockRequest, out: &mut Vec<Violation>) {

@@ -60,7 +60,7 @@ fn day_of(text: &str) -> Option<NaiveDate> {
     if let Ok(moment) = DateTime::parse_from_rfc3339(text) {
         return Some(moment.date_naive());
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+    crate::fhir::parse_day(text)
 }
 
 /// `text` moved by `days`, written as it was (date, or date-time with its
@@ -75,7 +75,7 @@ fn shift(text: &str, days: i64) -> Option<String> {
         };
         return Some(moved.to_rfc3339_opts(seconds, text.ends_with('Z')));
     }
-    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let day = crate::fhir::parse_day(text)?;
     let moved = day.checked_add_signed(Duration::days(days))?;
     Some(moved.format("%Y-%m-%d").to_string())
 }

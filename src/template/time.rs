@@ -261,7 +261,7 @@ fn parse_date(input: &str) -> Option<(DateTime<FixedOffset>, bool)> {
     if let Ok(time) = NaiveDateTime::parse_from_str(input, "%Y-%m-%dT%H:%M:%S") {
         return Some((time.and_local_timezone(utc).single()?, false));
     }
-    let date = NaiveDate::parse_from_str(input, "%Y-%m-%d").ok()?;
+    let date = crate::fhir::parse_day(input)?;
     Some((
         date.and_hms_opt(0, 0, 0)?
             .and_local_timezone(utc)
