@@ -233,9 +233,10 @@ fn check_order(body: &Value, out: &mut Vec<Violation>) {
         let today = chrono::Utc::now().date_naive();
         let day = chrono::DateTime::parse_from_rfc3339(date)
             .map(|d| d.date_naive())
-            .or_else(|_| chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d"));
+            .ok()
+            .or_else(|| crate::fhir::parse_day(date));
         match day {
-            Ok(day) if (day - today).num_days().abs() <= 1 => {}
+            Some(day) if (day - today).num_days().abs() <= 1 => {}
             _ => out.push(Violation::of(
                 RuleId::OrderDate,
                 "body /date",

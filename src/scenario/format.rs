@@ -280,8 +280,9 @@ pub(crate) struct YamlError {
 /// (`scenarios[0].then: unknown field ...`) and its line and column.
 ///
 /// A file is read once without tracking where the deserializer is, and
-/// only a file that fails is read again to name the place: tracking every
-/// node cost about a fifth of reading the default pack's seeds at startup.
+/// only a file that fails is read again to name the place, so a good file
+/// pays no tracking per node. (Startup CPU, `perf stat`, 15 runs: median
+/// 162 -> 157 ms, within the noise.)
 pub(crate) fn parse<T: DeserializeOwned>(text: &str) -> Result<T, YamlError> {
     serde_saphyr::from_str_with_options(text, options()).or_else(|_| parse_tracked(text))
 }
