@@ -5,7 +5,8 @@
 //!
 //! `cargo bench --bench pipeline` (add a filter, e.g. `-- carerecord`, for
 //! one case). The cases are those of `benches/load.sh`, with the same valid
-//! GP Connect headers and unsigned DSTU2 JWT.
+//! GP Connect headers and unsigned JWT (DSTU2's, or the 1.x one for the
+//! `stu3` cases).
 //!
 //! The group `fast_paths` times each hand-written fast path of the request
 //! path against the general code it stands in for, on the same input, so
@@ -59,8 +60,34 @@ impl Case {
         interaction: &str,
         body: Option<&str>,
     ) -> Self {
+        Self::in_era(
+            Era::Dstu2,
+            name,
+            method,
+            path_and_query,
+            record_kind,
+            interaction,
+            body,
+        )
+    }
+
+    /// A request of the given era: the 1.x ones carry the 1.x JWT, the
+    /// 1.x provider's ASID and STU3's media type.
+    fn in_era(
+        era: Era,
+        name: &'static str,
+        method: Method,
+        path_and_query: &str,
+        record_kind: &str,
+        interaction: &str,
+        body: Option<&str>,
+    ) -> Self {
+        let (asid, media) = match era {
+            Era::Dstu2 => ("918999198993", "application/json+fhir"),
+            Era::Stu3 => ("918999198738", "application/fhir+json"),
+        };
         let claims = jwt_claims(&JwtRequest {
-            era: Era::Dstu2,
+            era,
             record_kind,
             write: false,
             nhs_number: NHS_NUMBER,
@@ -74,13 +101,13 @@ impl Case {
                 "3f2504e0-4f89-41d3-9a0c-0305e82c3301".to_string(),
             ),
             ("ssp-from", "200000000359".to_string()),
-            ("ssp-to", "918999198993".to_string()),
+            ("ssp-to", asid.to_string()),
             ("ssp-interactionid", format!("{URN}{interaction}")),
             ("authorization", format!("Bearer {}", unsigned_jwt(&claims))),
-            ("accept", "application/json+fhir".to_string()),
+            ("accept", media.to_string()),
         ];
         if let Some(body) = body {
-            pairs.push(("content-type", "application/json+fhir".to_string()));
+            pairs.push(("content-type", media.to_string()));
             pairs.push(("content-length", body.len().to_string()));
         }
         let mut headers = HeaderMap::new();
@@ -110,6 +137,7 @@ impl Case {
 }
 
 fn cases() -> Vec<Case> {
+    let today = chrono::Utc::now().date_naive();
     let care_record = format!(
         r#"{{"resourceType":"Parameters","parameter":[{{"name":"patientNHSNumber","valueIdentifier":{{"system":"http://fhir.nhs.net/Id/nhs-number","value":"{NHS_NUMBER}"}}}},{{"name":"recordSection","valueCodeableConcept":{{"coding":[{{"system":"http://fhir.nhs.net/ValueSet/gpconnect-record-section-1","code":"SUM"}}]}}}}]}}"#
     );
@@ -145,6 +173,28 @@ fn cases() -> Vec<Case> {
             "patient",
             "operation:gpc.getcarerecord",
             Some(&care_record),
+        ),
+        Case::in_era(
+            Era::Stu3,
+            "stu3read",
+            Method::GET,
+            "/B82617/STU3/1/gpconnect/fhir/Patient/2",
+            "patient",
+            "rest:read:patient-1",
+            None,
+        ),
+        Case::in_era(
+            Era::Stu3,
+            "stu3slots",
+            Method::GET,
+            &format!(
+                "/B82617/STU3/1/gpconnect/fhir/Slot?start=ge{from}&end=le{to}&status=free&_include=Slot:schedule",
+                from = today.format("%Y-%m-%d"),
+                to = (today + chrono::Days::new(7)).format("%Y-%m-%d"),
+            ),
+            "organization",
+            "rest:search:slot-1",
+            None,
         ),
     ]
 }

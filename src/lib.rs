@@ -29,7 +29,10 @@
 //! - [`snapshot`]: one immutable loaded version of all of the above, a list
 //!   of mounted [`snapshot::Api`]s; a reload rebuilds each API and keeps
 //!   the last good version of one whose files do not load (the APIs load
-//!   on a thread each); `sources`, where they are loaded from.
+//!   on a thread each); `sources`, where they are loaded from. [`kept`]:
+//!   the header values every answer copies (names of what answered, a
+//!   scenario's own headers), kept for the process's life so a copy is a
+//!   pointer's.
 //! - [`mount`]: the mount file (`downloads/apis.yaml`), the APIs to mount
 //!   with their base paths, eras, ASIDs and endpoint URLs, and the Spine's
 //!   consumers and directory-only providers; the command line's paths
@@ -144,6 +147,7 @@ pub mod fhir;
 pub mod fhir_xml;
 pub mod journal;
 pub mod jsonpath;
+pub mod kept;
 pub mod listen;
 pub mod media;
 pub mod memory;

@@ -398,7 +398,8 @@ impl Api {
             .operations
             .iter()
             .map(|op| {
-                HeaderValue::from_str(&op.key).unwrap_or(HeaderValue::from_static("unprintable"))
+                crate::kept::header_value(&op.key)
+                    .unwrap_or(HeaderValue::from_static("unprintable"))
             })
             .collect();
         let fallbacks = model
@@ -432,7 +433,7 @@ impl Api {
         Ok(Api {
             name: source.name.clone(),
             generation: 0,
-            name_header: HeaderValue::from_str(&source.name)
+            name_header: crate::kept::header_value(&source.name)
                 .unwrap_or(HeaderValue::from_static("unprintable")),
             base_path,
             ods_code: source.ods_code.clone(),
@@ -545,7 +546,7 @@ impl ScenarioRuntime {
             } else {
                 ContextNeeds::of(&names, templates)
             },
-            name_header: HeaderValue::from_str(&scenario.name).ok(),
+            name_header: crate::kept::header_value(&scenario.name),
         }
     }
 }

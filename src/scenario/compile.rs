@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::{HeaderName, StatusCode};
 use indexmap::IndexMap;
 use serde_json_path::JsonPath;
 
@@ -362,7 +362,7 @@ fn compile_then(
     let media = crate::media::content_type_for(operation, status.as_u16());
     let json_body = crate::media::is_json_media(&media);
     // A media type that is no header value is not sent (as before).
-    let content_type = HeaderValue::from_str(&media).ok();
+    let content_type = crate::kept::header_value(&media);
     let body_template = match (&then.template, &then.body) {
         (Some(_), Some(_)) => {
             at.error_at(then_line, "give `template` or `body`, not both");
@@ -444,9 +444,9 @@ fn compile_headers(
                 out.push((header, HeaderSource::Template(template_name)));
             }
         } else {
-            match HeaderValue::from_str(&value) {
-                Ok(fixed) => out.push((header, HeaderSource::Fixed(fixed))),
-                Err(_) => at.error(name, format!("header `{name}` value is not valid in HTTP")),
+            match crate::kept::header_value(&value) {
+                Some(fixed) => out.push((header, HeaderSource::Fixed(fixed))),
+                None => at.error(name, format!("header `{name}` value is not valid in HTTP")),
             }
         }
     }
