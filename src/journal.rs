@@ -311,14 +311,15 @@ pub struct Journal {
     evicting: Mutex<()>,
 }
 
-/// One slot of the ring: its own cache line, so two workers recording
-/// neighbouring ids do not write the same line; and the kept entry's id
-/// and cost beside it, so a writer decides and accounts without reading
-/// the entry it replaces (written a journal's length of requests ago, so
-/// out of cache). Both were most of `record`'s time in `perf` (a small
-/// GET at 50 connections: the slot's lock and the old entry's id).
+/// One slot of the ring, with the kept entry's id and cost beside the
+/// entry, so a writer decides and accounts without reading the entry it
+/// replaces (written a journal's length of requests ago, so out of
+/// cache: that read was a third of `record`'s time in `perf`, a small GET
+/// at 50 connections). Slots are not padded to a cache line each: a
+/// padded ring is four times the memory, and in `perf` a writer then
+/// missed the cache on its own slot at every request; neither layout was
+/// faster in requests/s beyond the noise (`benches/load.sh`'s read case).
 #[derive(Default)]
-#[repr(align(64))]
 struct Slot(Mutex<Option<Kept>>);
 
 struct Kept {
