@@ -70,7 +70,17 @@ fn is_secret_name(name: &str) -> bool {
 /// (it was twice): with `write_decimal` for the cut secret's length, the
 /// journal's work on a metadata request's head fell from about 2.9 k to
 /// 1.7 k instructions (callgrind).
+///
+/// The names nearly every GP Connect request sends are answered by one
+/// `match` (a length and a comparison) before any scan.
 fn is_secret_header(name: &http::HeaderName) -> bool {
+    match name.as_str() {
+        "authorization" => return true,
+        "host" | "accept" | "content-type" | "content-length" | "user-agent"
+        | "accept-encoding" | "connection" | "ssp-traceid" | "ssp-from" | "ssp-to"
+        | "ssp-interactionid" => return false,
+        _ => {}
+    }
     let bytes = name.as_str().as_bytes();
     bytes.iter().enumerate().any(|(i, byte)| {
         let rest = &bytes[i..];
@@ -640,7 +650,22 @@ mod tests {
         let names = SECRET_WORDS
             .iter()
             .flat_map(|word| [word.to_string(), format!("x-{word}-id"), format!("{word}s")])
-            .chain(["ssp-traceid", "accept", "content-type", "a", "to", "se"].map(String::from));
+            .chain(["ssp-traceid", "accept", "content-type", "a", "to", "se"].map(String::from))
+            // The names the fast path answers without a scan.
+            .chain(
+                [
+                    "authorization",
+                    "host",
+                    "content-length",
+                    "user-agent",
+                    "accept-encoding",
+                    "connection",
+                    "ssp-from",
+                    "ssp-to",
+                    "ssp-interactionid",
+                ]
+                .map(String::from),
+            );
         for name in names {
             let header = http::HeaderName::from_bytes(name.as_bytes()).unwrap();
             assert_eq!(is_secret_header(&header), is_secret_name(&name), "{name}");
