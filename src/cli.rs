@@ -203,7 +203,8 @@ pub struct ServeArgs {
     /// added as X-Contract-Violation headers
     #[arg(long)]
     pub validate_responses: bool,
-    /// Threads answering requests [default: one per CPU core]
+    /// Threads answering requests [default: half the CPU cores, at least 1,
+    /// leaving the rest to the client under test]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: Option<u16>,
     /// Seconds a client has to send a request's line and headers, from
@@ -334,17 +335,21 @@ fn token(text: &str) -> Result<String, String> {
 }
 
 impl ServeArgs {
-    /// The worker threads to run: `--workers`, else one per core. Half the
-    /// cores (leaving the rest to the client under test) was the default
-    /// until the request path's waits went: on this two-core machine,
-    /// sharing it with the load generator, two workers now answer more
-    /// requests with a lower p99 than one in every `benches/load.sh` case
-    /// (1.x Patient/2 at 50 connections: 18.6 k → 25.1 k requests/s, p99
-    /// 4.2 → 3.5 ms; the care record: p99 2.75 → 1.89 × the bare server's).
+    /// The worker threads to run: `--workers`, else half the cores. The
+    /// mock shares the machine with the client it serves (and that
+    /// client's test runner). On a two-core EPYC shared with the load
+    /// generator, one worker answered every `benches/load.sh` case at 50
+    /// connections as fast as two or faster, with a p99 near the bare
+    /// server's instead of 2–2.7× it (the DSTU2 read: 90.0 % → 103.4 % of
+    /// the bare server; 1.x Patient/2: 75.5 % → 79.7 %). An earlier, slower
+    /// two-core machine measured the opposite (1.x Patient/2: 18.6 k →
+    /// 25.1 k requests/s with two), and one per core was the default then.
     pub fn worker_threads(&self) -> usize {
         match self.workers {
             Some(workers) => usize::from(workers),
-            None => std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+            None => {
+                std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
+            }
         }
     }
 }
