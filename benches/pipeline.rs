@@ -52,28 +52,9 @@ struct Case {
 }
 
 impl Case {
-    fn new(
-        name: &'static str,
-        method: Method,
-        path_and_query: &str,
-        record_kind: &str,
-        interaction: &str,
-        body: Option<&str>,
-    ) -> Self {
-        Self::in_era(
-            Era::Dstu2,
-            name,
-            method,
-            path_and_query,
-            record_kind,
-            interaction,
-            body,
-        )
-    }
-
     /// A request of the given era: the 1.x ones carry the 1.x JWT, the
     /// 1.x provider's ASID and STU3's media type.
-    fn in_era(
+    fn new(
         era: Era,
         name: &'static str,
         method: Method,
@@ -143,6 +124,7 @@ fn cases() -> Vec<Case> {
     );
     vec![
         Case::new(
+            Era::Dstu2,
             "metadata",
             Method::GET,
             "/fhir/metadata",
@@ -151,6 +133,7 @@ fn cases() -> Vec<Case> {
             None,
         ),
         Case::new(
+            Era::Dstu2,
             "read",
             Method::GET,
             "/fhir/Patient/2",
@@ -159,6 +142,7 @@ fn cases() -> Vec<Case> {
             None,
         ),
         Case::new(
+            Era::Dstu2,
             "search",
             Method::GET,
             &format!("/fhir/Patient?identifier=http://fhir.nhs.net/Id/nhs-number%7C{NHS_NUMBER}"),
@@ -167,6 +151,7 @@ fn cases() -> Vec<Case> {
             None,
         ),
         Case::new(
+            Era::Dstu2,
             "carerecord",
             Method::POST,
             "/fhir/Patient/$gpc.getcarerecord",
@@ -174,7 +159,7 @@ fn cases() -> Vec<Case> {
             "operation:gpc.getcarerecord",
             Some(&care_record),
         ),
-        Case::in_era(
+        Case::new(
             Era::Stu3,
             "stu3read",
             Method::GET,
@@ -183,7 +168,7 @@ fn cases() -> Vec<Case> {
             "rest:read:patient-1",
             None,
         ),
-        Case::in_era(
+        Case::new(
             Era::Stu3,
             "stu3slots",
             Method::GET,

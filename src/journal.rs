@@ -330,9 +330,9 @@ pub struct Journal {
 /// missed the cache on its own slot at every request; neither layout was
 /// faster in requests/s beyond the noise (`benches/load.sh`'s read case).
 #[derive(Default)]
-struct Slot(Mutex<Option<Kept>>);
+struct Slot(Mutex<Option<Stored>>);
 
-struct Kept {
+struct Stored {
     id: u64,
     cost: usize,
     entry: Arc<Entry>,
@@ -377,7 +377,7 @@ impl Journal {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn slot(&self, id: u64) -> Option<MutexGuard<'_, Option<Kept>>> {
+    fn slot(&self, id: u64) -> Option<MutexGuard<'_, Option<Stored>>> {
         let capacity = self.slots.len() as u64;
         if capacity == 0 {
             return None;
@@ -397,7 +397,7 @@ impl Journal {
     pub fn record(&self, entry: Entry) {
         let id = entry.id;
         let cost = entry.cost();
-        let kept = Kept {
+        let kept = Stored {
             id,
             cost,
             entry: Arc::new(entry),
