@@ -50,8 +50,8 @@
 #                      NO_BUILD=1)
 #   KEEP=1             keep the temp dir (wrk outputs, captured answers, logs)
 #   MOCK_ARGS="--journal-size 0"   extra flags for gpconnect-mock serve
-#                      (e.g. "--workers 1"; by default it runs one worker
-#                      thread per core, as the bare server does)
+#                      (e.g. "--workers 2"; by default it runs half the
+#                      cores, at least one; the bare server runs one per core)
 #   BARE_WORKERS=1     worker threads of the bare server (default: tokio's,
 #                      one per core)
 #
